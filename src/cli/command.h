@@ -1,0 +1,39 @@
+// The ckpt command's subcommands: one table (commands.cc) of name, summary
+// and the function that declares its options and what it runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace ckpt::cli {
+
+// Exit statuses of the ckpt command itself (a program's own status passes
+// through `ckpt run` unchanged).
+inline constexpr int kExitError = 1;  // the operation failed; one line on stderr says why
+inline constexpr int kExitUsage = 2;  // bad arguments
+
+struct Command {
+  const char* name;
+  const char* summary;
+  // Declares the options on `sub` and returns what to run once parsed.
+  std::function<std::function<int()>(CLI::App* sub)> setup;
+};
+
+const std::vector<Command>& commands();
+
+// Prints "ckpt: <message>" on stderr; returns kExitError.
+[[gnu::format(printf, 1, 2)]] int fail(const char* fmt, ...);
+
+std::string human_bytes(uint64_t n);
+std::string human_age(uint64_t created_ns);
+
+// Subcommand setups, one per file.
+std::function<int()> setup_status(CLI::App* sub);
+std::function<int()> setup_list(CLI::App* sub);
+std::function<int()> setup_inspect(CLI::App* sub);
+std::function<int()> setup_verify(CLI::App* sub);
+
+}  // namespace ckpt::cli

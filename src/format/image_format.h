@@ -1,0 +1,45 @@
+// Constants of the ckpt image file format. The format is described, with
+// the reason for each choice, in docs/image-format.md; keep the two in step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ckpt::format {
+
+// "\x89CKPT\r\n\x1a": a non-ASCII first byte and a CR/LF pair catch files
+// mangled by text-mode transfers, as PNG's signature does.
+inline constexpr uint8_t kMagic[8] = {0x89, 'C', 'K', 'P', 'T', '\r', '\n', 0x1a};
+inline constexpr uint32_t kVersion = 1;
+inline constexpr size_t kFileHeaderSize = 64;
+inline constexpr size_t kRecordHeaderSize = 40;
+
+// What an image holds.
+enum class Kind : uint32_t {
+  kApp = 1,      // state registered with libckpt
+  kProcess = 2,  // a whole process (transparent checkpointing)
+};
+
+// Record types. 1-255: common to every kind; 256-511: libckpt;
+// 512-1023: process images.
+enum RecordType : uint32_t {
+  kData = 1,          // a chunk of the current entry's bytes
+  kEnd = 2,           // commit marker: the last record of a complete file
+  kAppEntry = 256,    // libckpt: starts a registered entry
+  kAppProgram = 257,  // libckpt: program name and host, for `ckpt inspect`
+};
+
+// Record flags.
+inline constexpr uint32_t kFlagZstd = 1u << 0;       // payload is one zstd frame
+inline constexpr uint32_t kFlagSkippable = 1u << 1;  // readers may skip if type unknown
+inline constexpr uint32_t kKnownFlags = kFlagZstd | kFlagSkippable;
+
+// Caps that keep a damaged or hostile length from asking for absurd memory.
+inline constexpr uint64_t kMaxChunkRaw = 64ull << 20;  // a DATA record, uncompressed
+inline constexpr uint64_t kMaxMetaRecord = 1ull << 20;  // any other record
+inline constexpr size_t kDefaultChunk = 8ull << 20;
+
+// libckpt entry kinds (kAppEntry payload).
+enum class EntryKind : uint32_t { kBytes = 1, kVector = 2, kString = 3, kCallback = 4 };
+
+}  // namespace ckpt::format

@@ -1,0 +1,146 @@
+#include "format/jobdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace ckpt::format {
+
+bool parse_image_name(const char* name, uint64_t* generation) {
+  if (std::strncmp(name, "ckpt-", 5) != 0) return false;
+  const char* p = name + 5;
+  uint64_t g = 0;
+  int digits = 0;
+  while (*p >= '0' && *p <= '9') {
+    if (digits == 19) return false;
+    g = g * 10 + uint64_t(*p - '0');
+    p++;
+    digits++;
+  }
+  if (digits == 0 || std::strcmp(p, ".img") != 0) return false;
+  *generation = g;
+  return true;
+}
+
+std::string default_dir() {
+  const char* env = std::getenv("CKPT_DIR");
+  if (env && *env) return env;
+  return "ckpt.d";
+}
+
+JobDir::~JobDir() { unlock(); }
+
+Status JobDir::open(const std::string& dir, bool create) {
+  if (dir.empty()) return Status::make(Code::kInvalid, 0, "empty checkpoint directory name");
+  dir_ = dir;
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  struct stat st;
+  if (::stat(dir_.c_str(), &st) != 0) {
+    if (errno != ENOENT || !create)
+      return Status::make(errno == ENOENT ? Code::kNotFound : Code::kIo, errno,
+                          "cannot use checkpoint directory %s", dir_.c_str());
+    if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::make(Code::kIo, errno, "cannot create checkpoint directory %s",
+                          dir_.c_str());
+    if (::stat(dir_.c_str(), &st) != 0)
+      return Status::make(Code::kIo, errno, "cannot use checkpoint directory %s", dir_.c_str());
+  }
+  if (!S_ISDIR(st.st_mode))
+    return Status::make(Code::kInvalid, 0, "%s is not a directory", dir_.c_str());
+  if (st.st_uid != ::geteuid())
+    return Status::make(Code::kInvalid, 0,
+                        "checkpoint directory %s belongs to another user (uid %u)", dir_.c_str(),
+                        unsigned(st.st_uid));
+  if ((st.st_mode & 077) != 0 && ::chmod(dir_.c_str(), 0700) != 0)
+    return Status::make(Code::kIo, errno, "cannot make %s private (chmod 0700)", dir_.c_str());
+  return Status::ok();
+}
+
+Status JobDir::lock() {
+  if (lock_fd_ >= 0) return Status::ok();
+  std::string path = dir_ + "/lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int err = errno;
+    if (err == EACCES || err == EROFS)
+      return Status::make(Code::kIo, err, "checkpoint directory %s is not writable",
+                          dir_.c_str());
+    return Status::make(Code::kIo, err, "cannot create %s", path.c_str());
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK)
+      return Status::make(Code::kBusy, 0, "checkpoint directory %s is in use by another process",
+                          dir_.c_str());
+    return Status::make(Code::kIo, err, "cannot lock %s", path.c_str());
+  }
+  lock_fd_ = fd;
+  // The holder's pid, for `ckpt status`.
+  char pid[32];
+  int n = std::snprintf(pid, sizeof pid, "%d\n", int(::getpid()));
+  if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid, size_t(n), 0) != n) {
+  }
+  return Status::ok();
+}
+
+int JobDir::holder_pid() const {
+  std::string path = dir_ + "/lock";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int pid = 0;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    char buf[32] = {};
+    if (::pread(fd, buf, sizeof buf - 1, 0) > 0) pid = std::atoi(buf);
+    if (pid <= 0) pid = -1;
+  }
+  ::close(fd);
+  return pid;
+}
+
+void JobDir::unlock() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
+}
+
+std::vector<Generation> JobDir::list() const {
+  std::vector<Generation> out;
+  DIR* d = ::opendir(dir_.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    uint64_t g;
+    if (parse_image_name(e->d_name, &g)) out.push_back({g, dir_ + "/" + e->d_name});
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end(),
+            [](const Generation& a, const Generation& b) { return a.number < b.number; });
+  return out;
+}
+
+uint64_t JobDir::next_generation() const {
+  auto gens = list();
+  return gens.empty() ? 1 : gens.back().number + 1;
+}
+
+std::string JobDir::image_path(uint64_t generation) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "/ckpt-%012llu.img", (unsigned long long)generation);
+  return dir_ + name;
+}
+
+void JobDir::prune(int keep) const {
+  if (keep < 1) keep = 1;
+  auto gens = list();
+  if (gens.size() <= size_t(keep)) return;
+  for (size_t i = 0; i + size_t(keep) < gens.size(); i++) ::unlink(gens[i].path.c_str());
+}
+
+}  // namespace ckpt::format

@@ -1,0 +1,184 @@
+#include "format/reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstring>
+
+#include "base/endian.h"
+
+namespace ckpt::format {
+
+ImageReader::~ImageReader() {
+  if (fd_ >= 0) ::close(fd_);
+  if (dctx_) ZSTD_freeDCtx(dctx_);
+}
+
+Status ImageReader::corrupt(uint64_t offset, const char* what) const {
+  return Status::make(Code::kCorrupt, 0, "%s: damaged at byte %llu: %s", path_.c_str(),
+                      (unsigned long long)offset, what);
+}
+
+Status ImageReader::read_at(uint64_t off, void* dst, size_t n) {
+  char* p = static_cast<char*>(dst);
+  while (n > 0) {
+    ssize_t r = ::pread(fd_, p, n, off_t(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Status::make(Code::kIo, errno, "cannot read %s", path_.c_str());
+    if (r == 0) return corrupt(off, "file ends early (truncated)");
+    p += r;
+    off += uint64_t(r);
+    n -= size_t(r);
+  }
+  return Status::ok();
+}
+
+Status ImageReader::open(const std::string& path) {
+  path_ = path;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) {
+    int err = errno;
+    return Status::make(err == ENOENT ? Code::kNotFound : Code::kIo, err, "cannot open %s",
+                        path.c_str());
+  }
+  struct stat st;
+  if (fstat(fd_, &st) != 0) return Status::make(Code::kIo, errno, "cannot stat %s", path.c_str());
+  if (!S_ISREG(st.st_mode))
+    return Status::make(Code::kInvalid, 0, "%s is not a regular file", path.c_str());
+  size_ = uint64_t(st.st_size);
+  if (size_ < kFileHeaderSize) return corrupt(0, "too short to be a ckpt image");
+  uint8_t h[kFileHeaderSize];
+  CKPT_RETURN_IF_ERROR(read_at(0, h, sizeof h));
+  if (std::memcmp(h, kMagic, sizeof kMagic) != 0)
+    return Status::make(Code::kCorrupt, 0, "%s is not a ckpt image (bad magic)", path.c_str());
+  if (get_u64(h + 56) != XXH3_64bits(h, 56)) return corrupt(0, "file header checksum mismatch");
+  header_.version = get_u32(h + 8);
+  if (header_.version != kVersion)
+    return Status::make(Code::kUnsupported, 0,
+                        "%s has format version %u; this ckpt reads version %u", path.c_str(),
+                        header_.version, kVersion);
+  uint32_t kind = get_u32(h + 12);
+  if (kind != uint32_t(Kind::kApp) && kind != uint32_t(Kind::kProcess))
+    return corrupt(12, "unknown image kind");
+  header_.kind = Kind(kind);
+  header_.generation = get_u64(h + 16);
+  header_.created_ns = get_u64(h + 24);
+  uint32_t header_size = get_u32(h + 36);
+  if (header_size != kFileHeaderSize) return corrupt(36, "unexpected header size");
+  pos_ = kFileHeaderSize;
+  ended_ = false;
+  return Status::ok();
+}
+
+Status ImageReader::next(RecordInfo* r, bool* end) {
+  *end = false;
+  if (ended_) {
+    *end = true;
+    return Status::ok();
+  }
+  if (pos_ == size_) return corrupt(pos_, "file ends before its end record (truncated)");
+  if (size_ - pos_ < kRecordHeaderSize) return corrupt(pos_, "truncated record header");
+  uint8_t h[kRecordHeaderSize];
+  CKPT_RETURN_IF_ERROR(read_at(pos_, h, sizeof h));
+  if (get_u64(h + 32) != XXH3_64bits_withSeed(h, 32, pos_))
+    return corrupt(pos_, "record header checksum mismatch");
+  r->type = get_u32(h);
+  r->flags = get_u32(h + 4);
+  r->stored = get_u64(h + 8);
+  r->raw = get_u64(h + 16);
+  r->payload_hash = get_u64(h + 24);
+  r->offset = pos_;
+  if (r->flags & ~kKnownFlags) return corrupt(pos_, "unknown record flags");
+  uint64_t left = size_ - pos_ - kRecordHeaderSize;
+  if (r->stored > left) return corrupt(pos_, "record runs past the end of the file (truncated)");
+  uint64_t cap = r->type == kData ? kMaxChunkRaw : kMaxMetaRecord;
+  if (r->raw > cap) return corrupt(pos_, "record size over the format's limit");
+  if (!(r->flags & kFlagZstd) && r->raw != r->stored)
+    return corrupt(pos_, "record sizes disagree");
+  pos_ += kRecordHeaderSize + r->stored;
+  if (r->type == kEnd) {
+    if (pos_ != size_) return corrupt(pos_, "bytes after the end record");
+    ended_ = true;
+  }
+  return Status::ok();
+}
+
+Status ImageReader::read_payload(const RecordInfo& r, void* dst) {
+  uint64_t off = r.offset + kRecordHeaderSize;
+  if (!(r.flags & kFlagZstd)) {
+    CKPT_RETURN_IF_ERROR(read_at(off, dst, r.stored));
+    if (XXH3_64bits(dst, r.stored) != r.payload_hash)
+      return corrupt(r.offset, "record payload checksum mismatch");
+    return Status::ok();
+  }
+  scratch_.resize(r.stored);
+  CKPT_RETURN_IF_ERROR(read_at(off, scratch_.data(), r.stored));
+  if (XXH3_64bits(scratch_.data(), r.stored) != r.payload_hash)
+    return corrupt(r.offset, "record payload checksum mismatch");
+  if (!dctx_) dctx_ = ZSTD_createDCtx();
+  if (!dctx_) return Status::make(Code::kIo, ENOMEM, "cannot create a zstd context");
+  size_t n = ZSTD_decompressDCtx(dctx_, dst, r.raw, scratch_.data(), r.stored);
+  if (ZSTD_isError(n) || n != r.raw) return corrupt(r.offset, "compressed payload does not decode");
+  return Status::ok();
+}
+
+Status ImageReader::read_payload(const RecordInfo& r, std::vector<uint8_t>* out) {
+  out->resize(r.raw);
+  return read_payload(r, out->data());
+}
+
+Status ImageReader::check_payload(const RecordInfo& r) {
+  // Hash in bounded pieces so a 64 MiB record needs no 64 MiB buffer.
+  XXH3_state_t* st = XXH3_createState();
+  if (!st) return Status::make(Code::kIo, ENOMEM, "cannot allocate a hash state");
+  XXH3_64bits_reset(st);
+  scratch_.resize(1 << 20);
+  uint64_t off = r.offset + kRecordHeaderSize, left = r.stored;
+  Status s;
+  while (left > 0 && s.is_ok()) {
+    size_t take = left < scratch_.size() ? size_t(left) : scratch_.size();
+    s = read_at(off, scratch_.data(), take);
+    XXH3_64bits_update(st, scratch_.data(), take);
+    off += take;
+    left -= take;
+  }
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  CKPT_RETURN_IF_ERROR(s);
+  if (h != r.payload_hash) return corrupt(r.offset, "record payload checksum mismatch");
+  return Status::ok();
+}
+
+Status verify_image(const std::string& path, VerifyResult* out) {
+  ImageReader reader;
+  CKPT_RETURN_IF_ERROR(reader.open(path));
+  VerifyResult v;
+  v.header = reader.header();
+  v.file_bytes = reader.file_size();
+  std::vector<uint8_t> end_payload;
+  for (;;) {
+    RecordInfo r;
+    bool end = false;
+    CKPT_RETURN_IF_ERROR(reader.next(&r, &end));
+    if (end) break;
+    if (r.type == kEnd) {
+      CKPT_RETURN_IF_ERROR(reader.read_payload(r, &end_payload));
+      if (end_payload.size() != 24 || get_u64(end_payload.data()) != v.records ||
+          get_u64(end_payload.data() + 8) != v.raw_bytes)
+        return Status::make(Code::kCorrupt, 0, "%s: end record does not match the records",
+                            path.c_str());
+      continue;
+    }
+    CKPT_RETURN_IF_ERROR(reader.check_payload(r));
+    v.records++;
+    v.raw_bytes += r.raw;
+  }
+  if (out) *out = v;
+  return Status::ok();
+}
+
+}  // namespace ckpt::format

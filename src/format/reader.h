@@ -1,0 +1,78 @@
+// ImageReader: reads an image file record by record, checking every length
+// against the file's size and every checksum before the bytes are used.
+#pragma once
+
+#include <zstd.h>
+
+#include <string>
+#include <vector>
+
+#include <ckpt/status.hpp>
+
+#include "format/image_format.h"
+
+namespace ckpt::format {
+
+struct FileHeader {
+  uint32_t version = 0;
+  Kind kind = Kind::kApp;
+  uint64_t generation = 0;
+  uint64_t created_ns = 0;  // wall clock, nanoseconds since the epoch
+};
+
+struct RecordInfo {
+  uint32_t type = 0;
+  uint32_t flags = 0;
+  uint64_t stored = 0;  // bytes on disk after the header
+  uint64_t raw = 0;     // bytes after decompression
+  uint64_t payload_hash = 0;
+  uint64_t offset = 0;  // of the record header in the file
+};
+
+class ImageReader {
+ public:
+  ImageReader() = default;
+  ~ImageReader();
+  ImageReader(const ImageReader&) = delete;
+  ImageReader& operator=(const ImageReader&) = delete;
+
+  Status open(const std::string& path);
+  const FileHeader& header() const { return header_; }
+  uint64_t file_size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+  // The next record's header. After the END record, *end is set and no
+  // record follows; a file that stops before END is reported as truncated.
+  Status next(RecordInfo* r, bool* end);
+  // Reads, checks and (if compressed) decompresses the payload into dst,
+  // which holds r.raw bytes.
+  Status read_payload(const RecordInfo& r, void* dst);
+  Status read_payload(const RecordInfo& r, std::vector<uint8_t>* out);
+  // Checks the payload's checksum without keeping it.
+  Status check_payload(const RecordInfo& r);
+
+ private:
+  Status read_at(uint64_t off, void* dst, size_t n);
+  Status corrupt(uint64_t offset, const char* what) const;
+
+  int fd_ = -1;
+  std::string path_;
+  uint64_t size_ = 0, pos_ = 0;
+  bool ended_ = false;
+  FileHeader header_;
+  std::vector<uint8_t> scratch_;
+  ZSTD_DCtx* dctx_ = nullptr;
+};
+
+struct VerifyResult {
+  FileHeader header;
+  uint64_t records = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t file_bytes = 0;
+};
+
+// Reads the whole image and checks every record: what `ckpt verify` does
+// and what a restore does before it touches the program's memory.
+Status verify_image(const std::string& path, VerifyResult* out);
+
+}  // namespace ckpt::format

@@ -1,0 +1,178 @@
+#include "format/writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstring>
+
+#include "base/endian.h"
+
+namespace ckpt::format {
+
+namespace {
+constexpr size_t kBufferSize = 1 << 20;
+constexpr size_t kDirectWrite = 256 << 10;  // larger payloads bypass the buffer
+
+std::string dirname_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+}  // namespace
+
+ImageWriter::ImageWriter(Fs* fs) : fs_(fs) {}
+
+ImageWriter::~ImageWriter() {
+  abort();
+  if (zctx_) ZSTD_freeCCtx(zctx_);
+}
+
+Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t generation,
+                         const WriterOptions& options) {
+  abort();
+  options_ = options;
+  if (options_.chunk == 0 || options_.chunk > kMaxChunkRaw) options_.chunk = kDefaultChunk;
+  final_path_ = final_path;
+  dir_ = dirname_of(final_path);
+  size_t slash = final_path.rfind('/');
+  std::string base = slash == std::string::npos ? final_path : final_path.substr(slash + 1);
+  temp_path_ = dir_ + "/." + base + ".tmp";
+  offset_ = records_ = raw_total_ = 0;
+  buffer_.clear();
+  buffer_.reserve(kBufferSize);
+
+  fs_->unlink(temp_path_.c_str());  // a stale one from a crash
+  int fd = fs_->open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return write_error(-fd, "cannot create", temp_path_.c_str());
+  fd_ = fd;
+
+  if (options_.zstd_level > 0) {
+    if (!zctx_) zctx_ = ZSTD_createCCtx();
+    if (!zctx_) return Status::make(Code::kIo, ENOMEM, "cannot create a zstd context");
+    ZSTD_CCtx_reset(zctx_, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(zctx_, ZSTD_c_compressionLevel, options_.zstd_level);
+    zbuf_.resize(ZSTD_compressBound(options_.chunk));
+  }
+
+  uint8_t h[kFileHeaderSize] = {};
+  std::memcpy(h, kMagic, sizeof kMagic);
+  put_u32(h + 8, kVersion);
+  put_u32(h + 12, uint32_t(kind));
+  put_u64(h + 16, generation);
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  put_u64(h + 24, uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec));
+  put_u32(h + 32, 0);
+  put_u32(h + 36, kFileHeaderSize);
+  put_u64(h + 56, XXH3_64bits(h, 56));
+  buffer_.insert(buffer_.end(), h, h + sizeof h);
+  offset_ = sizeof h;
+  return Status::ok();
+}
+
+Status ImageWriter::flush_buffer() {
+  if (buffer_.empty()) return Status::ok();
+  Status s = write_all(*fs_, fd_, buffer_.data(), buffer_.size(), temp_path_.c_str());
+  buffer_.clear();
+  return s;
+}
+
+Status ImageWriter::emit(uint32_t type, uint32_t flags, const void* stored, size_t stored_n,
+                         size_t raw_n) {
+  if (fd_ < 0) return Status::make(Code::kInvalid, 0, "image writer is not open");
+  uint8_t h[kRecordHeaderSize];
+  put_u32(h, type);
+  put_u32(h + 4, flags);
+  put_u64(h + 8, stored_n);
+  put_u64(h + 16, raw_n);
+  put_u64(h + 24, XXH3_64bits(stored, stored_n));
+  // Seeding the header hash with the record's offset catches records that
+  // are intact but in the wrong place.
+  put_u64(h + 32, XXH3_64bits_withSeed(h, 32, offset_));
+  offset_ += sizeof h + stored_n;
+  records_++;
+  if (type != kEnd) raw_total_ += raw_n;
+
+  if (stored_n < kDirectWrite) {
+    if (buffer_.size() + sizeof h + stored_n > kBufferSize) CKPT_RETURN_IF_ERROR(flush_buffer());
+    buffer_.insert(buffer_.end(), h, h + sizeof h);
+    const uint8_t* p = static_cast<const uint8_t*>(stored);
+    buffer_.insert(buffer_.end(), p, p + stored_n);
+    return Status::ok();
+  }
+  // Large payloads go straight from the caller's memory to the file.
+  buffer_.insert(buffer_.end(), h, h + sizeof h);
+  iovec iov[2] = {{buffer_.data(), buffer_.size()}, {const_cast<void*>(stored), stored_n}};
+  Status s = writev_all(*fs_, fd_, iov, 2, temp_path_.c_str());
+  buffer_.clear();
+  return s;
+}
+
+Status ImageWriter::record(uint32_t type, const void* payload, size_t n, uint32_t flags) {
+  if (n > kMaxMetaRecord)
+    return Status::make(Code::kInvalid, 0, "record of %zu bytes is over the %llu-byte limit", n,
+                        (unsigned long long)kMaxMetaRecord);
+  return emit(type, flags, payload, n, n);
+}
+
+Status ImageWriter::data(const void* p, size_t n) {
+  const uint8_t* src = static_cast<const uint8_t*>(p);
+  while (n > 0) {
+    size_t take = n < options_.chunk ? n : options_.chunk;
+    if (zctx_ && options_.zstd_level > 0) {
+      size_t z = ZSTD_compress2(zctx_, zbuf_.data(), zbuf_.size(), src, take);
+      if (!ZSTD_isError(z) && z < take) {
+        CKPT_RETURN_IF_ERROR(emit(kData, kFlagZstd, zbuf_.data(), z, take));
+        src += take;
+        n -= take;
+        continue;
+      }
+    }
+    CKPT_RETURN_IF_ERROR(emit(kData, 0, src, take, take));
+    src += take;
+    n -= take;
+  }
+  return Status::ok();
+}
+
+Status ImageWriter::commit() {
+  uint8_t end[24];
+  put_u64(end, records_);
+  put_u64(end + 8, raw_total_);
+  put_u64(end + 16, 0);
+  CKPT_RETURN_IF_ERROR(emit(kEnd, 0, end, sizeof end, sizeof end));
+  CKPT_RETURN_IF_ERROR(flush_buffer());
+  int r = fs_->fsync(fd_);
+  if (r < 0) return write_error(-r, "cannot fsync", temp_path_.c_str());
+  r = fs_->close(fd_);
+  fd_ = -1;
+  if (r < 0) return write_error(-r, "cannot close", temp_path_.c_str());
+  r = fs_->rename_noreplace(temp_path_.c_str(), final_path_.c_str());
+  if (r < 0) {
+    fs_->unlink(temp_path_.c_str());
+    return Status::make(Code::kIo, -r, "cannot commit %s", final_path_.c_str());
+  }
+  r = fs_->fsync_dir(dir_.c_str());
+  if (r < 0) return write_error(-r, "cannot fsync directory", dir_.c_str());
+  temp_path_.clear();
+  return Status::ok();
+}
+
+void ImageWriter::abort() {
+  if (fd_ >= 0) {
+    fs_->close(fd_);
+    fd_ = -1;
+  }
+  if (!temp_path_.empty()) {
+    fs_->unlink(temp_path_.c_str());
+    temp_path_.clear();
+  }
+  buffer_.clear();
+}
+
+}  // namespace ckpt::format

@@ -1,0 +1,61 @@
+// ImageWriter: writes one image file and commits it atomically.
+//
+//   temporary file (".NAME.tmp", 0600) -> records -> END -> fsync ->
+//   rename without replace -> fsync of the directory
+//
+// Until commit() returns OK the final name does not exist, so a crash at any
+// moment leaves the previous generation as the newest complete image.
+#pragma once
+
+#include <zstd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/fs.h"
+#include "format/image_format.h"
+
+namespace ckpt::format {
+
+struct WriterOptions {
+  int zstd_level = 0;  // 0: store uncompressed
+  size_t chunk = kDefaultChunk;
+};
+
+class ImageWriter {
+ public:
+  explicit ImageWriter(Fs* fs = Fs::posix());
+  ~ImageWriter();
+  ImageWriter(const ImageWriter&) = delete;
+  ImageWriter& operator=(const ImageWriter&) = delete;
+
+  Status open(const std::string& final_path, Kind kind, uint64_t generation,
+              const WriterOptions& options);
+  // A metadata record, never compressed.
+  Status record(uint32_t type, const void* payload, size_t n, uint32_t flags = 0);
+  // Bytes of the current entry, split into DATA records.
+  Status data(const void* p, size_t n);
+  Status commit();
+  // Removes the temporary file; the previous image is untouched.
+  void abort();
+
+  uint64_t bytes_written() const { return offset_; }
+  const std::string& temp_path() const { return temp_path_; }
+
+ private:
+  Status emit(uint32_t type, uint32_t flags, const void* stored, size_t stored_n, size_t raw_n);
+  Status flush_buffer();
+
+  Fs* fs_;
+  int fd_ = -1;
+  std::string final_path_, temp_path_, dir_;
+  WriterOptions options_;
+  uint64_t offset_ = 0;  // bytes handed to the file (buffered included)
+  uint64_t records_ = 0, raw_total_ = 0;
+  std::vector<uint8_t> buffer_;  // small records are gathered here
+  std::vector<uint8_t> zbuf_;
+  ZSTD_CCtx* zctx_ = nullptr;
+};
+
+}  // namespace ckpt::format

@@ -117,7 +117,8 @@ class Checkpointer {
     requires std::is_trivially_copyable_v<T>
   Status add(std::string_view name, std::vector<T>& v) {
     return add_resizable(
-        name, sizeof(T), &v, [](void* o) { return static_cast<std::vector<T>*>(o)->data(); },
+        name, sizeof(T), &v,
+        [](void* o) { return static_cast<void*>(static_cast<std::vector<T>*>(o)->data()); },
         [](void* o) { return static_cast<std::vector<T>*>(o)->size() * sizeof(T); },
         [](void* o, size_t n) {
           auto* vec = static_cast<std::vector<T>*>(o);

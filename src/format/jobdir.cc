@@ -126,8 +126,19 @@ std::vector<Generation> JobDir::list() const {
 }
 
 uint64_t JobDir::next_generation() const {
-  auto gens = list();
-  return gens.empty() ? 1 : gens.back().number + 1;
+  // Damaged images set aside ("….img.damaged") keep their numbers taken.
+  uint64_t max = 0;
+  DIR* d = ::opendir(dir_.c_str());
+  if (!d) return 1;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    size_t dot = name.find(".img");
+    uint64_t g;
+    if (dot != std::string::npos && parse_image_name((name.substr(0, dot) + ".img").c_str(), &g))
+      max = std::max(max, g);
+  }
+  ::closedir(d);
+  return max + 1;
 }
 
 std::string JobDir::image_path(uint64_t generation) const {

@@ -50,11 +50,12 @@ Status ImageReader::open(const std::string& path) {
   if (!S_ISREG(st.st_mode))
     return Status::make(Code::kInvalid, 0, "%s is not a regular file", path.c_str());
   size_ = uint64_t(st.st_size);
-  if (size_ < kFileHeaderSize) return corrupt(0, "too short to be a ckpt image");
   uint8_t h[kFileHeaderSize];
-  CKPT_RETURN_IF_ERROR(read_at(0, h, sizeof h));
-  if (std::memcmp(h, kMagic, sizeof kMagic) != 0)
+  size_t head = size_ < sizeof h ? size_t(size_) : sizeof h;
+  CKPT_RETURN_IF_ERROR(read_at(0, h, head));
+  if (head < sizeof kMagic || std::memcmp(h, kMagic, sizeof kMagic) != 0)
     return Status::make(Code::kCorrupt, 0, "%s is not a ckpt image (bad magic)", path.c_str());
+  if (size_ < kFileHeaderSize) return corrupt(0, "file ends inside its header (truncated)");
   if (get_u64(h + 56) != XXH3_64bits(h, 56)) return corrupt(0, "file header checksum mismatch");
   header_.version = get_u32(h + 8);
   if (header_.version != kVersion)

@@ -293,8 +293,7 @@ Status Checkpointer::start() {
   if (impl_->started) return Status::ok();
   CKPT_RETURN_IF_ERROR(impl_->jobdir.open(options_.dir, /*create=*/true));
   CKPT_RETURN_IF_ERROR(impl_->jobdir.lock());
-  auto gens = impl_->jobdir.list();
-  if (!gens.empty()) impl_->next_generation = std::max(impl_->next_generation, gens.back().number + 1);
+  impl_->next_generation = std::max(impl_->next_generation, impl_->jobdir.next_generation());
   CKPT_RETURN_IF_ERROR(lib::install_signal_triggers(this, options_.signals, options_.stop_signals));
 
   int64_t now = mono_now_ns();
@@ -505,6 +504,7 @@ Status Checkpointer::restore(RestoreInfo* info) {
         std::fprintf(stderr, "ckpt: %s; kept as %s, trying the previous generation\n",
                      s.message(), kept.c_str());
       out.skipped_damaged++;
+      impl_->next_generation = std::max(impl_->next_generation, it->number + 1);
       continue;
     }
     CKPT_RETURN_IF_ERROR(s);

@@ -1,0 +1,254 @@
+// The image format: round trips, and damage of every kind detected.
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "base/endian.h"
+#include "base/fs.h"
+#include "format/jobdir.h"
+#include "format/reader.h"
+#include "format/writer.h"
+#include "support/process.h"
+
+namespace ckpt::format {
+namespace {
+
+using test::TempDir;
+
+std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  std::mt19937 rng(seed);
+  for (auto& b : v) b = uint8_t(rng() % 7);  // compressible but not trivial
+  return v;
+}
+
+Status write_sample(const std::string& path, int level, Fs* fs = Fs::posix(),
+                    size_t data_size = 100000) {
+  ImageWriter w(fs);
+  WriterOptions o;
+  o.zstd_level = level;
+  o.chunk = 32768;
+  CKPT_RETURN_IF_ERROR(w.open(path, Kind::kApp, 7, o));
+  const char meta[] = "hello";
+  CKPT_RETURN_IF_ERROR(w.record(kAppEntry, meta, sizeof meta));
+  auto data = pattern(data_size, 1);
+  CKPT_RETURN_IF_ERROR(w.data(data.data(), data.size()));
+  return w.commit();
+}
+
+TEST(Format, RoundTripUncompressedAndCompressed) {
+  TempDir t;
+  for (int level : {0, 3}) {
+    std::string path = t / ("img" + std::to_string(level));
+    ASSERT_TRUE(write_sample(path, level).is_ok());
+    VerifyResult v;
+    Status s = verify_image(path, &v);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    EXPECT_EQ(v.header.generation, 7u);
+    EXPECT_EQ(v.raw_bytes, 100000u + 6);
+    EXPECT_EQ(v.records, 1u + 4);  // entry + 4 chunks of 32 KiB
+
+    ImageReader r;
+    ASSERT_TRUE(r.open(path).is_ok());
+    std::vector<uint8_t> got, payload;
+    RecordInfo rec;
+    bool end = false;
+    while (r.next(&rec, &end).is_ok() && !end) {
+      if (rec.type != kData) continue;
+      if (level) {
+        EXPECT_TRUE(rec.flags & kFlagZstd);
+      }
+      ASSERT_TRUE(r.read_payload(rec, &payload).is_ok());
+      got.insert(got.end(), payload.begin(), payload.end());
+    }
+    EXPECT_TRUE(end);
+    EXPECT_EQ(got, pattern(100000, 1));
+    struct stat st;
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+}
+
+// Every single byte flipped, in every position: always refused.
+TEST(Format, EveryByteFlipIsDetected) {
+  TempDir t;
+  for (int level : {0, 3}) {
+    std::string path = t / "img";
+    ::unlink(path.c_str());
+    ASSERT_TRUE(write_sample(path, level, Fs::posix(), 3000).is_ok());
+    std::string good = test::read_file(path);
+    for (size_t i = 0; i < good.size(); i++) {
+      std::string bad = good;
+      bad[i] = char(bad[i] ^ (1 << (i % 8)));
+      test::write_file(path, bad);
+      Status s = verify_image(path, nullptr);
+      ASSERT_FALSE(s.is_ok()) << "flip at byte " << i << " went unnoticed (level " << level << ")";
+      EXPECT_NE(std::string(s.message()).find(path), std::string::npos) << s.message();
+    }
+  }
+}
+
+TEST(Format, EveryTruncationIsDetected) {
+  TempDir t;
+  std::string path = t / "img";
+  ASSERT_TRUE(write_sample(path, 0, Fs::posix(), 3000).is_ok());
+  std::string good = test::read_file(path);
+  for (size_t n = 0; n < good.size(); n++) {
+    test::write_file(path, good.substr(0, n));
+    Status s = verify_image(path, nullptr);
+    ASSERT_FALSE(s.is_ok()) << "truncation to " << n << " bytes went unnoticed";
+    EXPECT_EQ(s.code(), Code::kCorrupt) << s.message();
+  }
+  // And bytes appended after the end record.
+  test::write_file(path, good + "x");
+  EXPECT_EQ(verify_image(path, nullptr).code(), Code::kCorrupt);
+}
+
+TEST(Format, ForeignFilesAreRefused) {
+  TempDir t;
+  std::string path = t / "img";
+  test::write_file(path, std::string(200, 'A'));
+  Status s = verify_image(path, nullptr);
+  EXPECT_EQ(s.code(), Code::kCorrupt);
+  EXPECT_NE(std::string(s.message()).find("not a ckpt image"), std::string::npos) << s.message();
+  test::write_file(path, "");
+  EXPECT_EQ(verify_image(path, nullptr).code(), Code::kCorrupt);
+  EXPECT_EQ(verify_image(t / "missing", nullptr).code(), Code::kNotFound);
+  EXPECT_EQ(verify_image(t.path(), nullptr).code(), Code::kInvalid);  // a directory
+}
+
+// A newer version with a valid header checksum: refused as unsupported.
+TEST(Format, NewerVersionIsUnsupported) {
+  TempDir t;
+  std::string path = t / "img";
+  ASSERT_TRUE(write_sample(path, 0).is_ok());
+  std::string img = test::read_file(path);
+  auto* h = reinterpret_cast<uint8_t*>(img.data());
+  put_u32(h + 8, kVersion + 1);
+  put_u64(h + 56, XXH3_64bits(h, 56));
+  test::write_file(path, img);
+  Status s = verify_image(path, nullptr);
+  EXPECT_EQ(s.code(), Code::kUnsupported) << s.message();
+}
+
+// A record header with a valid checksum but an absurd size: refused before
+// anything is allocated.
+TEST(Format, AbsurdSizesWithValidChecksumsAreRefused) {
+  TempDir t;
+  std::string path = t / "img";
+  ASSERT_TRUE(write_sample(path, 0).is_ok());
+  std::string img = test::read_file(path);
+  auto* rec = reinterpret_cast<uint8_t*>(img.data()) + kFileHeaderSize;
+  for (uint64_t size : {uint64_t(1) << 40, ~uint64_t(0), uint64_t(1) << 30}) {
+    std::string bad = img;
+    auto* r = reinterpret_cast<uint8_t*>(bad.data()) + kFileHeaderSize;
+    put_u64(r + 8, size);
+    put_u64(r + 16, size);
+    put_u64(r + 32, XXH3_64bits_withSeed(r, 32, kFileHeaderSize));
+    test::write_file(path, bad);
+    Status s = verify_image(path, nullptr);
+    EXPECT_EQ(s.code(), Code::kCorrupt) << s.message();
+  }
+  (void)rec;
+}
+
+// A file system that fails, for fault injection.
+class FaultFs : public Fs {
+ public:
+  long budget = -1;   // bytes that may be written before writes fail
+  int error = ENOSPC;
+  bool fail_fsync = false;
+  ssize_t write(int fd, const void* p, size_t n) override {
+    if (budget >= 0 && long(n) > budget) {
+      if (budget == 0) return -error;
+      n = size_t(budget);
+    }
+    ssize_t r = Fs::write(fd, p, n);
+    if (r > 0 && budget >= 0) budget -= r;
+    return r;
+  }
+  ssize_t writev(int fd, const iovec* iov, int n) override {
+    // Route through write() so the budget applies.
+    if (n == 0) return 0;
+    return write(fd, iov[0].iov_base, iov[0].iov_len);
+  }
+  int fsync(int fd) override { return fail_fsync ? -EIO : Fs::fsync(fd); }
+};
+
+TEST(Format, FullDiskAtEveryPointLeavesNoImage) {
+  TempDir t;
+  std::string path = t / "ckpt-000000000001.img";
+  for (long budget : {0L, 10L, 64L, 100L, 5000L, 40000L, 99000L}) {
+    FaultFs fs;
+    fs.budget = budget;
+    Status s = write_sample(path, 0, &fs);
+    ASSERT_FALSE(s.is_ok()) << "budget " << budget;
+    EXPECT_EQ(s.code(), Code::kNoSpace) << s.message();
+    EXPECT_NE(access(path.c_str(), F_OK), 0) << "a partial image became visible";
+  }
+  // The writer's destructor removes its temporary file.
+  EXPECT_NE(access((t / ".ckpt-000000000001.img.tmp").c_str(), F_OK), 0);
+  for (int err : {EDQUOT, EFBIG}) {
+    FaultFs fs;
+    fs.budget = 1000;
+    fs.error = err;
+    EXPECT_EQ(write_sample(path, 3, &fs).code(), Code::kNoSpace);
+  }
+  FaultFs fs;
+  fs.fail_fsync = true;
+  Status s = write_sample(path, 0, &fs);
+  EXPECT_EQ(s.code(), Code::kIo) << s.message();
+  EXPECT_NE(access(path.c_str(), F_OK), 0);
+}
+
+TEST(Format, CommitNeverReplacesAnExistingImage) {
+  TempDir t;
+  std::string path = t / "img";
+  ASSERT_TRUE(write_sample(path, 0).is_ok());
+  std::string before = test::read_file(path);
+  Status s = write_sample(path, 3);
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_EQ(test::read_file(path), before);
+}
+
+TEST(JobDir, NamesGenerationsAndPrivacy) {
+  uint64_t g;
+  EXPECT_TRUE(parse_image_name("ckpt-000000000012.img", &g));
+  EXPECT_EQ(g, 12u);
+  EXPECT_FALSE(parse_image_name("ckpt-12.img.tmp", &g));
+  EXPECT_FALSE(parse_image_name(".ckpt-000000000012.img.tmp", &g));
+  EXPECT_FALSE(parse_image_name("ckpt-.img", &g));
+  EXPECT_FALSE(parse_image_name("ckpt-99999999999999999999.img", &g));
+
+  TempDir t;
+  std::string d = t / "job";
+  mkdir(d.c_str(), 0755);
+  JobDir jd;
+  ASSERT_TRUE(jd.open(d, false).is_ok());
+  struct stat st;
+  stat(d.c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "an open job directory is made private";
+  for (uint64_t n : {3u, 1u, 2u}) ASSERT_TRUE(write_sample(jd.image_path(n), 0).is_ok());
+  EXPECT_EQ(jd.next_generation(), 4u);
+  jd.prune(2);
+  auto gens = jd.list();
+  ASSERT_EQ(gens.size(), 2u);
+  EXPECT_EQ(gens[0].number, 2u);
+  EXPECT_EQ(gens[1].number, 3u);
+
+  ASSERT_TRUE(jd.lock().is_ok());
+  JobDir other;
+  ASSERT_TRUE(other.open(d, false).is_ok());
+  EXPECT_EQ(other.lock().code(), Code::kBusy);
+  EXPECT_EQ(other.holder_pid(), getpid());
+  jd.unlock();
+  EXPECT_TRUE(other.lock().is_ok());
+}
+
+}  // namespace
+}  // namespace ckpt::format

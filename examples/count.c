@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     usleep((useconds_t)(delay_ms * 1000));
+    ckpt_checkpoint_if_due(ck); /* a Ctrl-C during the sleep stops here */
   }
   ckpt_free(ck);
   return 0;

@@ -5,8 +5,9 @@
 //   2                  5
 //   3^C                6 ...
 //
-// The state (the counter) is saved at every iteration. Ctrl-C makes the
-// next checkpoint the last one: it is written and the program exits (85).
+// The state (the counter) is saved at every iteration. Ctrl-C (or SIGTERM)
+// is noticed at the next safe point: the state is saved there and the
+// program exits with status 85.
 // Usage: count [LAST [DELAY_MS]]   (defaults: 10, 1000)
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     if (auto s = ck.checkpoint(); !s) return std::fprintf(stderr, "count: %s\n", s.message()), 1;
     usleep(useconds_t(delay_ms * 1000));
+    ck.checkpoint_if_due();  // a Ctrl-C during the sleep stops here
   }
   return 0;
 }

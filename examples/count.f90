@@ -24,6 +24,10 @@ module ckpt_api
       import :: c_ptr, c_int
       type(c_ptr), value :: ck
     end function
+    integer(c_int) function ckpt_checkpoint_if_due(ck) bind(c, name="ckpt_checkpoint_if_due")
+      import :: c_ptr, c_int
+      type(c_ptr), value :: ck
+    end function
     subroutine ckpt_free(ck) bind(c, name="ckpt_free")
       import :: c_ptr
       type(c_ptr), value :: ck
@@ -66,6 +70,7 @@ program count
     rc = ckpt_checkpoint(ck)
     if (rc < 0) stop 1
     rc = usleep(int(delay_ms * 1000, c_int))
+    rc = ckpt_checkpoint_if_due(ck)  ! a Ctrl-C during the sleep stops here
   end do
   call ckpt_free(ck)
 end program

@@ -605,7 +605,7 @@ Status Checkpointer::checkpoint() {
     if (s.is_ok()) s = wait();
     if (s.is_ok()) {
       if (!options_.quiet)
-        std::fprintf(stderr, "ckpt: checkpoint %llu saved in %s; stopping (exit status %d)\n",
+        std::fprintf(stderr, "ckpt: saved generation %llu in %s; stopping (exit status %d)\n",
                      (unsigned long long)gen, options_.dir.c_str(), options_.stop_exit_status);
       std::exit(options_.stop_exit_status);
     }

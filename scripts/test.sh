@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds ckpt and runs every test: the normal build as an ordinary user,
+# then the ASan+UBSan and TSan builds. As root, the tests run as the
+# unprivileged user "ckpttest" (created if missing), since users are not root.
+# Usage: scripts/test.sh [--quick]   (--quick: skip the sanitizer builds)
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+"$src/scripts/deps.sh"
+
+if [ "$(id -u)" -eq 0 ]; then
+  user=ckpttest
+  id -u "$user" > /dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+  work=/tmp/ckpt-test-$user
+  rm -rf "$work"
+  mkdir -p "$work/src"
+  tar -C "$src" --exclude='./build*' --exclude='./.git' -cf - . | tar -C "$work/src" -xf -
+  chown -R "$user:" "$work"
+  chmod 0755 "$work"
+  as_user() { runuser -u "$user" -- env -i HOME="/home/$user" PATH=/usr/local/bin:/usr/bin:/bin \
+                LANG=C.UTF-8 TMPDIR="$work/tmp" "$@"; }
+  runuser -u "$user" -- mkdir -p "$work/tmp"
+  root=$work/src
+else
+  as_user() { "$@"; }
+  root=$src
+fi
+
+failed=0
+run_suite() {  # NAME BUILD_DIR [CMAKE_ARGS...]
+  local name=$1 build=$2
+  shift 2
+  echo "== $name: build"
+  as_user "$root/scripts/build.sh" "$build" "$@" > "$build.build.log" 2>&1 \
+    || { tail -50 "$build.build.log"; echo "== $name: BUILD FAILED"; failed=1; return; }
+  echo "== $name: test"
+  if ! as_user bash -c "cd '$build' && ctest -j2 --output-on-failure --timeout 600 $CTEST_ARGS"; then
+    echo "== $name: TESTS FAILED"
+    failed=1
+  fi
+}
+
+build_base=${root%/src}
+[ "$root" = "$src" ] && build_base=$src
+CTEST_ARGS="" run_suite "release" "$build_base/build"
+if [ $quick -eq 0 ]; then
+  CTEST_ARGS="-E install_and_consume" run_suite "asan+ubsan" "$build_base/build-asan" \
+    -DCKPT_SANITIZE=address -DCKPT_BUILD_BENCH=OFF
+  CTEST_ARGS="-R Lib" run_suite "tsan (library, async writer)" "$build_base/build-tsan" \
+    -DCKPT_SANITIZE=thread -DCKPT_BUILD_BENCH=OFF
+fi
+exit $failed

@@ -19,9 +19,10 @@ if [ "$(id -u)" -eq 0 ]; then
   tar -C "$src" --exclude='./build*' --exclude='./.git' -cf - . | tar -C "$work/src" -xf -
   chown -R "$user:" "$work"
   chmod 0755 "$work"
-  as_user() { runuser -u "$user" -- env -i HOME="/home/$user" PATH=/usr/local/bin:/usr/bin:/bin \
-                LANG=C.UTF-8 TMPDIR="$work/tmp" "$@"; }
-  runuser -u "$user" -- mkdir -p "$work/tmp"
+  mkdir -p "$work/tmp"
+  chown "$user:" "$work/tmp"
+  as_user() { (cd "$work" && runuser -u "$user" -- /usr/bin/env -i HOME="/home/$user" \
+                PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 TMPDIR="$work/tmp" "$@"); }
   root=$work/src
 else
   as_user() { "$@"; }

@@ -45,8 +45,9 @@ class ImageReader {
   // record follows; a file that stops before END is reported as truncated.
   Status next(RecordInfo* r, bool* end);
   // Reads, checks and (if compressed) decompresses the payload into dst,
-  // which holds r.raw bytes.
-  Status read_payload(const RecordInfo& r, void* dst);
+  // which holds r.raw bytes. check=false skips the checksum of an
+  // uncompressed payload, for a second pass over a file verified already.
+  Status read_payload(const RecordInfo& r, void* dst, bool check = true);
   Status read_payload(const RecordInfo& r, std::vector<uint8_t>* out);
   // Checks the payload's checksum without keeping it.
   Status check_payload(const RecordInfo& r);

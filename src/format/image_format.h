@@ -27,6 +27,12 @@ enum RecordType : uint32_t {
   kEnd = 2,           // commit marker: the last record of a complete file
   kAppEntry = 256,    // libckpt: starts a registered entry
   kAppProgram = 257,  // libckpt: program name and host, for `ckpt inspect`
+  // Process images (docs/process-image.md).
+  kProcInfo = 512,     // process-wide state; the first record of a process image
+  kProcThread = 513,   // one thread
+  kProcMapping = 514,  // one memory mapping
+  kProcPages = 515,    // address and length of saved pages; DATA records follow
+  kProcFd = 516,       // one file descriptor
 };
 
 // Record flags.

@@ -1,0 +1,46 @@
+// ckpt restart [--dir DIR]: resumes the newest complete image in DIR, as a
+// new supervised job (so it can be checkpointed again).
+#include <unistd.h>
+
+#include "cli/command.h"
+#include "cli/transparent.h"
+#include "format/jobdir.h"
+
+namespace ckpt::cli {
+
+int restart_job(control::SuperviseOptions o) {
+  control::Supervisor sup(o);
+  Status s = sup.open_job();
+  if (!s.is_ok()) return fail("%s", s.message());
+  auto gens = sup.job().list();
+  if (gens.empty()) return fail("no checkpoint in %s to restart from", sup.job().dir().c_str());
+  control::RestorePlan plan;
+  for (size_t i = gens.size(); i-- > 0;) {
+    plan = control::RestorePlan();
+    s = control::prepare_restore(gens[i].path, false, &plan);
+    if (s.is_ok()) break;
+    if (plan.args_fd >= 0) ::close(plan.args_fd);
+    if (s.code() != Code::kCorrupt || i == 0) return fail("%s", s.message());
+    std::fprintf(stderr, "ckpt: %s; using the previous image\n", s.message());
+  }
+  s = sup.launch_restored(plan);
+  if (!s.is_ok()) return fail("%s", s.message());
+  return sup.run();
+}
+
+std::function<int()> setup_restart(CLI::App* sub) {
+  auto o = std::make_shared<control::SuperviseOptions>();
+  o->dir = format::default_dir();
+  auto sig = std::make_shared<std::string>("USR1");
+  auto stop_sig = std::make_shared<std::string>();
+  add_supervise_options(sub, o.get(), sig.get(), stop_sig.get());
+  sub->footer("Exit status: the resumed program's; 85 if stopped again by a checkpoint --stop.");
+  return [o, sig, stop_sig] {
+    o->ckpt_signal = parse_signal(*sig);
+    o->stop_signal = parse_signal(*stop_sig);
+    if (o->ckpt_signal < 0 || o->stop_signal < 0) return fail("unknown signal name");
+    return restart_job(*o);
+  };
+}
+
+}  // namespace ckpt::cli

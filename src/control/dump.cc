@@ -1,0 +1,468 @@
+#include "control/dump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <set>
+
+#include "control/procfs.h"
+#include "control/process_image.h"
+#include "format/writer.h"
+#include "restore/restore_abi.h"
+
+namespace ckpt::control {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr size_t kCopyChunk = 8u << 20;
+constexpr int kQuiesceTimeoutMs = 10000;
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+void sleep_us(long us) {
+  timespec ts = {0, us * 1000};
+  nanosleep(&ts, nullptr);
+}
+
+// The part of the Block the supervisor rewrites to start a checkpoint.
+struct Control {
+  uint32_t request_seq, release_seq, collect_seq, collected_seq;
+  uint32_t slots_used, arrived, overflow, pad;
+};
+constexpr uint64_t kControlOffset = offsetof(inject::Block, request_seq);
+
+class Quiescer {
+ public:
+  Quiescer(pid_t pid, uint64_t addr) : pid_(pid), addr_(addr) {}
+  ~Quiescer() { release(); }
+
+  Status stop(inject::Block* block) {
+    CKPT_RETURN_IF_ERROR(mem_read(pid_, addr_, block, inject::kBlockHeaderSize));
+    if (block->magic != inject::kBlockMagic || block->version != inject::kBlockVersion)
+      return Status::make(Code::kUnsupported, 0,
+                          "the program's injected library does not answer (version mismatch?)");
+    seq_ = std::max(block->request_seq, block->release_seq) + 1;
+    Control c = {seq_, block->release_seq, 0, 0, 0, 0, 0, 0};
+    CKPT_RETURN_IF_ERROR(mem_write(pid_, addr_ + kControlOffset, &c, sizeof c));
+    armed_ = true;
+    int sig = int(block->signal);
+    std::set<pid_t> signaled;
+    double deadline = now_s() + kQuiesceTimeoutMs / 1000.0;
+    for (;;) {
+      std::vector<pid_t> tasks = list_tasks(pid_);
+      if (tasks.empty()) return Status::make(Code::kIo, 0, "the program exited during the checkpoint");
+      bool all_signaled = true;
+      size_t live_signaled = 0;
+      for (pid_t t : tasks) {
+        if (signaled.count(t)) {
+          live_signaled++;
+          continue;
+        }
+        all_signaled = false;
+        if (::syscall(SYS_tgkill, pid_, t, sig) == 0) signaled.insert(t);
+      }
+      CKPT_RETURN_IF_ERROR(mem_read(pid_, addr_ + kControlOffset, &c, sizeof c));
+      if (all_signaled && c.arrived >= live_signaled) break;
+      if (now_s() > deadline)
+        return Status::make(Code::kIo, 0,
+                            "%u of %zu threads answered the checkpoint signal %d within %d s "
+                            "(a thread blocks it?)",
+                            c.arrived, live_signaled, sig, kQuiesceTimeoutMs / 1000);
+      sleep_us(100);
+    }
+    if (c.overflow) return Status::make(Code::kUnsupported, 0, "more than %d threads", inject::kMaxThreads);
+    // Every thread is parked: let the first one record process-wide state.
+    uint32_t collect = seq_;
+    CKPT_RETURN_IF_ERROR(mem_write(pid_, addr_ + offsetof(inject::Block, collect_seq), &collect, 4));
+    for (;;) {
+      CKPT_RETURN_IF_ERROR(mem_read(pid_, addr_ + kControlOffset, &c, sizeof c));
+      if (c.collected_seq == seq_) break;
+      if (now_s() > deadline)
+        return Status::make(Code::kIo, 0, "the program did not record its signal state in time");
+      sleep_us(50);
+    }
+    size_t n = inject::kBlockHeaderSize + size_t(c.slots_used) * sizeof(inject::ThreadSlot);
+    return mem_read(pid_, addr_, block, n);
+  }
+
+  void release() {
+    if (!armed_) return;
+    armed_ = false;
+    (void)mem_write(pid_, addr_ + offsetof(inject::Block, release_seq), &seq_, 4);
+  }
+  uint32_t seq() const { return seq_; }
+
+ private:
+  pid_t pid_;
+  uint64_t addr_;
+  uint32_t seq_ = 0;
+  bool armed_ = false;
+};
+
+uint64_t parse_hex_u64(const std::string& s) { return s.empty() ? 0 : std::strtoull(s.c_str(), nullptr, 16); }
+
+bool ends_with(const std::string& s, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+uint64_t mtime_ns(const struct stat& st) {
+  return uint64_t(st.st_mtim.tv_sec) * 1000000000ull + uint64_t(st.st_mtim.tv_nsec);
+}
+
+// How each mapping is saved.
+struct Plan {
+  MappingInfo info;
+  enum { kNone, kPresent, kPrivateCopies, kAll } pages = kNone;
+};
+
+Status plan_mapping(const MapLine& m, Plan* p) {
+  MappingInfo& i = p->info;
+  i.start = m.start;
+  i.end = m.end;
+  i.pgoff = m.pgoff;
+  i.prot = (m.r ? PROT_READ : 0) | (m.w ? PROT_WRITE : 0) | (m.x ? PROT_EXEC : 0);
+  i.flags = m.shared ? restore::kMapShared : 0;
+  i.path = m.path;
+  if (m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]") {
+    i.kind = MapKind::kSpecial;
+    i.special = m.path == "[vdso]" ? restore::kSpecialVdso
+                : m.path == "[vvar]" ? restore::kSpecialVvar
+                                     : restore::kSpecialVvarVclock;
+    return Status::ok();
+  }
+  if (m.path.empty() || m.path[0] == '[') {
+    i.kind = MapKind::kAnon;
+    if (m.path == "[stack]") i.flags |= restore::kMapGrowsDown;
+    p->pages = Plan::kPresent;
+    return Status::ok();
+  }
+  bool deleted = ends_with(m.path, " (deleted)");
+  struct stat st;
+  bool same = !deleted && ::stat(m.path.c_str(), &st) == 0 && st.st_ino == m.ino &&
+              major(st.st_dev) == m.dev_major && minor(st.st_dev) == m.dev_minor;
+  if (!same || starts_with(m.path, "/memfd:") || starts_with(m.path, "/dev/zero") ||
+      starts_with(m.path, "/SYSV")) {
+    // Nothing to map back from: keep every page.
+    i.kind = m.shared ? MapKind::kMemfd : MapKind::kAnon;
+    i.flags |= m.shared ? restore::kMapMemfd : 0;
+    i.pgoff = m.shared ? m.pgoff : 0;
+    p->pages = Plan::kAll;
+    return Status::ok();
+  }
+  i.kind = MapKind::kFile;
+  i.dev = st.st_dev;
+  i.ino = st.st_ino;
+  i.size = uint64_t(st.st_size);
+  i.mtime_ns = mtime_ns(st);
+  p->pages = m.shared ? Plan::kNone : Plan::kPrivateCopies;
+  return Status::ok();
+}
+
+// Streams the chosen pages of one mapping: PAGES records, each followed by
+// the bytes as DATA records.
+class PageWriter {
+ public:
+  PageWriter(pid_t pid, format::ImageWriter* w) : w_(w) {
+    mem_fd_ = ::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+    map_fd_ = ::open(("/proc/" + std::to_string(pid) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
+    buf_.reset(static_cast<uint8_t*>(::operator new(kCopyChunk)));
+  }
+  ~PageWriter() {
+    if (mem_fd_ >= 0) ::close(mem_fd_);
+    if (map_fd_ >= 0) ::close(map_fd_);
+  }
+  Status check() const {
+    if (mem_fd_ < 0 || map_fd_ < 0)
+      return Status::make(Code::kIo, errno, "cannot open the program's /proc memory files");
+    return Status::ok();
+  }
+  uint64_t bytes() const { return bytes_; }
+
+  Status write(const Plan& p, bool* any) {
+    *any = false;
+    if (p.pages == Plan::kNone) return Status::ok();
+    if (p.pages == Plan::kAll) {
+      *any = true;
+      return run(p.info.start, p.info.end - p.info.start);
+    }
+    // Look at the page table: skip pages never touched, and for private file
+    // mappings pages still shared with the file.
+    uint64_t run_start = 0, run_len = 0;
+    const uint64_t batch = 65536;
+    std::vector<uint64_t> entries;
+    for (uint64_t a = p.info.start; a < p.info.end; a += batch * kPage) {
+      uint64_t n = std::min(batch, (p.info.end - a) / kPage);
+      entries.resize(n);
+      ssize_t r = ::pread(map_fd_, entries.data(), n * 8, off_t(a / kPage * 8));
+      if (r != ssize_t(n * 8))
+        return Status::make(Code::kIo, r < 0 ? errno : EIO, "cannot read the program's page map");
+      for (uint64_t k = 0; k < n; k++) {
+        uint64_t e = entries[k];
+        bool present = e >> 63 & 1, swapped = e >> 62 & 1, file = e >> 61 & 1;
+        bool keep = p.pages == Plan::kPresent ? (present || swapped)
+                                              : ((present && !file) || swapped);
+        uint64_t addr = a + k * kPage;
+        if (keep) {
+          if (run_len && run_start + run_len == addr) run_len += kPage;
+          else {
+            if (run_len) CKPT_RETURN_IF_ERROR(run(run_start, run_len));
+            run_start = addr;
+            run_len = kPage;
+          }
+          *any = true;
+        }
+      }
+    }
+    if (run_len) CKPT_RETURN_IF_ERROR(run(run_start, run_len));
+    return Status::ok();
+  }
+
+ private:
+  Status run(uint64_t addr, uint64_t len) {
+    PagesInfo pi{addr, len};
+    auto rec = encode(pi);
+    CKPT_RETURN_IF_ERROR(w_->record(format::kProcPages, rec.data(), rec.size()));
+    for (uint64_t done = 0; done < len;) {
+      size_t n = size_t(std::min<uint64_t>(kCopyChunk, len - done));
+      ssize_t r = ::pread(mem_fd_, buf_.get(), n, off_t(addr + done));
+      if (r <= 0) {
+        // A page that cannot be read (e.g. beyond the end of a mapped file)
+        // is saved as zeros, as the program would see SIGBUS there anyway.
+        std::memset(buf_.get(), 0, n);
+        r = ssize_t(std::min<size_t>(n, kPage));
+      }
+      CKPT_RETURN_IF_ERROR(w_->data(buf_.get(), size_t(r)));
+      done += uint64_t(r);
+      bytes_ += uint64_t(r);
+    }
+    return Status::ok();
+  }
+
+  format::ImageWriter* w_;
+  int mem_fd_ = -1, map_fd_ = -1;
+  std::unique_ptr<uint8_t> buf_;
+  uint64_t bytes_ = 0;
+};
+
+Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
+  std::string base = "/proc/" + std::to_string(t.pid);
+  std::vector<pid_t> dummy;
+  DIR* d = ::opendir((base + "/fd").c_str());
+  if (!d) return Status::make(Code::kIo, errno, "cannot list the program's descriptors");
+  std::vector<int> fds;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] >= '0' && e->d_name[0] <= '9') fds.push_back(std::atoi(e->d_name));
+  ::closedir(d);
+  std::sort(fds.begin(), fds.end());
+  for (int fd : fds) {
+    FdInfo f;
+    f.fd = fd;
+    std::string link = base + "/fd/" + std::to_string(fd);
+    char target[4096];
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n < 0) continue;  // closed meanwhile
+    target[n] = 0;
+    f.path = target;
+    std::string info;
+    if (read_text(base + "/fdinfo/" + std::to_string(fd), &info).is_ok()) {
+      unsigned long long pos = 0;
+      unsigned flags = 0;
+      const char* p = std::strstr(info.c_str(), "pos:");
+      if (p) pos = std::strtoull(p + 4, nullptr, 10);
+      p = std::strstr(info.c_str(), "flags:");
+      if (p) flags = unsigned(std::strtoul(p + 6, nullptr, 8));
+      f.pos = pos;
+      f.cloexec = (flags & O_CLOEXEC) ? 1 : 0;
+      f.open_flags = flags & ~unsigned(O_CLOEXEC);
+    }
+    struct stat st;
+    bool have = ::stat(link.c_str(), &st) == 0;
+    if (have) {
+      f.dev = st.st_dev;
+      f.ino = st.st_ino;
+      f.size = uint64_t(st.st_size);
+    }
+    if (fd <= 2 && have && st.st_dev == t.stdio_dev[fd] && st.st_ino == t.stdio_ino[fd])
+      f.kind = FdKind::kInherited;
+    else if (have && S_ISREG(st.st_mode) && f.path[0] == '/' && !ends_with(f.path, " (deleted)"))
+      f.kind = FdKind::kFile;
+    else if (have && S_ISCHR(st.st_mode) && starts_with(f.path, "/dev/"))
+      f.kind = FdKind::kDevice;
+    else
+      f.kind = FdKind::kOther;
+    out->push_back(std::move(f));
+  }
+  return Status::ok();
+}
+
+Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcInfo* pi) {
+  std::string base = "/proc/" + std::to_string(t.pid);
+  pi->uid = ::getuid();
+  std::string nspid = status_field(base + "/status", "NSpid");
+  size_t last = nspid.find_last_of(" \t");
+  pi->pid = std::atoi(last == std::string::npos ? nspid.c_str() : nspid.c_str() + last + 1);
+  if (pi->pid <= 0) pi->pid = t.pid;
+  pi->signal = b.signal;
+  pi->block_addr = t.block_addr;
+  pi->seq = seq;
+  pi->pid_ns = t.pid_ns ? 1 : 0;
+  std::vector<std::string> f;
+  CKPT_RETURN_IF_ERROR(read_stat_fields(t.pid, &f));
+  if (f.size() < 52) return Status::make(Code::kIo, 0, "short /proc/%d/stat", int(t.pid));
+  auto num = [&](int i) { return uint64_t(std::strtoull(f[size_t(i)].c_str(), nullptr, 10)); };
+  // start_code end_code start_data end_data start_brk brk start_stack arg_start arg_end env_start env_end
+  pi->mm[0] = num(26);
+  pi->mm[1] = num(27);
+  pi->mm[2] = num(45);
+  pi->mm[3] = num(46);
+  pi->mm[4] = num(47);
+  pi->mm[5] = b.brk;
+  pi->mm[6] = num(28);
+  pi->mm[7] = num(48);
+  pi->mm[8] = num(49);
+  pi->mm[9] = num(50);
+  pi->mm[10] = num(51);
+  std::string um = status_field(base + "/status", "Umask");
+  pi->umask = uint32_t(std::strtoul(um.c_str(), nullptr, 8));
+  char buf[4096];
+  ssize_t n = ::readlink((base + "/cwd").c_str(), buf, sizeof buf - 1);
+  if (n < 0) return Status::make(Code::kIo, errno, "cannot read the program's working directory");
+  pi->cwd.assign(buf, size_t(n));
+  n = ::readlink((base + "/exe").c_str(), buf, sizeof buf - 1);
+  if (n > 0) pi->exe.assign(buf, size_t(n));
+  struct stat st;
+  if (!pi->exe.empty() && ::stat(pi->exe.c_str(), &st) == 0) {
+    pi->exe_ino = st.st_ino;
+    pi->exe_size = uint64_t(st.st_size);
+    pi->exe_mtime_ns = mtime_ns(st);
+  }
+  std::memcpy(pi->actions, b.actions, sizeof pi->actions);
+  std::memcpy(pi->itimers, b.itimers, sizeof pi->itimers);
+  for (int r = 0; r < 16; r++) {
+    struct rlimit rl;
+    if (::prlimit(t.pid, __rlimit_resource(r), nullptr, &rl) == 0) {
+      pi->rlimits[r][0] = rl.rlim_cur;
+      pi->rlimits[r][1] = rl.rlim_max;
+    } else {
+      pi->rlimits[r][0] = pi->rlimits[r][1] = RLIM_INFINITY;
+    }
+  }
+  pi->sigpending = parse_hex_u64(status_field(base + "/status", "ShdPnd"));
+  std::string auxv;
+  CKPT_RETURN_IF_ERROR(read_text(base + "/auxv", &auxv));
+  for (size_t i = 0; i + 8 <= auxv.size() && pi->auxv.size() < 128; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, auxv.data() + i, 8);
+    pi->auxv.push_back(w);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOptions& options,
+                          DumpResult* result) {
+  double t0 = now_s();
+  auto block = std::make_unique<inject::Block>();
+  Quiescer q(t.pid, t.block_addr);
+  CKPT_RETURN_IF_ERROR(q.stop(block.get()));
+
+  ProcInfo pi;
+  CKPT_RETURN_IF_ERROR(gather_info(t, *block, q.seq(), &pi));
+  std::vector<ThreadInfo> threads;
+  for (uint32_t i = 0; i < block->slots_used; i++) {
+    ThreadInfo ti;
+    ti.slot = block->slots[i];
+    if (ti.slot.seq != q.seq()) return Status::make(Code::kIo, 0, "a thread's record is incomplete");
+    threads.push_back(ti);
+  }
+  // The main thread first.
+  auto main_it = std::find_if(threads.begin(), threads.end(),
+                              [&](const ThreadInfo& x) { return x.slot.tid == pi.pid; });
+  if (main_it == threads.end())
+    return Status::make(Code::kUnsupported, 0,
+                        "the program's main thread has exited; such programs are not supported");
+  std::iter_swap(threads.begin(), main_it);
+
+  std::vector<MapLine> maps;
+  CKPT_RETURN_IF_ERROR(read_maps(t.pid, &maps));
+  std::vector<Plan> plans;
+  for (const MapLine& m : maps) {
+    if (m.path == "[vsyscall]") continue;
+    if (m.start >= restore::kRestorerBase && m.end <= restore::kRestorerBase + restore::kReservedSize)
+      continue;  // the restorer's leftovers after a restart
+    if (m.end > restore::kRestorerBase && m.start < restore::kRestorerBase + restore::kReservedSize)
+      return Status::make(Code::kUnsupported, 0,
+                          "the program has memory at %#llx, which the restorer needs",
+                          (unsigned long long)m.start);
+    Plan p;
+    CKPT_RETURN_IF_ERROR(plan_mapping(m, &p));
+    plans.push_back(std::move(p));
+  }
+  std::vector<FdInfo> fds;
+  CKPT_RETURN_IF_ERROR(gather_fds(t, &fds));
+
+  format::ImageWriter w;
+  format::WriterOptions wo;
+  wo.zstd_level = options.zstd_level;
+  uint64_t gen = dir.next_generation();
+  std::string path = dir.image_path(gen);
+  CKPT_RETURN_IF_ERROR(w.open(path, format::Kind::kProcess, gen, wo));
+  auto rec = encode(pi);
+  Status s = w.record(format::kProcInfo, rec.data(), rec.size());
+  for (size_t i = 0; s.is_ok() && i < threads.size(); i++) {
+    rec = encode(threads[i]);
+    s = w.record(format::kProcThread, rec.data(), rec.size());
+  }
+  for (size_t i = 0; s.is_ok() && i < fds.size(); i++) {
+    rec = encode(fds[i]);
+    s = w.record(format::kProcFd, rec.data(), rec.size());
+  }
+  PageWriter pw(t.pid, &w);
+  if (s.is_ok()) s = pw.check();
+  for (size_t i = 0; s.is_ok() && i < plans.size(); i++) {
+    rec = encode(plans[i].info);
+    s = w.record(format::kProcMapping, rec.data(), rec.size());
+    bool any = false;
+    if (s.is_ok()) s = pw.write(plans[i], &any);
+  }
+  // The memory is saved: the program may run while the image is made durable.
+  q.release();
+  double t1 = now_s();
+  if (s.is_ok()) s = w.commit();
+  if (!s.is_ok()) {
+    w.abort();
+    return s;
+  }
+  dir.prune(options.keep);
+  result->path = path;
+  result->generation = gen;
+  result->file_bytes = w.bytes_written();
+  result->memory_bytes = pw.bytes();
+  result->pause_s = t1 - t0;
+  result->total_s = now_s() - t0;
+  return Status::ok();
+}
+
+}  // namespace ckpt::control

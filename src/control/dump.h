@@ -1,0 +1,39 @@
+// Checkpointing a running process from outside: quiesce its threads through
+// the injected library (inject_abi.h), read what the kernel shows in /proc,
+// stream the memory into a new image of the job directory, resume.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include <ckpt/status.hpp>
+
+#include "format/jobdir.h"
+
+namespace ckpt::control {
+
+struct Target {
+  pid_t pid = 0;            // as the supervisor sees it
+  uint64_t block_addr = 0;  // the injected library's Block in the target
+  bool pid_ns = false;      // runs in its own user+pid namespace
+  uint64_t stdio_dev[3] = {}, stdio_ino[3] = {};  // the supervisor's own 0, 1, 2
+};
+
+struct DumpOptions {
+  int zstd_level = 0;
+  int keep = 2;  // complete images kept in the directory
+};
+
+struct DumpResult {
+  std::string path;
+  uint64_t generation = 0;
+  uint64_t file_bytes = 0, memory_bytes = 0;
+  double pause_s = 0, total_s = 0;
+};
+
+Status checkpoint_process(const Target& target, format::JobDir& dir, const DumpOptions& options,
+                          DumpResult* result);
+
+}  // namespace ckpt::control

@@ -1,0 +1,92 @@
+// The records of a process image (Kind::kProcess), their in-memory form and
+// their encoding: fixed-width little-endian fields, strings as u32 length +
+// bytes. The grammar, with the reason for each field, is in
+// docs/process-image.md; keep the two in step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "inject/inject_abi.h"
+
+namespace ckpt::control {
+
+inline constexpr uint32_t kProcFormatVersion = 1;
+
+// What the process saw when it was checkpointed.
+struct ProcInfo {
+  uint32_t format_version = kProcFormatVersion;
+  uint32_t uid = 0;
+  int32_t pid = 0;
+  uint32_t signal = 0;          // the checkpoint signal
+  uint64_t block_addr = 0;      // the injected library's Block
+  uint32_t seq = 0;             // checkpoint number within the block's life
+  uint32_t pid_ns = 0;          // 1: ran in its own user+pid namespace
+  uint64_t mm[11] = {};         // see restore_abi.h RHeader::mm
+  uint32_t umask = 022;
+  std::string cwd, exe;
+  uint64_t exe_ino = 0, exe_size = 0, exe_mtime_ns = 0;
+  inject::KSigaction actions[65] = {};
+  uint64_t itimers[3][4] = {};
+  uint64_t rlimits[16][2] = {};
+  uint64_t sigpending = 0;       // process-wide pending signals
+  std::vector<uint64_t> auxv;    // words, up to and including AT_NULL
+};
+
+struct ThreadInfo {
+  inject::ThreadSlot slot{};
+  uint64_t sigpending = 0;
+};
+
+enum class MapKind : uint32_t {
+  kAnon = 1,     // private or shared anonymous memory, [heap], [stack]
+  kFile = 2,     // a file, mapped back from it (must be unchanged)
+  kMemfd = 3,    // shared memory without a file to come back from (memfd, deleted file)
+  kSpecial = 4,  // [vdso], [vvar], [vvar_vclock]: moved, not saved
+};
+
+struct MappingInfo {
+  uint64_t start = 0, end = 0, pgoff = 0;
+  uint32_t prot = 0;        // PROT_* bits
+  uint32_t flags = 0;       // restore::kMap* bits (shared, growsdown)
+  MapKind kind = MapKind::kAnon;
+  uint32_t special = 0;     // restore::kSpecial* for kSpecial
+  uint64_t dev = 0, ino = 0, size = 0, mtime_ns = 0;  // for kFile: what must be unchanged
+  std::string path;
+};
+
+struct PagesInfo {
+  uint64_t addr = 0, len = 0;
+};
+
+enum class FdKind : uint32_t {
+  kFile = 1,     // a regular file, reopened by path
+  kDevice = 2,   // /dev/null, /dev/zero, /dev/urandom...: reopened by path
+  kInherited = 3,// stdin/stdout/stderr as `ckpt run` got them: taken from `ckpt restart`
+  kOther = 4,    // pipe, socket, anon inode...: not restorable yet, /dev/null in its place
+};
+
+struct FdInfo {
+  int32_t fd = -1;
+  FdKind kind = FdKind::kOther;
+  uint32_t open_flags = 0;  // O_* as in fdinfo, without O_CLOEXEC
+  uint32_t cloexec = 0;
+  uint64_t pos = 0, size = 0;  // offset; file size at the checkpoint
+  uint64_t dev = 0, ino = 0;
+  std::string path;
+};
+
+std::vector<uint8_t> encode(const ProcInfo& v);
+std::vector<uint8_t> encode(const ThreadInfo& v);
+std::vector<uint8_t> encode(const MappingInfo& v);
+std::vector<uint8_t> encode(const PagesInfo& v);
+std::vector<uint8_t> encode(const FdInfo& v);
+
+bool decode(const std::vector<uint8_t>& in, ProcInfo* v);
+bool decode(const std::vector<uint8_t>& in, ThreadInfo* v);
+bool decode(const std::vector<uint8_t>& in, MappingInfo* v);
+bool decode(const std::vector<uint8_t>& in, PagesInfo* v);
+bool decode(const std::vector<uint8_t>& in, FdInfo* v);
+
+}  // namespace ckpt::control

@@ -1,0 +1,33 @@
+// Preparing a restart: read and check a process image, unpack it into the
+// restorer's argument block (a memfd, restore_abi.h), and in the new process
+// recreate descriptors, cwd, umask and rlimits before exec'ing ckpt-restore.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <ckpt/status.hpp>
+
+#include "control/process_image.h"
+
+namespace ckpt::control {
+
+struct RestorePlan {
+  std::string image;
+  uint64_t generation = 0;
+  ProcInfo info;
+  std::vector<FdInfo> fds;
+  std::vector<ThreadInfo> threads;
+  int args_fd = -1;  // the memfd; close-on-exec in the supervisor
+  uint64_t memory_bytes = 0;
+};
+
+// Reads image_path completely, checking every checksum; kCorrupt for a
+// damaged image, kMismatch for a changed library or executable, kInvalid for
+// another user's image.
+Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan* plan);
+
+// In the child after fork: never returns. err_fd receives one line on failure.
+[[noreturn]] void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err_fd);
+
+}  // namespace ckpt::control

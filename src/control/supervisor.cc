@@ -1,0 +1,310 @@
+#include "control/supervisor.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "control/protocol.h"
+#include "inject/inject_abi.h"
+
+namespace ckpt::control {
+namespace {
+
+const int kHandled[] = {SIGCHLD, SIGUSR1, SIGUSR2, SIGINT, SIGTERM, SIGHUP,
+                        SIGQUIT, SIGALRM, SIGWINCH, SIGCONT, SIGTSTP};
+
+std::string exe_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string s(buf, size_t(n));
+  return s.substr(0, s.rfind('/'));
+}
+
+bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
+
+// Finds PROGRAM as execvp would.
+std::string resolve(const std::string& prog) {
+  if (prog.find('/') != std::string::npos) return prog;
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  size_t pos = 0;
+  while (pos <= p.size()) {
+    size_t c = p.find(':', pos);
+    if (c == std::string::npos) c = p.size();
+    std::string d = p.substr(pos, c - pos);
+    std::string cand = (d.empty() ? "." : d) + "/" + prog;
+    if (::access(cand.c_str(), X_OK) == 0) return cand;
+    pos = c + 1;
+  }
+  return prog;
+}
+
+// A static ELF executable cannot load the injected library.
+Status check_program(const std::string& prog) {
+  std::string path = resolve(prog);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::make(Code::kNotFound, errno, "cannot run %s", prog.c_str());
+  Elf64_Ehdr eh;
+  bool elf = ::pread(fd, &eh, sizeof eh, 0) == ssize_t(sizeof eh) &&
+             std::memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0;
+  if (!elf) {
+    ::close(fd);
+    return Status::ok();  // a script: its interpreter is checked when it runs
+  }
+  bool interp = false;
+  if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
+    ::close(fd);
+    return Status::make(Code::kUnsupported, 0, "%s is not an x86_64 program", path.c_str());
+  }
+  for (int i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    if (::pread(fd, &ph, sizeof ph, off_t(eh.e_phoff + uint64_t(i) * eh.e_phentsize)) != ssize_t(sizeof ph))
+      break;
+    if (ph.p_type == PT_INTERP) interp = true;
+  }
+  ::close(fd);
+  if (!interp)
+    return Status::make(Code::kUnsupported, 0,
+                        "%s is statically linked; transparent checkpointing needs a dynamically "
+                        "linked program (or use libckpt in it)",
+                        path.c_str());
+  return Status::ok();
+}
+
+void reset_child_signals() {
+  sigset_t none;
+  sigemptyset(&none);
+  for (int s : kHandled) ::signal(s, SIG_DFL);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+std::string helper_path(const char* name) {
+  std::string d = exe_dir();
+  for (const char* sub : {"/", "/../lib/ckpt/", "/../libexec/ckpt/", "/../lib64/ckpt/"}) {
+    std::string p = d + sub + name;
+    if (exists(p)) return p;
+  }
+  return d + "/" + name;
+}
+
+Supervisor::Supervisor(const SuperviseOptions& options) : options_(options) {
+  for (int k = 0; k < 3; k++) {
+    struct stat st;
+    if (::fstat(k, &st) == 0) {
+      target_.stdio_dev[k] = st.st_dev;
+      target_.stdio_ino[k] = st.st_ino;
+    }
+  }
+}
+
+Supervisor::~Supervisor() {
+  if (listen_fd_ >= 0) {
+    ::close(listen_fd_);
+    ::unlink(control_path(dir_.dir()).c_str());
+  }
+  for (int fd : {report_fd_, sig_fd_, timer_fd_})
+    if (fd >= 0) ::close(fd);
+}
+
+Status Supervisor::open_job() {
+  CKPT_RETURN_IF_ERROR(dir_.open(options_.dir, true));
+  CKPT_RETURN_IF_ERROR(dir_.lock());
+  CKPT_RETURN_IF_ERROR(listen_control(dir_.dir(), &listen_fd_));
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : kHandled) sigaddset(&set, s);
+  if (options_.stop_signal > 0) sigaddset(&set, options_.stop_signal);
+  if (options_.ckpt_signal > 0) sigaddset(&set, options_.ckpt_signal);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  sig_fd_ = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sig_fd_ < 0) return Status::make(Code::kIo, errno, "signalfd");
+  if (options_.interval_s > 0) {
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    itimerspec its = {};
+    its.it_value.tv_sec = options_.interval_s;
+    its.it_interval.tv_sec = options_.interval_s;
+    if (timer_fd_ < 0 || ::timerfd_settime(timer_fd_, 0, &its, nullptr) != 0)
+      return Status::make(Code::kIo, errno, "timerfd");
+  }
+  return Status::ok();
+}
+
+Status Supervisor::launch(const std::vector<std::string>& argv) {
+  CKPT_RETURN_IF_ERROR(check_program(argv[0]));
+  std::string inject = helper_path("libckpt-inject.so");
+  if (!exists(inject))
+    return Status::make(Code::kNotFound, 0, "cannot find %s (is ckpt installed completely?)",
+                        inject.c_str());
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return Status::make(Code::kIo, errno, "pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::make(Code::kIo, errno, "fork");
+  if (pid == 0) {
+    reset_child_signals();
+    ::fcntl(p[1], F_SETFD, 0);
+    std::string preload = inject;
+    if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
+    ::setenv("LD_PRELOAD", preload.c_str(), 1);
+    ::setenv("CKPT_INJECT_FD", std::to_string(p[1]).c_str(), 1);
+    ::setenv("CKPT_SIGNAL", std::to_string(inject::kDefaultSignal).c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    std::fprintf(stderr, "ckpt: cannot run %s: %s\n", argv[0].c_str(), std::strerror(errno));
+    _exit(127);
+  }
+  ::close(p[1]);
+  report_fd_ = p[0];
+  target_.pid = pid;
+  return Status::ok();
+}
+
+Status Supervisor::launch_restored(RestorePlan& plan) {
+  std::string restorer = helper_path("ckpt-restore");
+  if (!exists(restorer))
+    return Status::make(Code::kNotFound, 0, "cannot find %s (is ckpt installed completely?)",
+                        restorer.c_str());
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::make(Code::kIo, errno, "fork");
+  if (pid == 0) {
+    reset_child_signals();
+    exec_restorer(plan, restorer, 2);
+  }
+  ::close(plan.args_fd);
+  plan.args_fd = -1;
+  target_.pid = pid;
+  target_.block_addr = plan.info.block_addr;
+  return Status::ok();
+}
+
+Status Supervisor::checkpoint(DumpResult* result) {
+  if (target_.block_addr == 0)
+    return Status::make(Code::kUnsupported, 0,
+                        "the program has not loaded ckpt's library (yet): it cannot be "
+                        "checkpointed");
+  DumpOptions o;
+  o.zstd_level = options_.zstd_level;
+  Status s = checkpoint_process(target_, dir_, o, result);
+  if (s.is_ok()) ::unlink((dir_.dir() + "/finished").c_str());
+  return s;
+}
+
+void Supervisor::handle_client() {
+  int c;
+  if (!accept_control(listen_fd_, &c).is_ok()) return;
+  std::string req;
+  if (recv_line(c, &req, 5000).is_ok()) {
+    if (req == "checkpoint" || req == "checkpoint stop") {
+      DumpResult r;
+      Status s = checkpoint(&r);
+      char line[8192];
+      if (s.is_ok()) {
+        std::snprintf(line, sizeof line, "ok %llu %llu %.3f %.3f %s",
+                      (unsigned long long)r.generation, (unsigned long long)r.file_bytes,
+                      r.pause_s, r.total_s, r.path.c_str());
+        if (req == "checkpoint stop") stopping_ = true;
+      } else {
+        std::snprintf(line, sizeof line, "error %s", s.message());
+      }
+      (void)send_line(c, line);
+    } else {
+      (void)send_line(c, "error unknown request");
+    }
+  }
+  ::close(c);
+}
+
+int Supervisor::finish(int st) {
+  if (!stopping_) {
+    int fd = ::open((dir_.dir() + "/finished").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
+  if (stopping_) return kExitStopped;
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return 1;
+}
+
+int Supervisor::run() {
+  for (;;) {
+    pollfd p[4];
+    int n = 0;
+    p[n++] = {sig_fd_, POLLIN, 0};
+    p[n++] = {listen_fd_, POLLIN, 0};
+    int ti = -1, ri = -1;
+    if (timer_fd_ >= 0) {
+      ti = n;
+      p[n++] = {timer_fd_, POLLIN, 0};
+    }
+    if (report_fd_ >= 0) {
+      ri = n;
+      p[n++] = {report_fd_, POLLIN, 0};
+    }
+    if (::poll(p, nfds_t(n), -1) < 0 && errno != EINTR) return 1;
+    if (ri >= 0 && p[ri].revents) {
+      uint64_t addr = 0;
+      ssize_t got = ::read(report_fd_, &addr, sizeof addr);
+      if (got == ssize_t(sizeof addr)) target_.block_addr = addr;
+      ::close(report_fd_);
+      report_fd_ = -1;
+    }
+    if (p[1].revents & POLLIN) handle_client();
+    if (ti >= 0 && (p[ti].revents & POLLIN)) {
+      uint64_t ticks;
+      if (::read(timer_fd_, &ticks, sizeof ticks) > 0) {
+        DumpResult r;
+        Status s = checkpoint(&r);
+        if (!s.is_ok()) std::fprintf(stderr, "ckpt: periodic checkpoint failed: %s\n", s.message());
+      }
+    }
+    if (p[0].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (::read(sig_fd_, &si, sizeof si) == ssize_t(sizeof si)) {
+        int sig = int(si.ssi_signo);
+        if (sig == SIGCHLD) continue;
+        if (sig == options_.ckpt_signal || sig == options_.stop_signal) {
+          DumpResult r;
+          Status s = checkpoint(&r);
+          if (!s.is_ok()) std::fprintf(stderr, "ckpt: checkpoint on signal %d failed: %s\n", sig, s.message());
+          else if (sig == options_.stop_signal) stopping_ = true;
+          continue;
+        }
+        // A signal from the terminal reached the program too (same process group).
+        if (si.ssi_code == SI_KERNEL) continue;
+        ::kill(target_.pid, sig);
+      }
+    }
+    if (stopping_) {
+      ::kill(target_.pid, SIGKILL);
+      int st;
+      while (::waitpid(target_.pid, &st, 0) < 0 && errno == EINTR) {
+      }
+      return finish(st);
+    }
+    int st;
+    pid_t w = ::waitpid(target_.pid, &st, WNOHANG);
+    if (w == target_.pid) return finish(st);
+  }
+}
+
+}  // namespace ckpt::control

@@ -1,0 +1,63 @@
+// The supervisor: `ckpt run` and `ckpt restart` become it. It stays the
+// parent of the program, holds the job directory's lock, answers the control
+// socket, checkpoints on request, on a signal or on a timer, forwards other
+// signals, and exits with the program's exit status.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include <ckpt/status.hpp>
+
+#include "control/dump.h"
+#include "control/restore_prep.h"
+#include "format/jobdir.h"
+
+namespace ckpt::control {
+
+// `ckpt run` exits with this after `ckpt checkpoint --stop` (ckpt::kExitStopped).
+inline constexpr int kExitStopped = 85;
+
+struct SuperviseOptions {
+  std::string dir;
+  int interval_s = 0;     // periodic checkpoints; 0: none
+  int ckpt_signal = 10;   // SIGUSR1: checkpoint and continue
+  int stop_signal = 0;    // checkpoint and stop; 0: none
+  int zstd_level = 0;
+  bool quiet = false;
+};
+
+// Paths of ckpt-restore and libckpt-inject.so, next to the ckpt binary or
+// where `make install` puts them.
+std::string helper_path(const char* name);
+
+class Supervisor {
+ public:
+  explicit Supervisor(const SuperviseOptions& options);
+  ~Supervisor();
+
+  // Opens (creates) the job directory, takes its lock, creates the socket.
+  Status open_job();
+  format::JobDir& job() { return dir_; }
+  Status launch(const std::vector<std::string>& argv);
+  Status launch_restored(RestorePlan& plan);
+  // Runs until the program ends; returns the exit status for `ckpt`.
+  int run();
+
+ private:
+  Status checkpoint(DumpResult* result);
+  void handle_client();
+  int finish(int wait_status);
+
+  SuperviseOptions options_;
+  format::JobDir dir_;
+  Target target_;
+  int listen_fd_ = -1;
+  int report_fd_ = -1;  // the injected library reports its Block here
+  int sig_fd_ = -1, timer_fd_ = -1;
+  bool stopping_ = false;
+};
+
+}  // namespace ckpt::control

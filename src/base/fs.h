@@ -6,6 +6,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <cstdint>
+
 #include <ckpt/status.hpp>
 
 namespace ckpt {
@@ -17,6 +19,9 @@ class Fs {
   virtual ssize_t write(int fd, const void* buf, size_t n);
   virtual ssize_t writev(int fd, const iovec* iov, int iovcnt);
   virtual int fsync(int fd);
+  // Starts writing back [offset, offset+n) without waiting, so the disk works
+  // while later bytes are still being produced. A hint: errors are ignored.
+  virtual void start_writeback(int fd, uint64_t offset, uint64_t n);
   virtual int close(int fd);
   // Renames without replacing an existing target (falls back to link+unlink
   // where the file system lacks RENAME_NOREPLACE).

@@ -7,7 +7,10 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "base/endian.h"
 
@@ -29,7 +32,8 @@ ImageWriter::ImageWriter(Fs* fs) : fs_(fs) {}
 
 ImageWriter::~ImageWriter() {
   abort();
-  if (zctx_) ZSTD_freeCCtx(zctx_);
+  for (auto* z : zctx_)
+    if (z) ZSTD_freeCCtx(z);
 }
 
 Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t generation,
@@ -42,7 +46,7 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
   size_t slash = final_path.rfind('/');
   std::string base = slash == std::string::npos ? final_path : final_path.substr(slash + 1);
   temp_path_ = dir_ + "/." + base + ".tmp";
-  offset_ = records_ = raw_total_ = 0;
+  offset_ = written_ = writeback_ = records_ = raw_total_ = 0;
   buffer_.clear();
   buffer_.reserve(kBufferSize);
 
@@ -52,11 +56,16 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
   fd_ = fd;
 
   if (options_.zstd_level > 0) {
-    if (!zctx_) zctx_ = ZSTD_createCCtx();
-    if (!zctx_) return Status::make(Code::kIo, ENOMEM, "cannot create a zstd context");
-    ZSTD_CCtx_reset(zctx_, ZSTD_reset_session_and_parameters);
-    ZSTD_CCtx_setParameter(zctx_, ZSTD_c_compressionLevel, options_.zstd_level);
-    zbuf_.resize(ZSTD_compressBound(options_.chunk));
+    for (int i = 0; i < 2; i++) {
+      if (!zctx_[i]) zctx_[i] = ZSTD_createCCtx();
+      if (!zctx_[i]) return Status::make(Code::kIo, ENOMEM, "cannot create a zstd context");
+      ZSTD_CCtx_reset(zctx_[i], ZSTD_reset_session_and_parameters);
+      ZSTD_CCtx_setParameter(zctx_[i], ZSTD_c_compressionLevel, options_.zstd_level);
+      // zstd's own workers split each chunk across the cores.
+      unsigned cores = std::thread::hardware_concurrency();
+      ZSTD_CCtx_setParameter(zctx_[i], ZSTD_c_nbWorkers, int(cores > 8 ? 8 : cores));
+      zbuf_[i].resize(ZSTD_compressBound(options_.chunk));
+    }
   }
 
   uint8_t h[kFileHeaderSize] = {};
@@ -75,22 +84,39 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
   return Status::ok();
 }
 
+void ImageWriter::note_written(uint64_t n) {
+  written_ += n;
+  // Without this the page cache holds everything until the final fsync
+  // (dirty limits are GiBs on big machines) and the disk idles meanwhile.
+  constexpr uint64_t kWritebackStep = 8 << 20;
+  if (written_ - writeback_ >= kWritebackStep) {
+    fs_->start_writeback(fd_, writeback_, written_ - writeback_);
+    writeback_ = written_;
+  }
+}
+
 Status ImageWriter::flush_buffer() {
   if (buffer_.empty()) return Status::ok();
   Status s = write_all(*fs_, fd_, buffer_.data(), buffer_.size(), temp_path_.c_str());
+  if (s.is_ok()) note_written(buffer_.size());
   buffer_.clear();
   return s;
 }
 
 Status ImageWriter::emit(uint32_t type, uint32_t flags, const void* stored, size_t stored_n,
                          size_t raw_n) {
+  return emit_hashed(type, flags, stored, stored_n, raw_n, XXH3_64bits(stored, stored_n));
+}
+
+Status ImageWriter::emit_hashed(uint32_t type, uint32_t flags, const void* stored,
+                                size_t stored_n, size_t raw_n, uint64_t hash) {
   if (fd_ < 0) return Status::make(Code::kInvalid, 0, "image writer is not open");
   uint8_t h[kRecordHeaderSize];
   put_u32(h, type);
   put_u32(h + 4, flags);
   put_u64(h + 8, stored_n);
   put_u64(h + 16, raw_n);
-  put_u64(h + 24, XXH3_64bits(stored, stored_n));
+  put_u64(h + 24, hash);
   // Seeding the header hash with the record's offset catches records that
   // are intact but in the wrong place.
   put_u64(h + 32, XXH3_64bits_withSeed(h, 32, offset_));
@@ -108,7 +134,9 @@ Status ImageWriter::emit(uint32_t type, uint32_t flags, const void* stored, size
   // Large payloads go straight from the caller's memory to the file.
   buffer_.insert(buffer_.end(), h, h + sizeof h);
   iovec iov[2] = {{buffer_.data(), buffer_.size()}, {const_cast<void*>(stored), stored_n}};
+  size_t n = buffer_.size() + stored_n;
   Status s = writev_all(*fs_, fd_, iov, 2, temp_path_.c_str());
+  if (s.is_ok()) note_written(n);
   buffer_.clear();
   return s;
 }
@@ -120,24 +148,72 @@ Status ImageWriter::record(uint32_t type, const void* payload, size_t n, uint32_
   return emit(type, flags, payload, n, n);
 }
 
+void ImageWriter::prepare(int slot, const uint8_t* src, size_t n, Prepared* out) {
+  out->raw_n = n;
+  out->stored = src;
+  out->stored_n = n;
+  out->flags = 0;
+  if (options_.zstd_level > 0) {
+    size_t z = ZSTD_compress2(zctx_[slot], zbuf_[slot].data(), zbuf_[slot].size(), src, n);
+    if (!ZSTD_isError(z) && z < n) {
+      out->stored = zbuf_[slot].data();
+      out->stored_n = z;
+      out->flags = kFlagZstd;
+    }
+  }
+  out->hash = XXH3_64bits(out->stored, out->stored_n);
+}
+
+// Chunks are prepared (checksummed, compressed) one ahead of the writes, on
+// a second thread: the disk and the CPU work at the same time.
 Status ImageWriter::data(const void* p, size_t n) {
   const uint8_t* src = static_cast<const uint8_t*>(p);
-  while (n > 0) {
-    size_t take = n < options_.chunk ? n : options_.chunk;
-    if (zctx_ && options_.zstd_level > 0) {
-      size_t z = ZSTD_compress2(zctx_, zbuf_.data(), zbuf_.size(), src, take);
-      if (!ZSTD_isError(z) && z < take) {
-        CKPT_RETURN_IF_ERROR(emit(kData, kFlagZstd, zbuf_.data(), z, take));
-        src += take;
-        n -= take;
-        continue;
-      }
-    }
-    CKPT_RETURN_IF_ERROR(emit(kData, 0, src, take, take));
-    src += take;
-    n -= take;
+  size_t chunk = options_.chunk;
+  size_t chunks = (n + chunk - 1) / chunk;
+  auto piece = [&](size_t k) { return k + 1 < chunks ? chunk : n - k * chunk; };
+  Prepared slots[2];
+  if (chunks <= 1) {
+    if (n == 0) return Status::ok();
+    prepare(0, src, n, &slots[0]);
+    return emit_hashed(kData, slots[0].flags, slots[0].stored, slots[0].stored_n, n, slots[0].hash);
   }
-  return Status::ok();
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t produced = 0, consumed = 0;
+  bool stop = false;
+  std::thread producer([&] {
+    for (size_t k = 0; k < chunks; k++) {
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return k - consumed < 2 || stop; });
+        if (stop) return;
+      }
+      prepare(int(k % 2), src + k * chunk, piece(k), &slots[k % 2]);
+      {
+        std::lock_guard lk(mu);
+        produced = k + 1;
+      }
+      cv.notify_all();
+    }
+  });
+  Status s;
+  for (size_t k = 0; k < chunks; k++) {
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return produced > k; });
+    }
+    const Prepared& c = slots[k % 2];
+    s = emit_hashed(kData, c.flags, c.stored, c.stored_n, c.raw_n, c.hash);
+    {
+      std::lock_guard lk(mu);
+      consumed = k + 1;
+      if (!s.is_ok()) stop = true;
+    }
+    cv.notify_all();
+    if (!s.is_ok()) break;
+  }
+  producer.join();
+  return s;
 }
 
 Status ImageWriter::commit() {

@@ -44,7 +44,16 @@ class ImageWriter {
   const std::string& temp_path() const { return temp_path_; }
 
  private:
+  struct Prepared {
+    const uint8_t* stored;
+    size_t stored_n, raw_n;
+    uint32_t flags;
+    uint64_t hash;
+  };
+  void prepare(int slot, const uint8_t* src, size_t n, Prepared* out);
   Status emit(uint32_t type, uint32_t flags, const void* stored, size_t stored_n, size_t raw_n);
+  Status emit_hashed(uint32_t type, uint32_t flags, const void* stored, size_t stored_n,
+                     size_t raw_n, uint64_t hash);
   Status flush_buffer();
 
   Fs* fs_;
@@ -52,10 +61,13 @@ class ImageWriter {
   std::string final_path_, temp_path_, dir_;
   WriterOptions options_;
   uint64_t offset_ = 0;  // bytes handed to the file (buffered included)
+  uint64_t written_ = 0;    // bytes written to the file
+  uint64_t writeback_ = 0;  // bytes whose writeback has been started
+  void note_written(uint64_t n);
   uint64_t records_ = 0, raw_total_ = 0;
   std::vector<uint8_t> buffer_;  // small records are gathered here
-  std::vector<uint8_t> zbuf_;
-  ZSTD_CCtx* zctx_ = nullptr;
+  std::vector<uint8_t> zbuf_[2];  // one per pipeline slot
+  ZSTD_CCtx* zctx_[2] = {nullptr, nullptr};
 };
 
 }  // namespace ckpt::format

@@ -49,7 +49,7 @@ CTEST_ARGS="" run_suite "release" "$build_base/build"
 if [ $quick -eq 0 ]; then
   CTEST_ARGS="-E install_and_consume" run_suite "asan+ubsan" "$build_base/build-asan" \
     -DCKPT_SANITIZE=address -DCKPT_BUILD_BENCH=OFF
-  CTEST_ARGS="-R Lib|Format" run_suite "tsan (library, async and pipelined writers)" "$build_base/build-tsan" \
+  CTEST_ARGS="-R 'Lib|Format'" run_suite "tsan (library, async and pipelined writers)" "$build_base/build-tsan" \
     -DCKPT_SANITIZE=thread -DCKPT_BUILD_BENCH=OFF
 fi
 exit $failed

@@ -9,7 +9,10 @@
 #include <ckpt/ckpt.h>
 #include <ckpt/ckpt.hpp>
 
+#include "base/endian.h"
+#include "format/image_format.h"
 #include "format/jobdir.h"
+#include "format/writer.h"
 #include "support/process.h"
 
 namespace ckpt {
@@ -342,6 +345,66 @@ TEST(CApi, RoundTripAndErrors) {
   EXPECT_EQ(v, (std::vector<int>{1, 2, 3}));
   ckpt_free(ck);
   EXPECT_STRNE(ckpt_version(), "");
+}
+
+}  // namespace
+}  // namespace ckpt
+
+namespace ckpt {
+namespace {
+
+// Found by app_restore_fuzz: an entry that declares more bytes than its data
+// records hold made restore allocate the declared size (2^62: a crash).
+TEST(LibRegression, DeclaredSizeMustMatchTheData) {
+  TempDir t;
+  std::string dir = t / "job";
+  mkdir(dir.c_str(), 0700);
+  format::ImageWriter w;
+  ASSERT_TRUE(w.open(dir + "/ckpt-000000000001.img", format::Kind::kApp, 1, {}).is_ok());
+  uint8_t meta[21] = {};
+  put_u32(meta, uint32_t(format::EntryKind::kVector));
+  put_u32(meta + 4, 8);
+  put_u64(meta + 8, uint64_t(1) << 62);
+  put_u32(meta + 16, 1);
+  meta[20] = 'v';
+  ASSERT_TRUE(w.record(format::kAppEntry, meta, sizeof meta).is_ok());
+  double one = 1;
+  ASSERT_TRUE(w.data(&one, sizeof one).is_ok());
+  ASSERT_TRUE(w.commit().is_ok());
+
+  std::vector<double> v = {3, 4};
+  Checkpointer ck(opts(dir));
+  ASSERT_TRUE(ck.add("v", v).is_ok());
+  Status st = ck.restore();
+  EXPECT_EQ(st.code(), Code::kCorrupt) << st.message();
+  EXPECT_NE(std::string(st.message()).find("declares"), std::string::npos) << st.message();
+  EXPECT_EQ(v, (std::vector<double>{3, 4}));
+}
+
+// Found by app_restore_fuzz: an empty callback entry passed a null pointer
+// to memcpy.
+TEST(LibRegression, EmptyCallbackEntryRestores) {
+  TempDir t;
+  Options o = opts(t / "job");
+  std::vector<int> custom;
+  auto save = [&](Writer& w) { return w.write(custom.data(), custom.size() * sizeof(int)); };
+  auto load = [&](Reader& r) {
+    custom.resize(r.remaining() / sizeof(int));
+    return r.read(custom.data(), custom.size() * sizeof(int));
+  };
+  {
+    Checkpointer ck(o);
+    ASSERT_TRUE(ck.add_callbacks("c", save, load).is_ok());
+    ASSERT_TRUE(ck.restore().is_ok());
+    ASSERT_TRUE(ck.checkpoint().is_ok());
+  }
+  custom = {1};
+  Checkpointer ck(o);
+  ASSERT_TRUE(ck.add_callbacks("c", save, load).is_ok());
+  RestoreInfo info;
+  ASSERT_TRUE(ck.restore(&info).is_ok());
+  EXPECT_TRUE(info.restored);
+  EXPECT_TRUE(custom.empty());
 }
 
 }  // namespace

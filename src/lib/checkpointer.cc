@@ -62,6 +62,7 @@ class SpanReader final : public Reader {
       return Status::make(Code::kMismatch, 0,
                           "entry '%s': the load callback asks for %zu bytes, %zu are left",
                           name_.c_str(), n, n_);
+    if (n == 0) return Status::ok();
     std::memcpy(dst, p_, n);
     p_ += n;
     n_ -= n;
@@ -354,6 +355,7 @@ struct ImageEntry {
   EntryKind kind;
   uint32_t elem;
   uint64_t size;
+  uint64_t data_bytes = 0;  // what the data records that follow really hold
 };
 
 Status parse_entry(const std::vector<uint8_t>& p, const std::string& path, ImageEntry* e) {
@@ -394,14 +396,32 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
       bool end;
       CKPT_RETURN_IF_ERROR(r.next(&rec, &end));
       if (end) break;
+      if (rec.type == format::kData) {
+        if (image_entries.empty())
+          return Status::make(Code::kCorrupt, 0, "%s: data before any entry", path.c_str());
+        image_entries.back().data_bytes += rec.raw;
+      }
       if (rec.type != format::kAppEntry) continue;
       CKPT_RETURN_IF_ERROR(r.read_payload(rec, &payload));
       ImageEntry e;
       CKPT_RETURN_IF_ERROR(parse_entry(payload, path, &e));
+      for (const ImageEntry& other : image_entries)
+        if (other.name == e.name)
+          return Status::make(Code::kCorrupt, 0, "%s: entry '%s' appears twice", path.c_str(),
+                              e.name.c_str());
       image_entries.push_back(std::move(e));
     }
   }
   for (const ImageEntry& ie : image_entries) {
+    // Sizes are checked against the data really present before anything
+    // is allocated from them.
+    if (ie.size != ie.data_bytes)
+      return Status::make(Code::kCorrupt, 0, "%s: entry '%s' declares %llu bytes but holds %llu",
+                          path.c_str(), ie.name.c_str(), (unsigned long long)ie.size,
+                          (unsigned long long)ie.data_bytes);
+    if (ie.size > SIZE_MAX / 2)
+      return Status::make(Code::kCorrupt, 0, "%s: entry '%s' is impossibly large", path.c_str(),
+                          ie.name.c_str());
     Entry* e = impl->find(ie.name);
     if (!e)
       return Status::make(Code::kMismatch, 0,
@@ -463,16 +483,21 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
       cur = impl->find(ie.name);
       want = ie.size;
       got = 0;
-      switch (cur->kind) {
-        case EntryKind::kBytes: dst = static_cast<uint8_t*>(cur->ptr); break;
-        case EntryKind::kVector:
-        case EntryKind::kString:
-          dst = static_cast<uint8_t*>(cur->resize_fn(cur->obj, size_t(want)));
-          break;
-        case EntryKind::kCallback:
-          cur->serialized.resize(size_t(want));
-          dst = cur->serialized.data();
-          break;
+      try {
+        switch (cur->kind) {
+          case EntryKind::kBytes: dst = static_cast<uint8_t*>(cur->ptr); break;
+          case EntryKind::kVector:
+          case EntryKind::kString:
+            dst = static_cast<uint8_t*>(cur->resize_fn(cur->obj, size_t(want)));
+            break;
+          case EntryKind::kCallback:
+            cur->serialized.resize(size_t(want));
+            dst = cur->serialized.data();
+            break;
+        }
+      } catch (const std::exception&) {
+        return Status::make(Code::kIo, ENOMEM, "%s: entry '%s' needs %llu bytes", path.c_str(),
+                            cur->name.c_str(), (unsigned long long)want);
       }
     } else if (rec.type == format::kData) {
       if (!cur || got + rec.raw > want)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for SECONDS
+# (default 60: the CI smoke run; give 3600 or more for a long run).
+# Crashes go to build-fuzz/crashes/TARGET/ and make the script fail; turn
+# each into a file under fuzz/regressions/TARGET/ (replayed on every run)
+# and a test. Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(image_fuzz app_restore_fuzz)
+build=${CKPT_FUZZ_BUILD:-$src/build-fuzz}
+
+command -v clang++ > /dev/null || { echo "fuzz: clang++ is missing (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
+cmake -S "$src" -B "$build" -DCKPT_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+cmake --build "$build" -j "$(nproc)" > "$build.build.log" 2>&1 || { tail -30 "$build.build.log"; exit 1; }
+
+# Seeds: real images (built by the normal build, if there is one).
+seeds=$build/seeds
+rm -rf "$seeds"
+mkdir -p "$seeds"
+if [ -x "$src/build/tests/make_fuzz_seeds" ]; then
+  "$src/build/tests/make_fuzz_seeds" "$seeds" > /dev/null
+fi
+
+status=0
+for t in "${targets[@]}"; do
+  corpus=$build/corpus/$t
+  crashes=$build/crashes/$t
+  mkdir -p "$corpus" "$crashes"
+  cp -n "$seeds"/* "$corpus"/ 2> /dev/null || true
+  regressions=$src/fuzz/regressions/$t
+  if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
+    "$build/fuzz/$t" "$regressions"/* > "$build/$t.regressions.log" 2>&1 \
+      || { echo "fuzz: $t: a regression input fails again (see $build/$t.regressions.log)"; status=1; }
+  fi
+  log=$build/$t.log
+  if "$build/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+       -artifact_prefix="$crashes/" -print_final_stats=1 "$corpus" > "$log" 2>&1; then
+    execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+    echo "fuzz: $t: ${execs:-?} executions in ${seconds}s, no crash (corpus $(ls "$corpus" | wc -l) inputs)"
+  else
+    echo "fuzz: $t: CRASH, input in $crashes/ (log: $log)"
+    grep -m5 -E 'ERROR|SUMMARY' "$log" || true
+    status=1
+  fi
+done
+exit $status

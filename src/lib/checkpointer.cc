@@ -19,6 +19,7 @@
 #include "format/jobdir.h"
 #include "format/reader.h"
 #include "format/writer.h"
+#include "lib/testing.h"
 #include "lib/triggers.h"
 
 namespace ckpt {
@@ -171,9 +172,15 @@ struct Checkpointer::Impl {
   }
 };
 
+namespace {
+Fs* g_fs = nullptr;
+}  // namespace
+
+void lib::set_fs_for_testing(Fs* fs) { g_fs = fs; }
+
 static Status write_generation(format::JobDir& dir, const Options& o, uint64_t generation,
                                const std::vector<Segment>& segments) {
-  format::ImageWriter w;
+  format::ImageWriter w(g_fs ? g_fs : Fs::posix());
   format::WriterOptions wo;
   wo.zstd_level = o.compression == Compression::kZstd ? std::max(1, o.compression_level) : 0;
   CKPT_RETURN_IF_ERROR(w.open(dir.image_path(generation), format::Kind::kApp, generation, wo));

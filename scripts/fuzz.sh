@@ -21,8 +21,9 @@ cmake --build "$build" -j "$(nproc)" > "$build.build.log" 2>&1 || { tail -30 "$b
 seeds=$build/seeds
 rm -rf "$seeds"
 mkdir -p "$seeds"
-if [ -x "$src/build/tests/make_fuzz_seeds" ]; then
-  "$src/build/tests/make_fuzz_seeds" "$seeds" > /dev/null
+normal=${CKPT_BUILD:-$src/build}
+if [ -x "$normal/tests/make_fuzz_seeds" ]; then
+  "$normal/tests/make_fuzz_seeds" "$seeds" > /dev/null
 fi
 
 status=0

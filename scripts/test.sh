@@ -52,4 +52,10 @@ if [ $quick -eq 0 ]; then
   CTEST_ARGS="-R 'Lib|Format'" run_suite "tsan (library, async and pipelined writers)" "$build_base/build-tsan" \
     -DCKPT_SANITIZE=thread -DCKPT_BUILD_BENCH=OFF
 fi
+if [ $quick -eq 0 ]; then
+  echo "== fuzz: ${CKPT_FUZZ_SECONDS:-60} s smoke run of each target"
+  as_user env CKPT_BUILD="$build_base/build" CKPT_FUZZ_BUILD="$build_base/build-fuzz" "$root/scripts/fuzz.sh" "${CKPT_FUZZ_SECONDS:-60}" \
+    || { echo "== fuzz: FAILED"; failed=1; }
+fi
+if [ $failed -eq 0 ]; then echo "== all suites passed"; else echo "== SOME SUITES FAILED"; fi
 exit $failed

@@ -31,14 +31,15 @@ node_state() { SLURM_CONF=$CONF timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null
 
 # Slurm's daemons run as the users slurm and munge, and jobs as the user who
 # submits: none of them can reach a file if / is 0700 (as on some
-# containers). Make it traversable (not listable): 0711.
+# containers, or after `ckpt` run by root was given --dir /). Make it
+# traversable (not listable) for all: munged insists on g+x and o+x.
 open_root() {
   [ "$(id -u)" = 0 ] || return 0
   local mode
   mode=$(stat -c %a /)
-  if [ $((0$mode & 01)) = 0 ]; then
-    say "/ is mode $mode: no ordinary user can reach any file; making it traversable (chmod o+x /)"
-    chmod o+x / || skip "cannot chmod o+x /"
+  if [ $((0$mode & 011)) != $((011)) ]; then
+    say "/ is mode $mode: no ordinary user can reach any file; making it traversable (chmod go+x /)"
+    chmod go+x / || skip "cannot chmod go+x /"
   fi
 }
 

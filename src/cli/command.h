@@ -20,6 +20,9 @@ struct Command {
   const char* summary;
   // Declares the options on `sub` and returns what to run once parsed.
   std::function<std::function<int()>(CLI::App* sub)> setup;
+  // For commands that pass another program's options on (sbatch's): main()
+  // hands them their arguments unparsed; `setup` then only adds help text.
+  std::function<int(const std::vector<std::string>& args)> run_raw = nullptr;
 };
 
 const std::vector<Command>& commands();
@@ -39,5 +42,13 @@ std::function<int()> setup_verify(CLI::App* sub);
 std::function<int()> setup_run(CLI::App* sub);
 std::function<int()> setup_checkpoint(CLI::App* sub);
 std::function<int()> setup_restart(CLI::App* sub);
+// Slurm (src/cli/sbatch.cc, slurm_script.cc, slurm_status.cc).
+std::function<int()> setup_sbatch(CLI::App* sub);
+std::function<int()> setup_slurm_script(CLI::App* sub);
+int run_sbatch(const std::vector<std::string>& args);
+int run_slurm_script(const std::vector<std::string>& args);
+int sbatch_main(const std::vector<std::string>& args, bool submit);
+// The Slurm job of a checkpoint directory (its slurm.state), for ckpt status.
+void print_slurm_status(const std::string& dir);
 
 }  // namespace ckpt::cli

@@ -17,6 +17,10 @@ const std::vector<Command>& commands() {
       {"run", "Run an unmodified program so that it can be checkpointed", setup_run},
       {"checkpoint", "Checkpoint a running job now (--stop: and end it)", setup_checkpoint},
       {"restart", "Resume a job from its newest complete image", setup_restart},
+      {"sbatch", "Submit a Slurm job that checkpoints before its limit and requeues until done",
+       setup_sbatch, run_sbatch},
+      {"slurm-script", "Print the batch script that 'ckpt sbatch' would submit",
+       setup_slurm_script, run_slurm_script},
   };
   return table;
 }

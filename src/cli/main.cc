@@ -64,6 +64,12 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  for (const Command& c : commands())
+    if (argc > 1 && c.run_raw && std::strcmp(c.name, argv[1]) == 0) try {
+        return c.run_raw(std::vector<std::string>(argv + 2, argv + argc));
+      } catch (const std::exception& e) {
+        return fail("%s", e.what());
+      }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -16,6 +16,7 @@ std::function<int()> setup_status(CLI::App* sub) {
     if (pid > 0) std::printf("state:       running (pid %d)\n", pid);
     else if (pid < 0) std::printf("state:       running\n");
     else std::printf("state:       not running\n");
+    print_slurm_status(jd.dir());
     auto gens = jd.list();
     if (gens.empty()) {
       std::printf("checkpoints: none\n");

@@ -1,0 +1,371 @@
+// Real jobs through a real local Slurm (scripts/slurm.sh up): stories S3, S4,
+// S5, S7 and the ways a job must not go on. Each test skips with a message
+// when Slurm is not up. Run them as an ordinary user (scripts/test.sh does).
+// The warning is sent with `scancel --batch -s USR1` to keep them fast; one
+// test (S3) waits for a real time limit.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "support/process.h"
+
+namespace {
+
+using ckpt::test::read_file;
+using ckpt::test::TempDir;
+
+struct Result {
+  int rc = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs a shell command; stdout and stderr apart.
+Result sh(const std::string& cmd) {
+  static int n = 0;
+  std::string errfile = "/tmp/ckpt-slurm-test-err-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+  Result r;
+  FILE* p = popen((cmd + " 2>" + errfile).c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t k;
+  while ((k = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, k);
+  int st = pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.err = read_file(errfile);
+  unlink(errfile.c_str());
+  return r;
+}
+
+std::string build_dir() {
+  const char* b = std::getenv("CKPT_BUILD_DIR");
+  return b ? b : ".";
+}
+std::string ckpt_bin() { return build_dir() + "/src/ckpt"; }
+std::string count_signal() { return build_dir() + "/examples/count-signal"; }
+std::string plain_count() { return build_dir() + "/tests/slurm/plain-count"; }
+
+// Why Slurm cannot be used here; empty if it can.
+std::string slurm_missing() {
+  static std::string why = [] {
+    if (!std::getenv("SLURM_CONF")) {
+      const char* d = std::getenv("CKPT_SLURM_DIR");
+      std::string conf = std::string(d ? d : "/tmp/ckpt-slurm") + "/slurm.conf";
+      if (access(conf.c_str(), R_OK) != 0)
+        return "Slurm is not up (no " + conf + "): run 'sudo scripts/slurm.sh up' first";
+      setenv("SLURM_CONF", conf.c_str(), 1);
+    }
+    Result r = sh("timeout 20 sinfo -h -o %t");
+    if (r.rc != 0) return "Slurm is not up (sinfo: " + r.err + "): run 'sudo scripts/slurm.sh up'";
+    if (r.out.find("idle") == std::string::npos && r.out.find("mix") == std::string::npos &&
+        r.out.find("alloc") == std::string::npos)
+      return "the Slurm node is not usable (sinfo says " + r.out + ")";
+    return std::string();
+  }();
+  return why;
+}
+
+#define SKIP_WITHOUT_SLURM()                             \
+  do {                                                   \
+    std::string why = slurm_missing();                   \
+    if (!why.empty()) { GTEST_SKIP() << why; }           \
+  } while (0)
+
+bool wait_until(const std::function<bool()>& pred, double seconds) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return pred();
+}
+
+// The lines that are only a number: what the counting programs print.
+std::vector<long> numbers(const std::string& text) {
+  std::vector<long> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line.find_first_not_of("0123456789") == std::string::npos)
+      out.push_back(std::atol(line.c_str()));
+  return out;
+}
+std::vector<long> one_to(long n) {
+  std::vector<long> v;
+  for (long i = 1; i <= n; i++) v.push_back(i);
+  return v;
+}
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) n++;
+  return n;
+}
+
+// scontrol show job -o: Key=Value words.
+std::map<std::string, std::string> job_info(const std::string& id) {
+  std::map<std::string, std::string> m;
+  std::istringstream in(sh("scontrol show job -o " + id).out);
+  std::string w;
+  while (in >> w) {
+    auto eq = w.find('=');
+    if (eq != std::string::npos) m[w.substr(0, eq)] = w.substr(eq + 1);
+  }
+  return m;
+}
+bool job_ended(const std::string& id) {
+  std::string st = job_info(id)["JobState"];
+  return st == "COMPLETED" || st == "FAILED" || st == "TIMEOUT" || st == "CANCELLED" ||
+         st == "NODE_FAIL" || st == "OUT_OF_MEMORY";
+}
+std::string state_field(const std::string& dir, const std::string& key) {
+  std::istringstream in(read_file(dir + "/slurm.state"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+  return {};
+}
+int queued_jobs() { return int(numbers(sh("squeue -h -u $(id -un) -o %i").out).size()); }
+
+// ckpt sbatch ARGS; the job id.
+std::string submit(const std::string& args) {
+  Result r = sh(ckpt_bin() + " sbatch " + args);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  std::string id = r.out.substr(0, r.out.find('\n'));
+  EXPECT_FALSE(id.empty()) << r.err;
+  return id;
+}
+
+// Output so far, for failure messages.
+std::string dump(const std::string& out) { return "--- job output ---\n" + read_file(out); }
+
+// S4 (and S7 with a transparent program): two warnings, two requeues, done.
+void requeue_twice(const std::string& dir, const std::string& program_args, const std::string& mode) {
+  std::string out = dir + "/job.out";
+  std::string id = submit("--time=5 " + mode + " --dir " + dir + " -- " + program_args);
+  ASSERT_FALSE(id.empty());
+  for (int run = 0; run < 2; run++) {
+    size_t before = numbers(read_file(out)).size();
+    ASSERT_TRUE(wait_until([&] {
+      std::string o = read_file(out);
+      return count(o, " run " + std::to_string(run) + " (") == 1 && numbers(o).size() >= before + 5;
+    }, 90)) << "run " << run << " did not start or make progress\n" << dump(out);
+    ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
+    ASSERT_TRUE(wait_until([&] { return count(read_file(out), "requeueing job") == run + 1; }, 60))
+        << dump(out);
+  }
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 120)) << dump(out);
+  ASSERT_TRUE(wait_until([&] { return job_ended(id); }, 30));
+  auto info = job_info(id);
+  EXPECT_EQ(info["JobState"], "COMPLETED");
+  EXPECT_EQ(info["Restarts"], "2");
+  std::string o = read_file(out);
+  EXPECT_EQ(count(o, " run 2 ("), 1) << o;
+  EXPECT_EQ(count(o, "checkpoint saved"), 2) << o;
+  EXPECT_EQ(state_field(dir, "state"), "done");
+  Result st = sh(ckpt_bin() + " status --dir " + dir);
+  EXPECT_NE(st.out.find("run 3 so far, 2 restarts"), std::string::npos) << st.out << st.err;
+  EXPECT_NE(st.out.find("slurm state: done"), std::string::npos) << st.out;
+}
+
+TEST(SlurmJob, S4_RequeuesTwiceAndFinishesWithTheSameResult) {
+  SKIP_WITHOUT_SLURM();
+  TempDir t;
+  ASSERT_NO_FATAL_FAILURE(requeue_twice(t / "s4.d", count_signal() + " 60 100", "--app"));
+  // Every number once, in order: as an uninterrupted run prints them.
+  Result plain = sh("CKPT_DIR=" + (t / "plain.d") + " " + count_signal() + " 60 0");
+  ASSERT_EQ(plain.rc, 0);
+  EXPECT_EQ(numbers(plain.out), one_to(60));
+  EXPECT_EQ(numbers(read_file(t / "s4.d/job.out")), numbers(plain.out)) << dump(t / "s4.d/job.out");
+}
+
+void chain_twice(const std::string& dir, const std::string& kind) {
+  std::string out = dir + "/job.out";
+  std::string first = submit("--time=5 --app --chain=" + kind + " --dir " + dir + " -- " +
+                             count_signal() + " 60 100");
+  ASSERT_FALSE(first.empty());
+  std::vector<std::string> ids = {first};
+  for (int run = 0; run < 2; run++) {
+    size_t before = numbers(read_file(out)).size();
+    ASSERT_TRUE(wait_until([&] {
+      std::string o = read_file(out);
+      return count(o, " run " + std::to_string(run) + " (") == 1 && numbers(o).size() >= before + 5;
+    }, 90)) << dump(out);
+    std::string id = state_field(dir, "job_id");
+    if (run > 0) {
+      EXPECT_NE(id, ids.back());
+      ids.push_back(id);
+    }
+    ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
+    ASSERT_TRUE(wait_until([&] { return count(read_file(out), "next job of the chain") == run + 1; }, 60))
+        << dump(out);
+  }
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 120)) << dump(out);
+  std::string last = state_field(dir, "job_id");
+  ids.push_back(last);
+  ASSERT_TRUE(wait_until([&] { return job_ended(last); }, 30));
+  EXPECT_EQ(job_info(last)["JobState"], "COMPLETED");
+  EXPECT_EQ(job_info(ids[0])["Restarts"], "0");  // a chain, not a requeue
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_NE(ids[1], ids[2]);
+  EXPECT_EQ(numbers(read_file(out)), one_to(60)) << dump(out);
+}
+
+TEST(SlurmJob, S5_ChainAfterAny) {
+  SKIP_WITHOUT_SLURM();
+  TempDir t;
+  chain_twice(t / "chain.d", "afterany");
+}
+
+TEST(SlurmJob, S5_ChainSingleton) {
+  SKIP_WITHOUT_SLURM();
+  TempDir t;
+  chain_twice(t / "single.d", "singleton");
+}
+
+TEST(SlurmJob, S7_TransparentProgramRequeuedAndResumed) {
+  SKIP_WITHOUT_SLURM();
+  if (sh(ckpt_bin() + " run --help").rc != 0) GTEST_SKIP() << "ckpt run is not built yet";
+  TempDir t;
+  ASSERT_NO_FATAL_FAILURE(requeue_twice(t / "s7.d", plain_count() + " 60 100", "--interval 3600"));
+  EXPECT_EQ(numbers(read_file(t / "s7.d/job.out")), one_to(60)) << dump(t / "s7.d/job.out");
+}
+
+TEST(SlurmJob, FailedCheckpointDoesNotRequeue) {
+  SKIP_WITHOUT_SLURM();
+  if (geteuid() == 0) GTEST_SKIP() << "root can write into a read-only directory; run as a user";
+  TempDir t;
+  std::string dir = t / "fail.d", out = dir + "/job.out";
+  std::string id = submit("--time=5 --app --dir " + dir + " -- " + count_signal() + " 100000 100");
+  ASSERT_TRUE(wait_until([&] { return numbers(read_file(out)).size() >= 3; }, 90)) << dump(out);
+  ASSERT_EQ(chmod(dir.c_str(), 0500), 0);  // the checkpoint cannot be written now
+  ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
+  bool ended = wait_until([&] { return job_ended(id); }, 60);
+  chmod(dir.c_str(), 0700);
+  ASSERT_TRUE(ended) << job_info(id)["JobState"] << "\n" << dump(out);
+  std::string o = read_file(out);
+  EXPECT_NE(o.find("checkpoint FAILED"), std::string::npos) << o;
+  EXPECT_NE(o.find("NOT requeued"), std::string::npos) << o;
+  EXPECT_EQ(count(o, "requeueing"), 0) << o;
+  auto info = job_info(id);
+  EXPECT_EQ(info["JobState"], "FAILED");
+  EXPECT_EQ(info["Restarts"], "0");
+}
+
+TEST(SlurmJob, MaxRestartsStopsTheJob) {
+  SKIP_WITHOUT_SLURM();
+  TempDir t;
+  std::string dir = t / "max.d", out = dir + "/job.out";
+  std::string id = submit("--time=5 --app --max-restarts 0 --dir " + dir + " -- " + count_signal() + " 100000 100");
+  ASSERT_TRUE(wait_until([&] { return numbers(read_file(out)).size() >= 3; }, 90)) << dump(out);
+  ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
+  ASSERT_TRUE(wait_until([&] { return job_ended(id); }, 60)) << dump(out);
+  std::string o = read_file(out);
+  EXPECT_NE(o.find("NOT resubmitted: 0 restarts reached --max-restarts 0"), std::string::npos) << o;
+  EXPECT_EQ(job_info(id)["Restarts"], "0");
+  EXPECT_EQ(state_field(dir, "state"), "stopped");
+  // The checkpoint is there: resubmitting the script would go on.
+  Result st = sh(ckpt_bin() + " status --dir " + dir);
+  EXPECT_NE(st.out.find("checkpoints: 1 complete"), std::string::npos) << st.out;
+}
+
+// S3, the tutorial's own script: --signal=SIGINT@45 (no B:) reaches the
+// program under srun, which saves and stops before the real time limit.
+TEST(SlurmJob, S3_SignalReachesTheProgramBeforeTheRealTimeLimit) {
+  SKIP_WITHOUT_SLURM();
+  TempDir t;
+  std::string dir = t / "s3.d", out = t / "s3.out", script = t / "s3.sh";
+  ckpt::test::write_file(script,
+                         "#!/bin/bash\n"
+                         "#SBATCH --job-name=s3\n"
+                         "#SBATCH --output=" + out + "\n"
+                         "#SBATCH --open-mode=append\n"
+                         "#SBATCH --time=0-00:01:00\n"
+                         "#SBATCH --signal=SIGINT@45\n"
+                         "#SBATCH --ntasks=1\n"
+                         "export CKPT_DIR=" + dir + "\n"
+                         "echo \"restarted ${SLURM_RESTART_COUNT-0}\"\n"
+                         "srun --overcommit -n1 " + count_signal() + " 1000 1000\n");
+  Result r = sh("sbatch --parsable " + script);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::string id = r.out.substr(0, r.out.find_first_of(";\n"));
+  // The warning comes 45 to 75 s before the end: at slurmctld's first check.
+  ASSERT_TRUE(wait_until([&] { return job_ended(id); }, 150)) << dump(out);
+  auto info = job_info(id);
+  std::string o = read_file(out);
+  EXPECT_NE(info["JobState"], "TIMEOUT") << o;
+  EXPECT_NE(o.find("restarted 0"), std::string::npos) << o;
+  EXPECT_NE(o.find("saved generation 1"), std::string::npos) << o;
+  std::vector<long> got = numbers(o);
+  ASSERT_FALSE(got.empty()) << o;
+  EXPECT_EQ(got, one_to(long(got.size()))) << o;
+  // Complete: the next start goes on right after the last number printed.
+  long k = long(got.size());
+  Result next = sh("CKPT_DIR=" + dir + " " + count_signal() + " " + std::to_string(k + 3) + " 0");
+  EXPECT_EQ(numbers(next.out), (std::vector<long>{k + 1, k + 2, k + 3})) << next.out << next.err;
+}
+
+// Bad input: one clear line, and nothing submitted.
+TEST(SlurmInput, NoSlurmOnThePath) {
+  TempDir t;
+  Result r = sh("PATH=" + t.path() + " " + ckpt_bin() + " sbatch --app --dir " + (t / "d") + " -- /bin/true");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("sbatch is not on the PATH"), std::string::npos) << r.err;
+  EXPECT_EQ(access((t / "d").c_str(), F_OK), -1);
+}
+
+TEST(SlurmInput, LeadLongerThanTheLimit) {
+  TempDir t;
+  Result r = sh(ckpt_bin() + " sbatch --time=1 --lead 90 --app --dir " + (t / "d") + " -- /bin/true");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--lead 90 s is not shorter than the time limit (60 s)"), std::string::npos) << r.err;
+}
+
+TEST(SlurmInput, UnknownOption) {
+  TempDir t;
+  Result r = sh(ckpt_bin() + " sbatch --frobnicate=3 --app -- /bin/true");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("unknown option --frobnicate"), std::string::npos) << r.err;
+  r = sh(ckpt_bin() + " sbatch --signal=USR1@60 -- /bin/true");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("use --lead"), std::string::npos) << r.err;
+}
+
+TEST(SlurmInput, UnwritableCheckpointDirectory) {
+  SKIP_WITHOUT_SLURM();
+  int before = queued_jobs();
+  Result r = sh(ckpt_bin() + " sbatch --app --dir /proc/ckpt-test.d -- /bin/true");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("checkpoint directory"), std::string::npos) << r.err;
+  EXPECT_EQ(queued_jobs(), before);
+}
+
+TEST(SlurmInput, ProgramNotFound) {
+  SKIP_WITHOUT_SLURM();
+  TempDir t;
+  Result r = sh(ckpt_bin() + " sbatch --app --dir " + (t / "d") + " -- no-such-program-here");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("no-such-program-here: not found on the PATH"), std::string::npos) << r.err;
+}
+
+TEST(SlurmInput, SbatchRefusesTheJob) {
+  SKIP_WITHOUT_SLURM();
+  TempDir t;
+  int before = queued_jobs();
+  Result r = sh(ckpt_bin() + " sbatch -p no-such-partition --app --dir " + (t / "d") + " -- /bin/true");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("sbatch refused the job: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("partition"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+  EXPECT_EQ(queued_jobs(), before);
+}
+
+}  // namespace

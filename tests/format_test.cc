@@ -227,12 +227,18 @@ TEST(JobDir, NamesGenerationsAndPrivacy) {
 
   TempDir t;
   std::string d = t / "job";
-  mkdir(d.c_str(), 0755);
   JobDir jd;
-  ASSERT_TRUE(jd.open(d, false).is_ok());
+  ASSERT_TRUE(jd.open(d, true).is_ok());
   struct stat st;
   stat(d.c_str(), &st);
-  EXPECT_EQ(st.st_mode & 0777, 0700u) << "an open job directory is made private";
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "a new job directory is private";
+  // An existing directory's permissions are the user's: never changed.
+  std::string shared = t / "shared";
+  mkdir(shared.c_str(), 0755);
+  JobDir sj;
+  ASSERT_TRUE(sj.open(shared, false).is_ok());
+  stat(shared.c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
   for (uint64_t n : {3u, 1u, 2u}) ASSERT_TRUE(write_sample(jd.image_path(n), 0).is_ok());
   EXPECT_EQ(jd.next_generation(), 4u);
   jd.prune(2);

@@ -59,8 +59,8 @@ Status JobDir::open(const std::string& dir, bool create) {
     return Status::make(Code::kInvalid, 0,
                         "checkpoint directory %s belongs to another user (uid %u)", dir_.c_str(),
                         unsigned(st.st_uid));
-  if ((st.st_mode & 077) != 0 && ::chmod(dir_.c_str(), 0700) != 0)
-    return Status::make(Code::kIo, errno, "cannot make %s private (chmod 0700)", dir_.c_str());
+  // An existing directory keeps its permissions: it may be one the user
+  // shares on purpose (or $HOME, or /), and the images are 0600 anyway.
   return Status::ok();
 }
 

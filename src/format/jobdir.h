@@ -28,7 +28,7 @@ class JobDir {
   JobDir& operator=(const JobDir&) = delete;
 
   // Opens DIR, creating it 0700 if create is set. Refuses a directory owned by
-  // another user, and makes one that others can read private.
+  // another user; never changes an existing directory's permissions.
   Status open(const std::string& dir, bool create);
   // Takes the job's lock without waiting: kBusy if another process has it.
   Status lock();

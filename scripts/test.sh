@@ -29,6 +29,12 @@ else
   root=$src
 fi
 
+# A real one-node Slurm for tests/slurm (they skip if it cannot start).
+if [ "$(id -u)" -eq 0 ]; then
+  "$src/scripts/slurm.sh" up > /dev/null || echo "== Slurm could not be started: the Slurm tests will skip"
+  trap '"$src/scripts/slurm.sh" down' EXIT
+fi
+
 failed=0
 run_suite() {  # NAME BUILD_DIR [CMAKE_ARGS...]
   local name=$1 build=$2

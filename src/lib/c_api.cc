@@ -2,6 +2,7 @@
 // into negative codes and keeps the last message.
 #include <ckpt/ckpt.h>
 
+#include <cstdio>
 #include <new>
 #include <string>
 
@@ -173,6 +174,8 @@ int ckpt_checkpoint_if_due(ckpt_t* ck) {
   if (!ck || !ck->cp) return ck ? 0 : -CKPT_EINVAL;
   if (!ck->cp->due()) return 0;
   int rc = ckpt_checkpoint(ck);
+  if (rc < 0 && !ck->options.quiet)
+    std::fprintf(stderr, "ckpt: checkpoint failed: %s\n", ck->last.message());
   return rc < 0 ? rc : 1;
 }
 int ckpt_due(const ckpt_t* ck) { return ck && ck->cp && ck->cp->due() ? 1 : 0; }

@@ -1,0 +1,264 @@
+// End-to-end tests of transparent checkpointing with real processes: run a
+// program uninterrupted for a reference, run it under `ckpt run`, checkpoint
+// mid-way, kill -9 the whole job, `ckpt restart`, and compare the output.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "support/process.h"
+
+namespace ckpt::test {
+namespace {
+
+std::string build_dir() {
+  const char* d = std::getenv("CKPT_BUILD_DIR");
+  return d ? d : ".";
+}
+std::string ckpt_bin() { return build_dir() + "/src/ckpt"; }
+std::string program(const std::string& name) {
+  return build_dir() + "/tests/transparent/" + name;
+}
+std::string source(const std::string& name) {
+  return std::string(CKPT_TRANSPARENT_SOURCE_DIR) + "/programs/" + name;
+}
+
+void sleep_s(double s) { usleep(useconds_t(s * 1e6)); }
+
+struct Job {
+  TempDir tmp;
+  std::string dir = tmp / "job";
+  std::string out = tmp / "out";
+  std::string err = tmp / "err";
+  SpawnOptions opts() const {
+    SpawnOptions o;
+    o.stdout_path = out;
+    o.stderr_path = err;
+    o.append = true;
+    o.cwd = tmp.path();
+    return o;
+  }
+  Exit ckpt(const std::vector<std::string>& args, double timeout = 60) {
+    std::vector<std::string> argv = {ckpt_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    SpawnOptions o = opts();
+    o.stdout_path = tmp / "ckpt.out";
+    o.stderr_path = tmp / "ckpt.err";
+    return run(argv, o, timeout);
+  }
+  std::string ckpt_err() { return read_file(tmp / "ckpt.err"); }
+};
+
+std::string reference(const std::vector<std::string>& argv, const std::string& cwd = "") {
+  TempDir t;
+  SpawnOptions o;
+  o.stdout_path = t / "out";
+  o.cwd = cwd.empty() ? t.path() : cwd;
+  Exit e = run(argv, o, 120);
+  EXPECT_EQ(e.code, 0) << "reference run failed";
+  return read_file(t / "out");
+}
+
+// Starts argv under `ckpt run` (cycle 0) or `ckpt restart`, checkpoints after
+// `delay` seconds, then kills the whole job with SIGKILL.
+void checkpoint_and_kill(Job& job, const std::vector<std::string>& argv, int cycle, double delay) {
+  std::vector<std::string> cmd = {ckpt_bin()};
+  if (cycle == 0) {
+    cmd.insert(cmd.end(), {"run", "--dir", job.dir, "--"});
+    cmd.insert(cmd.end(), argv.begin(), argv.end());
+  } else {
+    cmd.insert(cmd.end(), {"restart", "--dir", job.dir});
+  }
+  Child sup(cmd, job.opts());
+  sleep_s(delay);
+  Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
+  ASSERT_EQ(c.code, 0) << "checkpoint failed: " << job.ckpt_err() << read_file(job.err);
+  sleep_s(0.3);  // the program runs on after the checkpoint; this output must go
+  ::kill(-sup.pid(), SIGKILL);  // the supervisor and the program
+  sup.wait(10);
+}
+
+// The checkpointed run's complete output, after `cycles` checkpoint+kill rounds.
+std::string checkpointed(Job& job, const std::vector<std::string>& argv, double delay,
+                         int cycles = 1) {
+  for (int c = 0; c < cycles; c++) {
+    checkpoint_and_kill(job, argv, c, delay);
+    if (::testing::Test::HasFatalFailure()) return "";
+  }
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 120);
+  EXPECT_EQ(e.code, 0) << "restart failed: " << read_file(job.err);
+  return read_file(job.out);
+}
+
+void expect_same(const std::vector<std::string>& argv, double delay, int cycles = 1) {
+  std::string ref = reference(argv);
+  Job job;
+  std::string got = checkpointed(job, argv, delay, cycles);
+  EXPECT_EQ(got, ref);
+}
+
+TEST(Transparent, CountSingleThreaded) { expect_same({program("t_count"), "25"}, 1.0); }
+
+TEST(Transparent, SecondCheckpointOfRestartedProcess) {
+  expect_same({program("t_count"), "30"}, 0.8, 2);
+}
+
+TEST(Transparent, FourThreadsMutexCondvar) { expect_same({program("t_threads"), "4", "150"}, 0.7); }
+
+TEST(Transparent, SixtyFourThreads) { expect_same({program("t_threads"), "64", "400"}, 1.0, 2); }
+
+TEST(Transparent, LargeHeap) { expect_same({program("t_heap"), "256", "25"}, 1.5); }
+
+TEST(Transparent, SignalsTimersClockIdentity) { expect_same({program("t_signals"), "25"}, 1.0, 2); }
+
+TEST(Transparent, CxxThreadsIostreamExceptions) { expect_same({program("t_cxx_threads"), "25"}, 1.0); }
+
+TEST(Transparent, OpenMP) { expect_same({program("t_omp"), "25"}, 1.0); }
+
+TEST(Transparent, Fortran) {
+  if (access(program("t_count_f90").c_str(), X_OK) != 0) GTEST_SKIP() << "no Fortran compiler";
+  expect_same({program("t_count_f90"), "25"}, 1.0);
+}
+
+TEST(Transparent, PythonLoop) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
+  expect_same({"/usr/bin/python3", source("loop.py"), "25"}, 1.2);
+}
+
+TEST(Transparent, PythonNumpyThreads) {
+  if (run({"/usr/bin/python3", "-c", "import numpy"}, SpawnOptions{}, 60).code != 0)
+    GTEST_SKIP() << "no numpy (Debian: python3-numpy)";
+  expect_same({"/usr/bin/python3", source("numpy_threads.py"), "25"}, 2.0);
+}
+
+TEST(Transparent, FilesReadWrittenAndMapped) {
+  Job job;
+  std::string in = job.tmp / "in.txt";
+  std::string text;
+  for (int i = 0; i < 40; i++) text += "line number " + std::to_string(i) + "\n";
+  write_file(in, text);
+  // Reference, writing ref.txt; the checkpointed run writes out.txt.
+  std::string ref_stdout = reference({program("t_files"), in, job.tmp / "ref.txt"});
+  std::string got = checkpointed(job, {program("t_files"), in, job.tmp / "out.txt"}, 1.0);
+  EXPECT_EQ(got, ref_stdout);
+  EXPECT_EQ(read_file(job.tmp / "out.txt"), read_file(job.tmp / "ref.txt"));
+}
+
+TEST(Transparent, IntervalCheckpoints) {
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--interval", "1", "--", program("t_count"), "40"},
+            job.opts());
+  sleep_s(2.6);
+  ::kill(-sup.pid(), SIGKILL);
+  sup.wait(10);
+  Exit l = job.ckpt({"list", "--dir", job.dir});
+  EXPECT_EQ(l.code, 0);
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 60);
+  EXPECT_EQ(e.code, 0) << read_file(job.err);
+  EXPECT_EQ(read_file(job.out), reference({program("t_count"), "40"}));
+}
+
+TEST(Transparent, CheckpointOnSignalAndStop) {
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--stop-signal", "TERM", "--", program("t_count"),
+             "30"},
+            job.opts());
+  sleep_s(0.8);
+  sup.signal(SIGUSR1);  // checkpoint, continue
+  sleep_s(0.6);
+  sup.signal(SIGTERM);  // checkpoint, stop
+  Exit s = sup.wait(30);
+  EXPECT_EQ(s.code, 85);
+  // `ckpt run` again resumes the unfinished run.
+  Exit e = run({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_count"), "30"}, job.opts(), 60);
+  EXPECT_EQ(e.code, 0) << read_file(job.err);
+  EXPECT_EQ(read_file(job.out), reference({program("t_count"), "30"}));
+}
+
+TEST(Transparent, CheckpointStopExitStatus) {
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_count"), "30"}, job.opts());
+  sleep_s(0.8);
+  Exit c = job.ckpt({"checkpoint", "--dir", job.dir, "--stop"});
+  EXPECT_EQ(c.code, 0) << job.ckpt_err();
+  EXPECT_EQ(sup.wait(30).code, 85);
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 60);
+  EXPECT_EQ(e.code, 0);
+  EXPECT_EQ(read_file(job.out), reference({program("t_count"), "30"}));
+}
+
+TEST(TransparentBadInput, CheckpointWithoutJob) {
+  Job job;
+  ::mkdir(job.dir.c_str(), 0700);
+  Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
+  EXPECT_NE(c.code, 0);
+  std::string err = job.ckpt_err();
+  EXPECT_NE(err.find("no job is running"), std::string::npos) << err;
+  EXPECT_EQ(lines(err).size(), 1u) << err;
+}
+
+TEST(TransparentBadInput, StaticProgramRefused) {
+  if (access(program("t_count_static").c_str(), X_OK) != 0) GTEST_SKIP() << "no static libc";
+  Job job;
+  Exit c = job.ckpt({"run", "--dir", job.dir, "--", program("t_count_static"), "3"});
+  EXPECT_NE(c.code, 0);
+  EXPECT_NE(job.ckpt_err().find("statically linked"), std::string::npos) << job.ckpt_err();
+}
+
+TEST(TransparentBadInput, DamagedImageFallsBackToPrevious) {
+  Job job;
+  std::vector<std::string> argv = {program("t_count"), "30"};
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", argv[0], argv[1]}, job.opts());
+  sleep_s(0.8);
+  ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0);
+  sleep_s(0.5);
+  ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0);
+  ::kill(-sup.pid(), SIGKILL);
+  sup.wait(10);
+  // Flip bytes in the middle of the newest image (some may be alignment
+  // padding, which no checksum covers; most are page data).
+  std::string newest = job.dir + "/ckpt-000000000002.img";
+  std::string bytes = read_file(newest);
+  ASSERT_GT(bytes.size(), 100000u);
+  for (size_t k = 0; k < 16; k++) bytes[bytes.size() / 2 + k * 997] ^= 0x40;
+  write_file(newest, bytes);
+  // Its own stderr: the program's (the same file as at the checkpoint) is cut
+  // back to its size then, which would drop ckpt's message.
+  SpawnOptions o = job.opts();
+  o.stderr_path = job.tmp / "restart.err";
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, o, 60);
+  EXPECT_EQ(e.code, 0);
+  std::string err = read_file(job.tmp / "restart.err");
+  EXPECT_NE(err.find("damaged"), std::string::npos) << err;
+  EXPECT_NE(err.find("previous"), std::string::npos) << err;
+  EXPECT_EQ(read_file(job.out), reference(argv));
+}
+
+TEST(TransparentBadInput, ChangedLibraryRefused) {
+  Job job;
+  // A private copy of the program's shared library, changed after the checkpoint.
+  std::string lib = job.tmp / "libt_tiny.so";
+  write_file(lib, read_file(program("libt_tiny.so")));
+  SpawnOptions o = job.opts();
+  o.env = {"LD_LIBRARY_PATH=" + job.tmp.path()};
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_uses_lib"), "30"}, o);
+  sleep_s(0.8);
+  ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0) << job.ckpt_err();
+  ::kill(-sup.pid(), SIGKILL);
+  sup.wait(10);
+  write_file(lib, read_file(program("libt_tiny.so")) + std::string(16, '\0'));
+  Exit e = job.ckpt({"restart", "--dir", job.dir});
+  EXPECT_NE(e.code, 0);
+  EXPECT_NE(job.ckpt_err().find("changed since the checkpoint"), std::string::npos)
+      << job.ckpt_err();
+  EXPECT_EQ(job.dir + "/ckpt-000000000001.img", job.dir + "/ckpt-000000000001.img");
+  EXPECT_EQ(access((job.dir + "/ckpt-000000000001.img").c_str(), R_OK), 0);
+}
+
+}  // namespace
+}  // namespace ckpt::test

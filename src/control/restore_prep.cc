@@ -162,7 +162,7 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   std::memset(&h, 0, sizeof h);
   h.magic = restore::kArgsMagic;
   h.version = restore::kArgsVersion;
-  h.flags = set_tid ? restore::kArgsSetTid : 0;
+  h.flags = (set_tid || plan->info.pid_ns) ? restore::kArgsSetTid | restore::kArgsDropCaps : 0;
   std::vector<uint8_t> meta;
   std::string strings(1, '\0');
   std::vector<restore::RMap> rmaps;

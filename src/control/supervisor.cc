@@ -1,11 +1,14 @@
 #include "control/supervisor.h"
 
 #include <elf.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -14,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "control/procfs.h"
 #include "control/protocol.h"
 #include "inject/inject_abi.h"
 
@@ -89,10 +93,43 @@ void reset_child_signals() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-double now_s() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+bool write_proc(pid_t pid, const char* file, const std::string& text) {
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+  ::close(fd);
+  return ok;
+}
+
+// Capabilities the restorer needs in its user namespace: set_tid for clone3
+// (CAP_SYS_ADMIN) and PR_SET_MM (CAP_SYS_RESOURCE). Passed through exec as
+// ambient capabilities; the restorer drops all of them before the program runs.
+void raise_ambient_caps() {
+  const int caps[] = {21 /*CAP_SYS_ADMIN*/, 24 /*CAP_SYS_RESOURCE*/, 40 /*CAP_CHECKPOINT_RESTORE*/};
+  struct {
+    uint32_t version;
+    int pid;
+  } hdr = {0x20080522, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } data[2] = {};
+  if (::syscall(SYS_capget, &hdr, data) != 0) return;
+  for (int c : caps) data[c / 32].inheritable |= 1u << (c % 32);
+  data[0].inheritable &= data[0].permitted;
+  data[1].inheritable &= data[1].permitted;
+  if (::syscall(SYS_capset, &hdr, data) != 0) return;
+  for (int c : caps) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+}
+
+// pid 1 of the job's pid namespace: reaps, and ends with the program.
+[[noreturn]] void namespace_init(pid_t program) {
+  for (;;) {
+    int st;
+    pid_t w = ::waitpid(-1, &st, 0);
+    if (w == program) _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    if (w < 0 && errno == ECHILD) _exit(1);
+  }
 }
 
 }  // namespace
@@ -148,6 +185,78 @@ Status Supervisor::open_job() {
   return Status::ok();
 }
 
+Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, bool keep_caps) {
+  target_.pid_ns = false;
+  if (want_ns) {
+    int go[2], ready[2];
+    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0)
+      return Status::make(Code::kIo, errno, "pipe");
+    long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+    if (b == 0) {
+      reset_child_signals();
+      char c;
+      if (::read(go[0], &c, 1) != 1) _exit(127);
+      pid_t program = ::fork();
+      if (program == 0) {
+        if (keep_caps) raise_ambient_caps();
+        exec_child();
+        _exit(127);
+      }
+      if (::write(ready[1], "r", 1) != 1) _exit(127);
+      namespace_init(program);
+    }
+    ::close(go[0]);
+    ::close(ready[1]);
+    if (b > 0) {
+      pid_t init = pid_t(b);
+      std::string uid = std::to_string(::geteuid()), gid = std::to_string(::getegid());
+      bool mapped = write_proc(init, "setgroups", "deny") &&
+                    write_proc(init, "uid_map", uid + " " + uid + " 1") &&
+                    write_proc(init, "gid_map", gid + " " + gid + " 1");
+      char c = 'g';
+      if (!mapped || ::write(go[1], &c, 1) != 1 || ::read(ready[0], &c, 1) != 1) {
+        ::kill(init, SIGKILL);
+        ::waitpid(init, nullptr, 0);
+        ::close(go[1]);
+        ::close(ready[0]);
+        return Status::make(Code::kIo, errno, "cannot set up the job's user namespace");
+      }
+      ::close(go[1]);
+      ::close(ready[0]);
+      std::string children;
+      std::string path = "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
+      for (int i = 0; i < 2000 && children.empty(); i++) {
+        (void)read_text(path, &children);
+        if (children.empty()) ::usleep(1000);
+      }
+      child_ = init;
+      target_.pid = pid_t(std::atoi(children.c_str()));
+      target_.pid_ns = true;
+      if (target_.pid <= 0) return Status::make(Code::kIo, 0, "the program did not start");
+      return Status::ok();
+    }
+    ::close(go[1]);
+    ::close(ready[0]);
+    if (keep_caps)
+      return Status::make(Code::kUnsupported, errno,
+                          "this image was taken in a user+pid namespace, which cannot be created here");
+    std::fprintf(stderr,
+                 "ckpt: warning: no user namespaces here (%s); the program's pid and thread ids "
+                 "will change across restarts\n",
+                 std::strerror(errno));
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::make(Code::kIo, errno, "fork");
+  if (pid == 0) {
+    reset_child_signals();
+    exec_child();
+    _exit(127);
+  }
+  child_ = pid;
+  target_.pid = pid;
+  return Status::ok();
+}
+
 Status Supervisor::launch(const std::vector<std::string>& argv) {
   CKPT_RETURN_IF_ERROR(check_program(argv[0]));
   std::string inject = helper_path("libckpt-inject.so");
@@ -156,10 +265,7 @@ Status Supervisor::launch(const std::vector<std::string>& argv) {
                         inject.c_str());
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return Status::make(Code::kIo, errno, "pipe");
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::make(Code::kIo, errno, "fork");
-  if (pid == 0) {
-    reset_child_signals();
+  auto child = [&] {
     ::fcntl(p[1], F_SETFD, 0);
     std::string preload = inject;
     if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
@@ -172,11 +278,11 @@ Status Supervisor::launch(const std::vector<std::string>& argv) {
     ::execvp(args[0], args.data());
     std::fprintf(stderr, "ckpt: cannot run %s: %s\n", argv[0].c_str(), std::strerror(errno));
     _exit(127);
-  }
+  };
+  Status s = spawn(child, options_.pid_ns, false);
   ::close(p[1]);
   report_fd_ = p[0];
-  target_.pid = pid;
-  return Status::ok();
+  return s;
 }
 
 Status Supervisor::launch_restored(RestorePlan& plan) {
@@ -184,17 +290,12 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   if (!exists(restorer))
     return Status::make(Code::kNotFound, 0, "cannot find %s (is ckpt installed completely?)",
                         restorer.c_str());
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::make(Code::kIo, errno, "fork");
-  if (pid == 0) {
-    reset_child_signals();
-    exec_restorer(plan, restorer, 2);
-  }
+  bool ns = plan.info.pid_ns != 0;
+  Status s = spawn([&] { exec_restorer(plan, restorer, 2); }, ns, ns);
   ::close(plan.args_fd);
   plan.args_fd = -1;
-  target_.pid = pid;
   target_.block_addr = plan.info.block_addr;
-  return Status::ok();
+  return s;
 }
 
 Status Supervisor::checkpoint(DumpResult* result) {
@@ -297,13 +398,13 @@ int Supervisor::run() {
     if (stopping_) {
       ::kill(target_.pid, SIGKILL);
       int st;
-      while (::waitpid(target_.pid, &st, 0) < 0 && errno == EINTR) {
+      while (::waitpid(child_, &st, 0) < 0 && errno == EINTR) {
       }
       return finish(st);
     }
     int st;
-    pid_t w = ::waitpid(target_.pid, &st, WNOHANG);
-    if (w == target_.pid) return finish(st);
+    pid_t w = ::waitpid(child_, &st, WNOHANG);
+    if (w == child_) return finish(st);
   }
 }
 

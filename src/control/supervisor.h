@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct SuperviseOptions {
   int stop_signal = 0;    // checkpoint and stop; 0: none
   int zstd_level = 0;
   bool quiet = false;
+  // Run the program in its own user+pid namespace so that a restart gets
+  // the same pid and tids; falls back (with a warning) where unavailable.
+  bool pid_ns = true;
 };
 
 // Paths of ckpt-restore and libckpt-inject.so, next to the ckpt binary or
@@ -47,6 +51,9 @@ class Supervisor {
   int run();
 
  private:
+  // Starts exec_child in a new process (in a new user+pid namespace when
+  // want_ns, as the namespace's second process, under a tiny init).
+  Status spawn(const std::function<void()>& exec_child, bool want_ns, bool keep_caps);
   Status checkpoint(DumpResult* result);
   void handle_client();
   int finish(int wait_status);
@@ -54,6 +61,7 @@ class Supervisor {
   SuperviseOptions options_;
   format::JobDir dir_;
   Target target_;
+  pid_t child_ = -1;  // our child: the program, or the namespace's init
   int listen_fd_ = -1;
   int report_fd_ = -1;  // the injected library reports its Block here
   int sig_fd_ = -1, timer_fd_ = -1;

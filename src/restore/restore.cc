@@ -81,6 +81,7 @@ int g_args_fd = -1;
 const RHeader* g_hdr;
 const uint8_t* g_meta;
 volatile int g_started;
+bool g_drop_caps;
 
 size_t str_len(const char* s) {
   size_t n = 0;
@@ -370,7 +371,7 @@ void set_process_state() {
   if (main_thread) {
     sys::call(sys::kArchPrctl, 0x1002 /*ARCH_SET_FS*/, long(t.fs));
     sys::call(sys::kSetTidAddress, long(t.tid_addr));
-    if (t.tid_addr) *reinterpret_cast<volatile int32_t*>(t.tid_addr) = int32_t(sys::call(sys::kGettid));
+    if (t.tid_addr && !(g_hdr->flags & kArgsSetTid)) *reinterpret_cast<volatile int32_t*>(t.tid_addr) = int32_t(sys::call(sys::kGettid));
   }
   if (t.robust_head) sys::call(sys::kSetRobustList, long(t.robust_head), long(t.robust_len));
   if (t.rseq_addr) {
@@ -380,6 +381,16 @@ void set_process_state() {
     *reinterpret_cast<volatile uint64_t*>(t.rseq_addr + 8) = 0;  // rseq_cs
     long r = sys::call(sys::kRseq, long(t.rseq_addr), long(t.rseq_len), 0, long(t.rseq_sig));
     if (r < 0) area[1] = uint32_t(-2);  // RSEQ_CPU_ID_REGISTRATION_FAILED: glibc falls back
+  }
+  if (g_drop_caps) {
+    // Capabilities are per thread: each one gives up what the restorer needed.
+    sys::call(sys::kPrctl, 47 /*PR_CAP_AMBIENT*/, 4 /*CLEAR_ALL*/, 0, 0, 0);
+    struct {
+      uint32_t version;
+      int pid;
+    } hdr = {0x20080522, 0};
+    uint32_t data[6] = {};
+    sys::call(sys::kCapset, long(&hdr), long(data));
   }
   restorer_sigreturn(t.uc);
 }
@@ -448,6 +459,7 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   if (hdr.magic != kArgsMagic || hdr.version != kArgsVersion)
     die("the argument block is not from this ckpt version");
   g_hdr = &hdr;
+  g_drop_caps = hdr.flags & kArgsDropCaps;
   uint64_t meta_len = (hdr.meta_size + kPage - 1) & ~(kPage - 1);
   if (meta_len == 0 || meta_len > (128ull << 20)) die("bad argument block size");
   r = sys::call(sys::kMmap, long(kArgsArea), long(meta_len), kProtRead,

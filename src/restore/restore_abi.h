@@ -38,7 +38,8 @@ inline constexpr uint32_t kMapHasData = 1u << 4;    // some pages come from the 
 enum : uint32_t { kSpecialVvar = 1, kSpecialVvarVclock = 2, kSpecialVdso = 3, kSpecialCount = 4 };
 
 // RHeader.flags
-inline constexpr uint32_t kArgsSetTid = 1u << 0;  // recreate threads with their old tids (pid ns)
+inline constexpr uint32_t kArgsSetTid = 1u << 0;    // recreate threads with their old tids (pid ns)
+inline constexpr uint32_t kArgsDropCaps = 1u << 1;  // drop the capabilities exec gave us
 
 struct RMap {
   uint64_t start, end, pgoff;

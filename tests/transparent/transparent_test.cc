@@ -116,6 +116,9 @@ TEST(Transparent, LargeHeap) { expect_same({program("t_heap"), "256", "25"}, 1.5
 
 TEST(Transparent, SignalsTimersClockIdentity) { expect_same({program("t_signals"), "25"}, 1.0, 2); }
 
+// Needs unprivileged user namespaces (the job then runs in its own pid namespace).
+TEST(Transparent, PidsAndTidsPreserved) { expect_same({program("t_identity"), "25"}, 1.0, 2); }
+
 TEST(Transparent, CxxThreadsIostreamExceptions) { expect_same({program("t_cxx_threads"), "25"}, 1.0); }
 
 TEST(Transparent, OpenMP) { expect_same({program("t_omp"), "25"}, 1.0); }

@@ -1,0 +1,51 @@
+/* Pids and tids survive a restart (in ckpt's user+pid namespace), so does
+   whatever depends on them: an error-checking mutex locked before the
+   checkpoint is unlocked after it by its owner; pthread_kill reaches a thread. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pthread_mutex_t owned;
+static volatile int stop, hits;
+static pid_t worker_tid0;
+static int worker_same = -1;
+
+static void on_usr1(int s) { (void)s; hits++; }
+
+static void* worker(void* arg) {
+  (void)arg;
+  worker_tid0 = gettid();
+  while (!stop) usleep(10000);
+  worker_same = gettid() == worker_tid0;
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  int steps = argc > 1 ? atoi(argv[1]) : 25;
+  signal(SIGUSR1, on_usr1);
+  pthread_mutexattr_t a;
+  pthread_mutexattr_init(&a);
+  pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+  pthread_mutex_init(&owned, &a);
+  pthread_mutex_lock(&owned);
+  pid_t pid0 = getpid();
+  pthread_t t;
+  pthread_create(&t, 0, worker, 0);
+  for (int s = 0; s < steps; s++) {
+    printf("step %d\n", s);
+    fflush(stdout);
+    usleep(100000);
+  }
+  pthread_kill(t, SIGUSR1);
+  usleep(20000);
+  int unlock = pthread_mutex_unlock(&owned);
+  stop = 1;
+  pthread_join(t, 0);
+  printf("pid-same %d tid-same %d unlock %d pthread_kill %d\n", getpid() == pid0, worker_same,
+         unlock, hits);
+  return 0;
+}

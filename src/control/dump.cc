@@ -369,6 +369,7 @@ Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcIn
     }
   }
   pi->sigpending = parse_hex_u64(status_field(base + "/status", "ShdPnd"));
+  if (b.signal >= 1 && b.signal <= 64) pi->sigpending &= ~(1ull << (b.signal - 1));
   std::string auxv;
   CKPT_RETURN_IF_ERROR(read_text(base + "/auxv", &auxv));
   for (size_t i = 0; i + 8 <= auxv.size() && pi->auxv.size() < 128; i += 8) {
@@ -396,6 +397,18 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
     ti.slot = block->slots[i];
     if (ti.slot.seq != q.seq()) return Status::make(Code::kIo, 0, "a thread's record is incomplete");
     threads.push_back(ti);
+  }
+  // Signals pending for one thread (it blocks them), found by its tid as the
+  // program sees it (NSpid's last field).
+  for (pid_t outer : list_tasks(t.pid)) {
+    std::string st = "/proc/" + std::to_string(t.pid) + "/task/" + std::to_string(outer) + "/status";
+    std::string ns = status_field(st, "NSpid");
+    size_t sp = ns.find_last_of(" \t");
+    int inner = std::atoi(sp == std::string::npos ? ns.c_str() : ns.c_str() + sp + 1);
+    uint64_t pending = parse_hex_u64(status_field(st, "SigPnd"));
+    if (block->signal >= 1 && block->signal <= 64) pending &= ~(1ull << (block->signal - 1));
+    for (ThreadInfo& ti : threads)
+      if (ti.slot.tid == inner) ti.sigpending = pending;
   }
   // The main thread first.
   auto main_it = std::find_if(threads.begin(), threads.end(),

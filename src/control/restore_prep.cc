@@ -202,6 +202,9 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   for (const ThreadInfo& t : plan->threads) rthreads.push_back(t.slot);
   h.nthreads = uint32_t(rthreads.size());
   h.threads_off = append(rthreads.data(), rthreads.size() * sizeof(restore::RThread));
+  std::vector<uint64_t> pending;
+  for (const ThreadInfo& t : plan->threads) pending.push_back(t.sigpending);
+  h.thread_pending_off = append(pending.data(), pending.size() * 8);
   h.nruns = uint32_t(runs.size());
   h.runs_off = append(runs.data(), runs.size() * sizeof(restore::RRun));
   std::vector<int32_t> cloexec;

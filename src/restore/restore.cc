@@ -17,6 +17,7 @@
 //       kernel back brk, stack, arguments, environment and auxv
 //       (PR_SET_MM_MAP);
 //    6. restores signal actions, interval timers and close-on-exec flags;
+//       raises again the signals that were pending (after step 7's clones);
 //    7. recreates every other thread with clone (TLS, tid field, optionally
 //       its old tid), each of which registers its robust list and rseq area
 //       and returns into its saved signal frame with rt_sigreturn;
@@ -406,6 +407,8 @@ struct CloneArgs {
       set_tid_size, cgroup;
 };
 
+int32_t g_new_tids[4096];
+
 void start_threads(const RThread* threads, uint32_t n) {
   for (uint32_t i = 1; i < n; i++) {
     uint64_t stack = kStackArea + uint64_t(i) * kThreadStack;
@@ -435,8 +438,22 @@ void start_threads(const RThread* threads, uint32_t n) {
                          t.fs, thread_start, const_cast<RThread*>(&t));
     }
     if (r < 0) die("cannot create a thread", r, uint64_t(t.tid));
+    if (i < 4096) g_new_tids[i] = int32_t(r);
   }
   while (__atomic_load_n(&g_started, __ATOMIC_ACQUIRE) != int(n - 1)) sys::call(sys::kSchedYield);
+}
+
+// Signals that were pending at the checkpoint are raised again: they stay
+// pending, as before, until the program unblocks them.
+void raise_pending(uint32_t n) {
+  long pid = sys::call(sys::kGetpid);
+  g_new_tids[0] = int32_t(sys::call(sys::kGettid));
+  const uint64_t* per_thread = reinterpret_cast<const uint64_t*>(g_meta + g_hdr->thread_pending_off);
+  for (uint32_t i = 0; i < n && i < 4096; i++)
+    for (int sig = 1; sig <= 64; sig++)
+      if (per_thread[i] >> (sig - 1) & 1) sys::call(sys::kTgkill, pid, g_new_tids[i], sig);
+  for (int sig = 1; sig <= 64; sig++)
+    if (g_hdr->sigpending >> (sig - 1) & 1) sys::call(sys::kKill, pid, sig);
 }
 
 }  // namespace
@@ -482,7 +499,9 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   set_process_state();
 
   const RThread* threads = reinterpret_cast<const RThread*>(g_meta + hdr.threads_off);
+  if (hdr.thread_pending_off + uint64_t(hdr.nthreads) * 8 > hdr.meta_size) die("inconsistent argument block");
   start_threads(threads, hdr.nthreads);
+  raise_pending(hdr.nthreads);
   RThread main_thread = threads[0];
   sys::call(sys::kClose, args_fd);
   sys::call(sys::kClose, err_fd);

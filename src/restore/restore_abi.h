@@ -69,6 +69,7 @@ struct RHeader {
   inject::KSigaction actions[65];
   uint64_t itimers[3][4];
   uint64_t sigpending;  // process-wide pending signals, raised again
+  uint64_t thread_pending_off;  // within meta: u64 per thread, its own pending signals
 };
 
 static_assert(sizeof(RHeader) <= kPage);

@@ -13,9 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t ticks, usr2;
+static volatile sig_atomic_t ticks, usr2, hup;
 static void on_alarm(int s) { (void)s; ticks++; }
 static void on_usr2(int s) { (void)s; usr2++; }
+static void on_hup(int s) { (void)s; hup++; }
 
 static double mono(void) {
   struct timespec ts;
@@ -27,6 +28,15 @@ int main(int argc, char** argv) {
   int steps = argc > 1 ? atoi(argv[1]) : 30;
   signal(SIGALRM, on_alarm);
   signal(SIGUSR2, on_usr2);
+  signal(SIGHUP, on_hup);
+  /* Pending across the checkpoint: one for this thread, one for the process. */
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGUSR2);
+  sigaddset(&blocked, SIGHUP);
+  sigprocmask(SIG_BLOCK, &blocked, 0);
+  raise(SIGUSR2);
+  kill(getpid(), SIGHUP);
   umask(027);
   struct rlimit rl = {1000, 1000};
   setrlimit(RLIMIT_NOFILE, &rl);
@@ -43,12 +53,14 @@ int main(int argc, char** argv) {
     struct timespec ts = {0, 100000000};
     while (nanosleep(&ts, &ts) != 0) {}
   }
+  sigprocmask(SIG_UNBLOCK, &blocked, 0);
   raise(SIGUSR2);
   pthread_kill(pthread_self(), SIGUSR2);
   int pid_ok = getpid() == (pid_t)syscall(SYS_getpid) && gettid() == (pid_t)syscall(SYS_gettid);
   int cpu_ok = sched_getcpu() >= 0 && sched_getcpu() < 4096;
   mode_t m = umask(0);
   getrlimit(RLIMIT_NOFILE, &rl);
+  printf("hup %d ", (int)hup);
   printf("usr2 %d ticks>0 %d clock-bad %d pid-ok %d cpu-ok %d umask %03o nofile %ld\n", (int)usr2,
          ticks > 0, bad, pid_ok, cpu_ok, (unsigned)m, (long)rl.rlim_cur);
   return 0;

@@ -152,6 +152,31 @@ TEST(Transparent, FilesReadWrittenAndMapped) {
   EXPECT_EQ(read_file(job.tmp / "out.txt"), read_file(job.tmp / "ref.txt"));
 }
 
+TEST(Transparent, StdinFromFileContinues) {
+  Job job;
+  std::string in = job.tmp / "in.txt";
+  std::string text;
+  for (int i = 0; i < 1500; i++) text += "input line " + std::to_string(i) + " of the file\n";
+  write_file(in, text);
+  SpawnOptions ro;
+  ro.stdout_path = job.tmp / "ref.out";
+  ro.stdin_path = in;
+  ASSERT_EQ(run({program("t_cat_slow")}, ro, 60).code, 0);
+  SpawnOptions o = job.opts();
+  o.stdin_path = in;
+  {
+    Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_cat_slow")}, o);
+    sleep_s(1.0);
+    ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0) << job.ckpt_err();
+    sleep_s(0.3);
+    ::kill(-sup.pid(), SIGKILL);
+    sup.wait(10);
+  }
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, o, 60);
+  EXPECT_EQ(e.code, 0) << read_file(job.err);
+  EXPECT_EQ(read_file(job.out), read_file(job.tmp / "ref.out"));
+}
+
 TEST(Transparent, IntervalCheckpoints) {
   Job job;
   Child sup({ckpt_bin(), "run", "--dir", job.dir, "--interval", "1", "--", program("t_count"), "40"},

@@ -158,7 +158,7 @@ Supervisor::~Supervisor() {
     ::close(listen_fd_);
     ::unlink(control_path(dir_.dir()).c_str());
   }
-  for (int fd : {report_fd_, sig_fd_, timer_fd_})
+  for (int fd : {report_fd_, sig_fd_, timer_fd_, restore_fd_})
     if (fd >= 0) ::close(fd);
 }
 
@@ -291,7 +291,12 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
     return Status::make(Code::kNotFound, 0, "cannot find %s (is ckpt installed completely?)",
                         restorer.c_str());
   bool ns = plan.info.pid_ns != 0;
-  Status s = spawn([&] { exec_restorer(plan, restorer, 2); }, ns, ns);
+  int msg[2];
+  if (::pipe2(msg, O_CLOEXEC) != 0) return Status::make(Code::kIo, errno, "pipe");
+  Status s = spawn([&] { exec_restorer(plan, restorer, msg[1]); }, ns, ns);
+  ::close(msg[1]);
+  ::fcntl(msg[0], F_SETFL, O_NONBLOCK);
+  restore_fd_ = msg[0];
   ::close(plan.args_fd);
   plan.args_fd = -1;
   target_.block_addr = plan.info.block_addr;
@@ -335,7 +340,31 @@ void Supervisor::handle_client() {
   ::close(c);
 }
 
+void Supervisor::drain_restore_messages() {
+  if (restore_fd_ < 0) return;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(restore_fd_, buf, sizeof buf);
+    if (n <= 0) {
+      if (n == 0) {
+        ::close(restore_fd_);
+        restore_fd_ = -1;
+      }
+      return;
+    }
+    std::string text(buf, size_t(n));
+    if (text.find("warning:") == std::string::npos) restore_failed_ = true;
+    if (::write(2, text.data(), text.size()) < 0) {
+    }
+  }
+}
+
 int Supervisor::finish(int st) {
+  drain_restore_messages();
+  if (restore_failed_) {
+    std::fprintf(stderr, "ckpt: the restart failed; the image is unchanged\n");
+    return 1;
+  }
   if (!stopping_) {
     int fd = ::open((dir_.dir() + "/finished").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) ::close(fd);
@@ -348,7 +377,7 @@ int Supervisor::finish(int st) {
 
 int Supervisor::run() {
   for (;;) {
-    pollfd p[4];
+    pollfd p[5];
     int n = 0;
     p[n++] = {sig_fd_, POLLIN, 0};
     p[n++] = {listen_fd_, POLLIN, 0};
@@ -361,6 +390,11 @@ int Supervisor::run() {
       ri = n;
       p[n++] = {report_fd_, POLLIN, 0};
     }
+    int mi = -1;
+    if (restore_fd_ >= 0) {
+      mi = n;
+      p[n++] = {restore_fd_, POLLIN, 0};
+    }
     if (::poll(p, nfds_t(n), -1) < 0 && errno != EINTR) return 1;
     if (ri >= 0 && p[ri].revents) {
       uint64_t addr = 0;
@@ -369,6 +403,7 @@ int Supervisor::run() {
       ::close(report_fd_);
       report_fd_ = -1;
     }
+    if (mi >= 0 && p[mi].revents) drain_restore_messages();
     if (p[1].revents & POLLIN) handle_client();
     if (ti >= 0 && (p[ti].revents & POLLIN)) {
       uint64_t ticks;

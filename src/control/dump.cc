@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,14 +180,16 @@ Status plan_mapping(const MapLine& m, Plan* p) {
   return Status::ok();
 }
 
-// Streams the chosen pages of one mapping: PAGES records, each followed by
-// the bytes as DATA records.
+// Reads the chosen pages of the program: which pages (from the page map),
+// and their bytes, either straight into the image (streamed, while the
+// program waits) or into a snapshot in our memory first (so the program runs
+// again before the image is written).
 class PageWriter {
  public:
-  PageWriter(pid_t pid, format::ImageWriter* w) : w_(w) {
+  PageWriter(pid_t pid, format::ImageWriter* w) : pid_(pid), w_(w) {
     mem_fd_ = ::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
     map_fd_ = ::open(("/proc/" + std::to_string(pid) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
-    buf_.reset(static_cast<uint8_t*>(::operator new(kCopyChunk)));
+    buf_.reset(new uint8_t[kCopyChunk]);
   }
   ~PageWriter() {
     if (mem_fd_ >= 0) ::close(mem_fd_);
@@ -199,15 +202,14 @@ class PageWriter {
   }
   uint64_t bytes() const { return bytes_; }
 
-  Status write(const Plan& p, bool* any) {
-    *any = false;
+  // The runs of pages of one mapping that go into the image. Skipped: pages
+  // never touched, and for private file mappings pages still shared with the file.
+  Status runs(const Plan& p, std::vector<PagesInfo>* out) {
     if (p.pages == Plan::kNone) return Status::ok();
     if (p.pages == Plan::kAll) {
-      *any = true;
-      return run(p.info.start, p.info.end - p.info.start);
+      out->push_back({p.info.start, p.info.end - p.info.start});
+      return Status::ok();
     }
-    // Look at the page table: skip pages never touched, and for private file
-    // mappings pages still shared with the file.
     uint64_t run_start = 0, run_len = 0;
     const uint64_t batch = 65536;
     std::vector<uint64_t> entries;
@@ -222,47 +224,88 @@ class PageWriter {
         bool present = e >> 63 & 1, swapped = e >> 62 & 1, file = e >> 61 & 1;
         bool keep = p.pages == Plan::kPresent ? (present || swapped)
                                               : ((present && !file) || swapped);
+        if (!keep) continue;
         uint64_t addr = a + k * kPage;
-        if (keep) {
-          if (run_len && run_start + run_len == addr) run_len += kPage;
-          else {
-            if (run_len) CKPT_RETURN_IF_ERROR(run(run_start, run_len));
-            run_start = addr;
-            run_len = kPage;
-          }
-          *any = true;
+        if (run_len && run_start + run_len == addr) {
+          run_len += kPage;
+        } else {
+          if (run_len) out->push_back({run_start, run_len});
+          run_start = addr;
+          run_len = kPage;
         }
       }
     }
-    if (run_len) CKPT_RETURN_IF_ERROR(run(run_start, run_len));
+    if (run_len) out->push_back({run_start, run_len});
+    return Status::ok();
+  }
+
+  // Copies a run into dst (len bytes).
+  void read(const PagesInfo& run, uint8_t* dst) {
+    for (uint64_t done = 0; done < run.len;) {
+      // process_vm_readv copies directly; /proc/PID/mem goes through a bounce
+      // page but also reads pages the program cannot (PROT_NONE).
+      size_t want = size_t(std::min<uint64_t>(run.len - done, 1ull << 30));
+      iovec local = {dst + done, want};
+      iovec remote = {reinterpret_cast<void*>(run.addr + done), want};
+      ssize_t r = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+      if (r > 0) {
+        done += uint64_t(r);
+        continue;
+      }
+      r = ::pread(mem_fd_, dst + done, size_t(run.len - done), off_t(run.addr + done));
+      if (r <= 0) {
+        // A page that cannot be read (beyond the end of a mapped file, say)
+        // is saved as zeros: the program would get SIGBUS there anyway.
+        std::memset(dst + done, 0, kPage);
+        r = ssize_t(kPage);
+      }
+      done += uint64_t(r);
+    }
+  }
+
+  // A PAGES record and its bytes, from a snapshot or (src null) read now.
+  Status emit(const PagesInfo& run, const uint8_t* src) {
+    auto rec = encode(run);
+    CKPT_RETURN_IF_ERROR(w_->record(format::kProcPages, rec.data(), rec.size()));
+    if (src) {
+      CKPT_RETURN_IF_ERROR(w_->data(src, size_t(run.len)));
+    } else {
+      for (uint64_t done = 0; done < run.len;) {
+        size_t n = size_t(std::min<uint64_t>(kCopyChunk, run.len - done));
+        read({run.addr + done, n}, buf_.get());
+        CKPT_RETURN_IF_ERROR(w_->data(buf_.get(), n));
+        done += n;
+      }
+    }
+    bytes_ += run.len;
     return Status::ok();
   }
 
  private:
-  Status run(uint64_t addr, uint64_t len) {
-    PagesInfo pi{addr, len};
-    auto rec = encode(pi);
-    CKPT_RETURN_IF_ERROR(w_->record(format::kProcPages, rec.data(), rec.size()));
-    for (uint64_t done = 0; done < len;) {
-      size_t n = size_t(std::min<uint64_t>(kCopyChunk, len - done));
-      ssize_t r = ::pread(mem_fd_, buf_.get(), n, off_t(addr + done));
-      if (r <= 0) {
-        // A page that cannot be read (e.g. beyond the end of a mapped file)
-        // is saved as zeros, as the program would see SIGBUS there anyway.
-        std::memset(buf_.get(), 0, n);
-        r = ssize_t(std::min<size_t>(n, kPage));
-      }
-      CKPT_RETURN_IF_ERROR(w_->data(buf_.get(), size_t(r)));
-      done += uint64_t(r);
-      bytes_ += uint64_t(r);
-    }
-    return Status::ok();
-  }
-
+  pid_t pid_;
   format::ImageWriter* w_;
   int mem_fd_ = -1, map_fd_ = -1;
-  std::unique_ptr<uint8_t> buf_;
+  std::unique_ptr<uint8_t[]> buf_;
   uint64_t bytes_ = 0;
+};
+
+// Memory we may use for a snapshot: half of what the kernel says is available.
+uint64_t snapshot_budget() {
+  std::string info;
+  if (!read_text("/proc/meminfo", &info).is_ok()) return 0;
+  const char* p = std::strstr(info.c_str(), "MemAvailable:");
+  if (!p) return 0;
+  return std::strtoull(p + 13, nullptr, 10) * 1024 / 2;
+}
+
+// A copy of the program's pages in our memory, freed run by run.
+struct Snapshot {
+  std::vector<uint8_t*> bufs;
+  std::vector<size_t> lens;
+  ~Snapshot() {
+    for (size_t i = 0; i < bufs.size(); i++)
+      if (bufs[i]) ::munmap(bufs[i], lens[i]);
+  }
 };
 
 Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
@@ -454,15 +497,43 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   }
   PageWriter pw(t.pid, &w);
   if (s.is_ok()) s = pw.check();
+  std::vector<std::vector<PagesInfo>> runs(plans.size());
+  uint64_t total = 0;
+  for (size_t i = 0; s.is_ok() && i < plans.size(); i++) {
+    s = pw.runs(plans[i], &runs[i]);
+    for (const PagesInfo& r : runs[i]) total += r.len;
+  }
+  // With room for a copy, the program waits only for the copy.
+  Snapshot snap;
+  bool snapshot = s.is_ok() && total <= snapshot_budget();
+  for (size_t i = 0; snapshot && i < plans.size(); i++)
+    for (const PagesInfo& r : runs[i]) {
+      void* b = ::mmap(nullptr, size_t(r.len), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (b == MAP_FAILED) {
+        snapshot = false;  // stream instead
+        break;
+      }
+      snap.bufs.push_back(static_cast<uint8_t*>(b));
+      snap.lens.push_back(size_t(r.len));
+      pw.read(r, snap.bufs.back());
+    }
+  if (snapshot) q.release();
+  double t1 = now_s();
+  size_t k = 0;
   for (size_t i = 0; s.is_ok() && i < plans.size(); i++) {
     rec = encode(plans[i].info);
     s = w.record(format::kProcMapping, rec.data(), rec.size());
-    bool any = false;
-    if (s.is_ok()) s = pw.write(plans[i], &any);
+    for (size_t j = 0; s.is_ok() && j < runs[i].size(); j++, k++) {
+      s = pw.emit(runs[i][j], snapshot ? snap.bufs[k] : nullptr);
+      if (snapshot) {
+        ::munmap(snap.bufs[k], snap.lens[k]);
+        snap.bufs[k] = nullptr;
+      }
+    }
   }
   // The memory is saved: the program may run while the image is made durable.
   q.release();
-  double t1 = now_s();
+  if (!snapshot) t1 = now_s();
   if (s.is_ok()) s = w.commit();
   if (!s.is_ok()) {
     w.abort();

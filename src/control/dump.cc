@@ -329,6 +329,7 @@ Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
     f.path = target;
     std::string info;
     if (read_text(base + "/fdinfo/" + std::to_string(fd), &info).is_ok()) {
+      f.fdinfo = info.size() < 60000 ? info : info.substr(0, 60000);
       unsigned long long pos = 0;
       unsigned flags = 0;
       const char* p = std::strstr(info.c_str(), "pos:");
@@ -352,8 +353,16 @@ Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
       f.kind = FdKind::kFile;
     else if (have && S_ISCHR(st.st_mode) && starts_with(f.path, "/dev/"))
       f.kind = FdKind::kDevice;
+    else if (f.path == "anon_inode:[eventfd]")
+      f.kind = FdKind::kEventfd;
+    else if (f.path == "anon_inode:[timerfd]")
+      f.kind = FdKind::kTimerfd;
+    else if (f.path == "anon_inode:[eventpoll]")
+      f.kind = FdKind::kEpoll;
     else
       f.kind = FdKind::kOther;
+    if (f.kind != FdKind::kEventfd && f.kind != FdKind::kTimerfd && f.kind != FdKind::kEpoll)
+      f.fdinfo.clear();
     out->push_back(std::move(f));
   }
   return Status::ok();
@@ -432,6 +441,22 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   Quiescer q(t.pid, t.block_addr);
   CKPT_RETURN_IF_ERROR(q.stop(block.get()));
 
+  // One process for now: its children would not come back with it.
+  for (pid_t task : list_tasks(t.pid)) {
+    std::string kids;
+    (void)read_text("/proc/" + std::to_string(t.pid) + "/task/" + std::to_string(task) + "/children",
+                    &kids);
+    if (!kids.empty()) {
+      int kid = std::atoi(kids.c_str());
+      std::string comm;
+      (void)read_text("/proc/" + std::to_string(kid) + "/comm", &comm);
+      while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+      return Status::make(Code::kUnsupported, 0,
+                          "the program has a child process (%s); ckpt checkpoints a single "
+                          "process for now: run the computation itself under `ckpt run`",
+                          comm.c_str());
+    }
+  }
   ProcInfo pi;
   CKPT_RETURN_IF_ERROR(gather_info(t, *block, q.seq(), &pi));
   std::vector<ThreadInfo> threads;

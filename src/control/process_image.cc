@@ -51,6 +51,7 @@ class Dec {
   }
   // Extra trailing bytes are allowed: newer writers may append fields.
   bool ok() const { return ok_; }
+  bool more() const { return p_ < end_; }
 
  private:
   uint32_t fail() {
@@ -234,6 +235,7 @@ std::vector<uint8_t> encode(const FdInfo& v) {
   e.u64(v.dev);
   e.u64(v.ino);
   e.str(v.path);
+  e.str(v.fdinfo);
   return e.out;
 }
 
@@ -248,8 +250,9 @@ bool decode(const std::vector<uint8_t>& in, FdInfo* v) {
   v->dev = d.u64();
   v->ino = d.u64();
   v->path = d.str();
+  if (d.more()) v->fdinfo = d.str();
   return d.ok() && v->fd >= 0 && v->fd < 1 << 20 && uint32_t(v->kind) >= 1 &&
-         uint32_t(v->kind) <= 4;
+         uint32_t(v->kind) <= 7;
 }
 
 }  // namespace ckpt::control

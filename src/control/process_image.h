@@ -64,7 +64,10 @@ enum class FdKind : uint32_t {
   kFile = 1,     // a regular file, reopened by path
   kDevice = 2,   // /dev/null, /dev/zero, /dev/urandom...: reopened by path
   kInherited = 3,// stdin/stdout/stderr as `ckpt run` got them: taken from `ckpt restart`
-  kOther = 4,    // pipe, socket, anon inode...: not restorable yet, /dev/null in its place
+  kOther = 4,    // pipe, socket, other anon inodes...: not restorable yet, /dev/null in its place
+  kEventfd = 5,  // recreated with its count (fdinfo)
+  kTimerfd = 6,  // recreated with its clock and remaining time: still armed
+  kEpoll = 7,    // recreated with its interest list, after every other descriptor
 };
 
 struct FdInfo {
@@ -75,6 +78,7 @@ struct FdInfo {
   uint64_t pos = 0, size = 0;  // offset; file size at the checkpoint
   uint64_t dev = 0, ino = 0;
   std::string path;
+  std::string fdinfo;  // kEventfd, kTimerfd, kEpoll: /proc/PID/fdinfo/FD as read
 };
 
 std::vector<uint8_t> encode(const ProcInfo& v);

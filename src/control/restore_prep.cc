@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,6 +55,75 @@ void write_err(int fd, const std::string& s) {
   std::string line = "ckpt: " + s + "\n";
   if (::write(fd, line.data(), line.size()) < 0) {
   }
+}
+
+// A number after `key` in an fdinfo text; 0 if absent.
+uint64_t info_u64(const std::string& info, const char* key, int base) {
+  size_t p = info.find(key);
+  if (p == std::string::npos) return 0;
+  return std::strtoull(info.c_str() + p + std::strlen(key), nullptr, base);
+}
+
+void info_pair(const std::string& info, const char* key, uint64_t* a, uint64_t* b) {
+  *a = *b = 0;
+  size_t p = info.find(key);
+  unsigned long long x = 0, y = 0;
+  if (p != std::string::npos &&
+      std::sscanf(info.c_str() + p + std::strlen(key), " (%llu, %llu)", &x, &y) == 2) {
+    *a = x;
+    *b = y;
+  }
+}
+
+int make_eventfd(const FdInfo& f) {
+  int flags = EFD_CLOEXEC | ((f.open_flags & O_NONBLOCK) ? EFD_NONBLOCK : 0);
+  if (info_u64(f.fdinfo, "eventfd-semaphore:", 10)) flags |= EFD_SEMAPHORE;
+  int fd = ::eventfd(0, flags);
+  uint64_t count = info_u64(f.fdinfo, "eventfd-count:", 16);
+  if (fd >= 0 && count && ::write(fd, &count, 8) != 8) {
+  }
+  return fd;
+}
+
+// Armed as it was: the remaining time and the interval. An expiry not yet
+// read (ticks > 0; the kernel then shows no remaining time, since a periodic
+// timerfd is re-armed by the read) comes back as an immediate expiry.
+int make_timerfd(const FdInfo& f) {
+  int clock = int(info_u64(f.fdinfo, "clockid:", 10));
+  int fd = ::timerfd_create(clock, TFD_CLOEXEC | ((f.open_flags & O_NONBLOCK) ? TFD_NONBLOCK : 0));
+  if (fd < 0) return fd;
+  uint64_t vs, vn, is, in;
+  info_pair(f.fdinfo, "it_value:", &vs, &vn);
+  info_pair(f.fdinfo, "it_interval:", &is, &in);
+  itimerspec its = {};
+  its.it_value = {time_t(vs), long(vn)};
+  its.it_interval = {time_t(is), long(in)};
+  if (info_u64(f.fdinfo, "ticks:", 10) > 0) {
+    its.it_value = {0, 1};
+    vn = 1;
+  }
+  if ((vs || vn) && ::timerfd_settime(fd, 0, &its, nullptr) != 0) {
+  }
+  return fd;
+}
+
+int make_epoll(const FdInfo& f) {
+  int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return fd;
+  size_t pos = 0;
+  while ((pos = f.fdinfo.find("tfd:", pos)) != std::string::npos) {
+    int tfd;
+    unsigned events;
+    unsigned long long data;
+    if (std::sscanf(f.fdinfo.c_str() + pos, "tfd: %d events: %x data: %llx", &tfd, &events, &data) == 3) {
+      epoll_event ev = {};
+      ev.events = events;
+      ev.data.u64 = data;
+      ::epoll_ctl(fd, EPOLL_CTL_ADD, tfd, &ev);
+    }
+    pos += 4;
+  }
+  return fd;
 }
 
 }  // namespace
@@ -241,7 +313,14 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
     _exit(127);
   }
   std::vector<bool> target(size_t(high), false);
-  for (const FdInfo& f : plan.fds) {
+  // Epoll sets last: their interest lists name the other descriptors.
+  std::vector<const FdInfo*> order;
+  for (const FdInfo& f : plan.fds)
+    if (f.kind != FdKind::kEpoll) order.push_back(&f);
+  for (const FdInfo& f : plan.fds)
+    if (f.kind == FdKind::kEpoll) order.push_back(&f);
+  for (const FdInfo* fp : order) {
+    const FdInfo& f = *fp;
     int src = -1;
     bool opened = false;
     unsigned flags = f.open_flags & ~unsigned(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
@@ -257,6 +336,19 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
         if (src < 0) {
           write_err(e, "cannot reopen " + f.path + " as descriptor " + std::to_string(f.fd) +
                                 ": " + std::strerror(errno));
+          _exit(127);
+        }
+        break;
+      case FdKind::kEventfd:
+      case FdKind::kTimerfd:
+      case FdKind::kEpoll:
+        src = f.kind == FdKind::kEventfd   ? make_eventfd(f)
+              : f.kind == FdKind::kTimerfd ? make_timerfd(f)
+                                           : make_epoll(f);
+        opened = true;
+        if (src < 0) {
+          write_err(e, "cannot recreate descriptor " + std::to_string(f.fd) + " (" + f.path +
+                           "): " + std::strerror(errno));
           _exit(127);
         }
         break;

@@ -152,6 +152,8 @@ TEST(Transparent, FilesReadWrittenAndMapped) {
   EXPECT_EQ(read_file(job.tmp / "out.txt"), read_file(job.tmp / "ref.txt"));
 }
 
+TEST(Transparent, EventfdTimerfdEpoll) { expect_same({program("t_eventfds"), "25"}, 1.0, 2); }
+
 TEST(Transparent, StdinFromFileContinues) {
   Job job;
   std::string in = job.tmp / "in.txt";
@@ -228,6 +230,17 @@ TEST(TransparentBadInput, CheckpointWithoutJob) {
   std::string err = job.ckpt_err();
   EXPECT_NE(err.find("no job is running"), std::string::npos) << err;
   EXPECT_EQ(lines(err).size(), 1u) << err;
+}
+
+TEST(TransparentBadInput, ChildProcessesRefused) {
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", "/bin/sh", "-c", "sleep 3; true"}, job.opts());
+  sleep_s(0.5);
+  Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
+  EXPECT_NE(c.code, 0);
+  EXPECT_NE(job.ckpt_err().find("child process"), std::string::npos) << job.ckpt_err();
+  EXPECT_EQ(lines(job.ckpt_err()).size(), 1u);
+  EXPECT_EQ(sup.wait(30).code, 0);  // the program was not disturbed
 }
 
 TEST(TransparentBadInput, StaticProgramRefused) {

@@ -347,7 +347,9 @@ Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
       f.ino = st.st_ino;
       f.size = uint64_t(st.st_size);
     }
-    if (fd <= 2 && have && st.st_dev == t.stdio_dev[fd] && st.st_ino == t.stdio_ino[fd])
+    if (have && S_ISFIFO(st.st_mode) && t.report_ino && st.st_ino == t.report_ino)
+      f.kind = FdKind::kReport;
+    else if (fd <= 2 && have && st.st_dev == t.stdio_dev[fd] && st.st_ino == t.stdio_ino[fd])
       f.kind = FdKind::kInherited;
     else if (have && S_ISREG(st.st_mode) && f.path[0] == '/' && !ends_with(f.path, " (deleted)"))
       f.kind = FdKind::kFile;

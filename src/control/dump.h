@@ -18,6 +18,7 @@ struct Target {
   pid_t pid = 0;            // as the supervisor sees it
   uint64_t block_addr = 0;  // the injected library's Block in the target
   bool pid_ns = false;      // runs in its own user+pid namespace
+  uint64_t report_ino = 0;  // the injected library's report pipe
   uint64_t stdio_dev[3] = {}, stdio_ino[3] = {};  // the supervisor's own 0, 1, 2
 };
 

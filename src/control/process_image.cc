@@ -252,7 +252,7 @@ bool decode(const std::vector<uint8_t>& in, FdInfo* v) {
   v->path = d.str();
   if (d.more()) v->fdinfo = d.str();
   return d.ok() && v->fd >= 0 && v->fd < 1 << 20 && uint32_t(v->kind) >= 1 &&
-         uint32_t(v->kind) <= 7;
+         uint32_t(v->kind) <= 8;
 }
 
 }  // namespace ckpt::control

@@ -68,6 +68,7 @@ enum class FdKind : uint32_t {
   kEventfd = 5,  // recreated with its count (fdinfo)
   kTimerfd = 6,  // recreated with its clock and remaining time: still armed
   kEpoll = 7,    // recreated with its interest list, after every other descriptor
+  kReport = 8,   // the injected library's report pipe: a new one at restart
 };
 
 struct FdInfo {

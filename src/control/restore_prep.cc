@@ -300,12 +300,14 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   return Status::ok();
 }
 
-void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err_fd) {
+void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err_fd,
+                   int report_fd) {
   int maxfd = 2;
   for (const FdInfo& f : plan.fds) maxfd = std::max(maxfd, f.fd);
   int high = maxfd + 1;
   int a = ::fcntl(plan.args_fd, F_DUPFD, high);
   int e = ::fcntl(err_fd, F_DUPFD, high);
+  int report = ::fcntl(report_fd, F_DUPFD_CLOEXEC, high);
   int stdio[3];
   for (int k = 0; k < 3; k++) stdio[k] = ::fcntl(k, F_DUPFD_CLOEXEC, high);
   if (a < 0 || e < 0) {
@@ -328,6 +330,9 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
     switch (f.kind) {
       case FdKind::kInherited:
         src = stdio[f.fd];
+        break;
+      case FdKind::kReport:
+        src = report;
         break;
       case FdKind::kFile:
       case FdKind::kDevice:

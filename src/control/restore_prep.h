@@ -28,6 +28,8 @@ struct RestorePlan {
 Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan* plan);
 
 // In the child after fork: never returns. err_fd receives one line on failure.
-[[noreturn]] void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err_fd);
+// report_fd: the write end of the new report pipe for the injected library.
+[[noreturn]] void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err_fd,
+                                int report_fd);
 
 }  // namespace ckpt::control

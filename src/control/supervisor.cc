@@ -266,11 +266,12 @@ Status Supervisor::launch(const std::vector<std::string>& argv) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return Status::make(Code::kIo, errno, "pipe");
   auto child = [&] {
-    ::fcntl(p[1], F_SETFD, 0);
+    int fd = ::fcntl(p[1], F_DUPFD, inject::kReportFd);
+    if (fd < 0) fd = ::fcntl(p[1], F_DUPFD, 3);
     std::string preload = inject;
     if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
     ::setenv("LD_PRELOAD", preload.c_str(), 1);
-    ::setenv("CKPT_INJECT_FD", std::to_string(p[1]).c_str(), 1);
+    ::setenv("CKPT_INJECT_FD", std::to_string(fd).c_str(), 1);
     ::setenv("CKPT_SIGNAL", std::to_string(inject::kDefaultSignal).c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -282,6 +283,9 @@ Status Supervisor::launch(const std::vector<std::string>& argv) {
   Status s = spawn(child, options_.pid_ns, false);
   ::close(p[1]);
   report_fd_ = p[0];
+  ::fcntl(report_fd_, F_SETFL, O_NONBLOCK);
+  struct stat st;
+  if (::fstat(report_fd_, &st) == 0) target_.report_ino = st.st_ino;
   return s;
 }
 
@@ -291,10 +295,16 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
     return Status::make(Code::kNotFound, 0, "cannot find %s (is ckpt installed completely?)",
                         restorer.c_str());
   bool ns = plan.info.pid_ns != 0;
-  int msg[2];
-  if (::pipe2(msg, O_CLOEXEC) != 0) return Status::make(Code::kIo, errno, "pipe");
-  Status s = spawn([&] { exec_restorer(plan, restorer, msg[1]); }, ns, ns);
+  int msg[2], rep[2];
+  if (::pipe2(msg, O_CLOEXEC) != 0 || ::pipe2(rep, O_CLOEXEC) != 0)
+    return Status::make(Code::kIo, errno, "pipe");
+  Status s = spawn([&] { exec_restorer(plan, restorer, msg[1], rep[1]); }, ns, ns);
   ::close(msg[1]);
+  ::close(rep[1]);
+  report_fd_ = rep[0];
+  ::fcntl(report_fd_, F_SETFL, O_NONBLOCK);
+  struct stat st;
+  if (::fstat(report_fd_, &st) == 0) target_.report_ino = st.st_ino;
   ::fcntl(msg[0], F_SETFL, O_NONBLOCK);
   restore_fd_ = msg[0];
   ::close(plan.args_fd);
@@ -338,6 +348,27 @@ void Supervisor::handle_client() {
     }
   }
   ::close(c);
+}
+
+void Supervisor::read_reports() {
+  // The program's pid as it sees itself (its namespace's), to tell its
+  // reports from those of programs it starts.
+  std::string ns = status_field("/proc/" + std::to_string(target_.pid) + "/status", "NSpid");
+  size_t sp = ns.find_last_of(" \t");
+  int inner = std::atoi(sp == std::string::npos ? ns.c_str() : ns.c_str() + sp + 1);
+  for (;;) {
+    inject::Report r;
+    ssize_t n = ::read(report_fd_, &r, sizeof r);
+    if (n == ssize_t(sizeof r)) {
+      if (r.magic == inject::kReportMagic && r.pid == inner) target_.block_addr = r.block_addr;
+      continue;
+    }
+    if (n == 0) {  // nobody holds the write end any more
+      ::close(report_fd_);
+      report_fd_ = -1;
+    }
+    return;
+  }
 }
 
 void Supervisor::drain_restore_messages() {
@@ -396,13 +427,7 @@ int Supervisor::run() {
       p[n++] = {restore_fd_, POLLIN, 0};
     }
     if (::poll(p, nfds_t(n), -1) < 0 && errno != EINTR) return 1;
-    if (ri >= 0 && p[ri].revents) {
-      uint64_t addr = 0;
-      ssize_t got = ::read(report_fd_, &addr, sizeof addr);
-      if (got == ssize_t(sizeof addr)) target_.block_addr = addr;
-      ::close(report_fd_);
-      report_fd_ = -1;
-    }
+    if (ri >= 0 && p[ri].revents) read_reports();
     if (mi >= 0 && p[mi].revents) drain_restore_messages();
     if (p[1].revents & POLLIN) handle_client();
     if (ti >= 0 && (p[ti].revents & POLLIN)) {

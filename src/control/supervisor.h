@@ -63,7 +63,8 @@ class Supervisor {
   Target target_;
   pid_t child_ = -1;  // our child: the program, or the namespace's init
   int listen_fd_ = -1;
-  int report_fd_ = -1;  // the injected library reports its Block here
+  int report_fd_ = -1;  // the injected library reports its Block here (inject::Report)
+  void read_reports();
   int restore_fd_ = -1;  // the restore path's messages (warnings, or why it failed)
   bool restore_failed_ = false;
   void drain_restore_messages();

@@ -128,7 +128,6 @@ int env_int(const char* name, int fallback) {
 __attribute__((constructor)) void inject_init() {
   int fd = env_int("CKPT_INJECT_FD", -1);
   if (fd < 0) return;
-  unsetenv("CKPT_INJECT_FD");
   int sig = env_int("CKPT_SIGNAL", kDefaultSignal);
   g_block.magic = kBlockMagic;
   g_block.version = kBlockVersion;
@@ -139,14 +138,12 @@ __attribute__((constructor)) void inject_init() {
   sa.sa_sigaction = on_checkpoint;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&sa.sa_mask);
-  if (sigaction(sig, &sa, nullptr) != 0) {
-    raw(SYS_close, fd);
-    return;
-  }
+  if (sigaction(sig, &sa, nullptr) != 0) return;
   // Tell the supervisor where the block is; it reads everything else itself.
-  uint64_t addr = uint64_t(&g_block);
-  raw(SYS_write, fd, long(&addr), sizeof addr);
-  raw(SYS_close, fd);
+  // The descriptor stays open so that a program that execs (a wrapper
+  // script, `#!/usr/bin/env python3`) reports again from its new image.
+  Report r = {kReportMagic, int32_t(raw(SYS_getpid)), uint64_t(&g_block)};
+  raw(SYS_write, fd, long(&r), sizeof r);
 }
 
 }  // namespace

@@ -53,6 +53,17 @@ struct Block {
   ThreadSlot slots[kMaxThreads];
 };
 
+// What the library writes to CKPT_INJECT_FD each time it is loaded (at
+// start, and again after every exec of the program: the descriptor stays
+// open). The supervisor keeps only reports from the program's own pid.
+inline constexpr uint32_t kReportMagic = 0x52504b43;  // "CKPR"
+inline constexpr int kReportFd = 1000;  // where `ckpt run` puts the descriptor, if it can
+struct Report {
+  uint32_t magic;
+  int32_t pid;  // getpid() as the program sees it
+  uint64_t block_addr;
+};
+
 // Offset of the part the supervisor reads on every poll.
 inline constexpr uint64_t kBlockHeaderSize = __builtin_offsetof(Block, slots);
 

@@ -152,6 +152,16 @@ TEST(Transparent, FilesReadWrittenAndMapped) {
   EXPECT_EQ(read_file(job.tmp / "out.txt"), read_file(job.tmp / "ref.txt"));
 }
 
+// A wrapper script that execs the real program: the library reports again
+// from the new image.
+TEST(Transparent, ExecWrapperScript) {
+  TempDir t;
+  std::string wrapper = t / "wrapper.sh";
+  write_file(wrapper, "#!/bin/sh\nexec " + program("t_count") + " \"$@\"\n");
+  ::chmod(wrapper.c_str(), 0755);
+  expect_same({wrapper, "25"}, 1.0, 2);
+}
+
 TEST(Transparent, EventfdTimerfdEpoll) { expect_same({program("t_eventfds"), "25"}, 1.0, 2); }
 
 TEST(Transparent, StdinFromFileContinues) {

@@ -34,7 +34,7 @@ struct Request {
   int max_restarts = 20;
   Chain chain = Chain::kNone;
   bool app = false;                // the program uses libckpt: only signal it
-  std::string app_signal = "TERM"; // what it is sent in app mode
+  std::string app_signal = "INT";  // what it is sent in app mode (a libckpt stop signal)
   double interval = 0;             // transparent mode: `ckpt run --interval`
   bool help = false;
   std::vector<std::string> program;  // PROGRAM ARGS...

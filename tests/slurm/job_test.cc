@@ -132,7 +132,7 @@ TEST(SlurmScript, RequeueAppMode) {
   EXPECT_NE(s.find("#SBATCH --output=/j/d/job.out\n"), std::string::npos);
   EXPECT_NE(s.find("#SBATCH --time=10\n#SBATCH -n 1\n"), std::string::npos);
   EXPECT_NE(s.find("srun ./prog 'it'\\''s' 'a b' &\n"), std::string::npos);
-  EXPECT_NE(s.find("scancel -s TERM \"$SLURM_JOB_ID\""), std::string::npos);
+  EXPECT_NE(s.find("scancel -s INT \"$SLURM_JOB_ID\""), std::string::npos);
   EXPECT_NE(s.find("scontrol requeue \"$SLURM_JOB_ID\""), std::string::npos);
   EXPECT_NE(s.find("run=${SLURM_RESTART_COUNT:-0}"), std::string::npos);
   // The requeue comes only after waiting for the step.

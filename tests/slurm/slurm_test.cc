@@ -324,7 +324,9 @@ TEST(SlurmJob, S3_SignalReachesTheProgramBeforeTheRealTimeLimit) {
   std::string o = read_file(out);
   EXPECT_NE(info["JobState"], "TIMEOUT") << o;
   EXPECT_NE(o.find("restarted 0"), std::string::npos) << o;
-  EXPECT_NE(o.find("saved generation 1"), std::string::npos) << o;
+  // libckpt may also have saved once by itself: its deadline margin (60 s)
+  // covers this whole 1-minute job.
+  EXPECT_NE(o.find("stopping (exit status 85)"), std::string::npos) << o;
   std::vector<long> got = numbers(o);
   ASSERT_FALSE(got.empty()) << o;
   EXPECT_EQ(got, one_to(long(got.size()))) << o;

@@ -189,6 +189,20 @@ TEST(Transparent, StdinFromFileContinues) {
   EXPECT_EQ(read_file(job.out), read_file(job.tmp / "ref.out"));
 }
 
+TEST(Transparent, ZstdCompressedImage) {
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--zstd", "3", "--", program("t_heap"), "64", "25"},
+            job.opts());
+  sleep_s(1.2);
+  ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0) << job.ckpt_err();
+  ::kill(-sup.pid(), SIGKILL);
+  sup.wait(10);
+  ASSERT_EQ(job.ckpt({"inspect", job.dir + "/ckpt-000000000001.img"}).code, 0);
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 60);
+  EXPECT_EQ(e.code, 0) << read_file(job.err);
+  EXPECT_EQ(read_file(job.out), reference({program("t_heap"), "64", "25"}));
+}
+
 TEST(Transparent, IntervalCheckpoints) {
   Job job;
   Child sup({ckpt_bin(), "run", "--dir", job.dir, "--interval", "1", "--", program("t_count"), "40"},

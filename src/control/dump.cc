@@ -298,14 +298,31 @@ uint64_t snapshot_budget() {
   return std::strtoull(p + 13, nullptr, 10) * 1024 / 2;
 }
 
-// A copy of the program's pages in our memory, freed run by run.
-struct Snapshot {
-  std::vector<uint8_t*> bufs;
-  std::vector<size_t> lens;
+// A copy of the program's pages in our memory. It is allocated and faulted
+// in before the program is stopped (sized from its resident set), so that the
+// program's pause is the copy alone; written parts are given back run by run.
+class Snapshot {
+ public:
   ~Snapshot() {
-    for (size_t i = 0; i < bufs.size(); i++)
-      if (bufs[i]) ::munmap(bufs[i], lens[i]);
+    if (base_) ::munmap(base_, size_);
   }
+  void reserve(uint64_t bytes) {
+    size_ = (bytes + kPage - 1) & ~(kPage - 1);
+    void* b = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_NORESERVE, -1, 0);
+    base_ = b == MAP_FAILED ? nullptr : static_cast<uint8_t*>(b);
+  }
+  uint64_t size() const { return base_ ? size_ : 0; }
+  uint8_t* take(uint64_t len) {
+    uint8_t* p = base_ + used_;
+    used_ += len;
+    return p;
+  }
+  void done(uint8_t* p, uint64_t len) { ::madvise(p, size_t(len), MADV_DONTNEED); }
+
+ private:
+  uint8_t* base_ = nullptr;
+  uint64_t size_ = 0, used_ = 0;
 };
 
 Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
@@ -440,6 +457,14 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
                           DumpResult* result) {
   double t0 = now_s();
   auto block = std::make_unique<inject::Block>();
+  // Room for a copy of the program's memory, made ready while it still runs.
+  Snapshot snap;
+  {
+    std::string rss = status_field("/proc/" + std::to_string(t.pid) + "/status", "VmRSS");
+    uint64_t want = std::strtoull(rss.c_str(), nullptr, 10) * 1024;
+    want += want / 8 + (16u << 20);
+    if (want <= snapshot_budget()) snap.reserve(want);
+  }
   Quiescer q(t.pid, t.block_addr);
   CKPT_RETURN_IF_ERROR(q.stop(block.get()));
 
@@ -531,18 +556,14 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
     for (const PagesInfo& r : runs[i]) total += r.len;
   }
   // With room for a copy, the program waits only for the copy.
-  Snapshot snap;
-  bool snapshot = s.is_ok() && total <= snapshot_budget();
+  // The snapshot, if the memory fits; otherwise the program waits while its
+  // pages go straight to the image.
+  bool snapshot = s.is_ok() && total <= snap.size();
+  std::vector<uint8_t*> bufs;
   for (size_t i = 0; snapshot && i < plans.size(); i++)
     for (const PagesInfo& r : runs[i]) {
-      void* b = ::mmap(nullptr, size_t(r.len), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (b == MAP_FAILED) {
-        snapshot = false;  // stream instead
-        break;
-      }
-      snap.bufs.push_back(static_cast<uint8_t*>(b));
-      snap.lens.push_back(size_t(r.len));
-      pw.read(r, snap.bufs.back());
+      bufs.push_back(snap.take(r.len));
+      pw.read(r, bufs.back());
     }
   if (snapshot) q.release();
   double t1 = now_s();
@@ -551,11 +572,8 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
     rec = encode(plans[i].info);
     s = w.record(format::kProcMapping, rec.data(), rec.size());
     for (size_t j = 0; s.is_ok() && j < runs[i].size(); j++, k++) {
-      s = pw.emit(runs[i][j], snapshot ? snap.bufs[k] : nullptr);
-      if (snapshot) {
-        ::munmap(snap.bufs[k], snap.lens[k]);
-        snap.bufs[k] = nullptr;
-      }
+      s = pw.emit(runs[i][j], snapshot ? bufs[k] : nullptr);
+      if (snapshot) snap.done(bufs[k], runs[i][j].len);
     }
   }
   // The memory is saved: the program may run while the image is made durable.

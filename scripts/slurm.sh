@@ -15,6 +15,7 @@
 # says why; tests then skip); 1 an unexpected failure.
 # No systemd and no cgroups: see docs/slurm.md for the settings and why.
 set -u
+PATH=$PATH:/usr/sbin:/sbin  # slurmctld, slurmd and munged live there
 
 DIR=${CKPT_SLURM_DIR:-/tmp/ckpt-slurm}
 TEST_USER=${CKPT_SLURM_USER-ckpttest}
@@ -25,7 +26,7 @@ say() { echo "slurm.sh: $*" >&2; }
 skip() { say "skipped: $*"; exit $SKIP; }
 die() { say "error: $*"; exit 1; }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
+alive() { local p; p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && [ -d "/proc/$p" ]; }
 
 node_state() { SLURM_CONF=$CONF timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null | head -1; }
 

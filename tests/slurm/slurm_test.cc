@@ -4,9 +4,11 @@
 // The warning is sent with `scancel --batch -s USR1` to keep them fast; one
 // test (S3) waits for a real time limit.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -61,9 +63,13 @@ std::string slurm_missing() {
       std::string conf = std::string(d ? d : "/tmp/ckpt-slurm") + "/slurm.conf";
       if (access(conf.c_str(), R_OK) != 0)
         return "Slurm is not up (no " + conf + "): run 'sudo scripts/slurm.sh up' first";
+      // Our own fixture: its pid file says at once whether it is up.
+      std::string pid = read_file(conf.substr(0, conf.rfind('/')) + "/run/slurmctld.pid");
+      if (pid.empty() || (kill(std::atoi(pid.c_str()), 0) != 0 && errno != EPERM))
+        return "Slurm is not up (slurmctld of " + conf + " is not running): run 'sudo scripts/slurm.sh up'";
       setenv("SLURM_CONF", conf.c_str(), 1);
     }
-    Result r = sh("timeout 20 sinfo -h -o %t");
+    Result r = sh("timeout 10 sinfo -h -o %t");
     if (r.rc != 0) return "Slurm is not up (sinfo: " + r.err + "): run 'sudo scripts/slurm.sh up'";
     if (r.out.find("idle") == std::string::npos && r.out.find("mix") == std::string::npos &&
         r.out.find("alloc") == std::string::npos)

@@ -202,15 +202,22 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
           return bad("overlapping pages");
         runs.push_back({p.addr, p.len, cursor});
         has_data.back() = true;
+        // The pages are decoded straight into the memfd, mapped here.
+        if (::ftruncate(mfd, off_t(cursor + p.len)) != 0)
+          return Status::make(Code::kIo, errno, "cannot unpack the image into memory");
+        void* win = ::mmap(nullptr, size_t(p.len), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, off_t(cursor));
+        if (win == MAP_FAILED) return Status::make(Code::kIo, errno, "cannot map the unpacked image");
+        Status st;
         uint64_t got = 0;
-        while (got < p.len) {
-          CKPT_RETURN_IF_ERROR(r.next(&ri, &end));
-          if (end || ri.type != format::kData) return bad("missing page data");
-          if (ri.raw > p.len - got) return bad("too much page data");
-          CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
-          CKPT_RETURN_IF_ERROR(pwrite_all(mfd, payload.data(), payload.size(), cursor + got));
+        while (st.is_ok() && got < p.len) {
+          st = r.next(&ri, &end);
+          if (st.is_ok() && (end || ri.type != format::kData)) st = bad("missing page data");
+          if (st.is_ok() && ri.raw > p.len - got) st = bad("too much page data");
+          if (st.is_ok()) st = r.read_payload(ri, static_cast<uint8_t*>(win) + got);
           got += ri.raw;
         }
+        ::munmap(win, size_t(p.len));
+        CKPT_RETURN_IF_ERROR(st);
         cursor += p.len;
         plan->memory_bytes += p.len;
         break;

@@ -342,6 +342,29 @@ TEST(SlurmJob, S3_SignalReachesTheProgramBeforeTheRealTimeLimit) {
   EXPECT_EQ(numbers(next.out), (std::vector<long>{k + 1, k + 2, k + 3})) << next.out << next.err;
 }
 
+// The script's own #SBATCH --signal=B:USR1@LEAD, from Slurm's time-limit
+// check (no scancel): with a 1-minute limit and --lead 40 it comes at the
+// first check, 0 to 30 s into the run; the job saves and stops in time.
+TEST(SlurmJob, RealTimeLimitWarnsTheBatchScript) {
+  SKIP_WITHOUT_SLURM();
+  TempDir t;
+  std::string dir = t / "limit.d", out = dir + "/job.out";
+  std::string id = submit("--time=1 --lead 40 --app --max-restarts 0 --dir " + dir + " -- " +
+                          count_signal() + " 100000 100");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(wait_until([&] { return job_ended(id); }, 150)) << dump(out);
+  auto info = job_info(id);
+  std::string o = read_file(out);
+  EXPECT_NE(info["JobState"], "TIMEOUT") << o;
+  EXPECT_NE(o.find("warning signal"), std::string::npos) << o;
+  EXPECT_NE(o.find("NOT resubmitted: 0 restarts reached --max-restarts 0"), std::string::npos) << o;
+  std::vector<long> got = numbers(o);
+  EXPECT_EQ(got, one_to(long(got.size()))) << o;
+  // Resubmitting the same script goes on from the checkpoint.
+  Result st = sh(ckpt_bin() + " status --dir " + dir);
+  EXPECT_NE(st.out.find("slurm state: stopped"), std::string::npos) << st.out;
+}
+
 // Bad input: one clear line, and nothing submitted.
 TEST(SlurmInput, NoSlurmOnThePath) {
   TempDir t;

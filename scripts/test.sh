@@ -13,8 +13,8 @@ quick=0
 if [ "$(id -u)" -eq 0 ]; then
   user=ckpttest
   id -u "$user" > /dev/null 2>&1 || useradd -m -s /bin/bash "$user"
-  work=/tmp/ckpt-test-$user
-  rm -rf "$work"
+  # A fresh directory per run: two runs at once must not share builds.
+  work=$(mktemp -d /tmp/ckpt-test.XXXXXX)
   mkdir -p "$work/src"
   tar -C "$src" --exclude='./build*' --exclude='./.git' -cf - . | tar -C "$work/src" -xf -
   chown -R "$user:" "$work"

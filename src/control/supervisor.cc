@@ -193,6 +193,10 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
       return Status::make(Code::kIo, errno, "pipe");
     long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
     if (b == 0) {
+      // The job dies with its supervisor: a restart must never find the
+      // old program still running (the namespace dies with its init). Had
+      // the supervisor died already, the read from `go` below sees EOF.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       reset_child_signals();
       char c;
       if (::read(go[0], &c, 1) != 1) _exit(127);
@@ -203,6 +207,9 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
         _exit(127);
       }
       if (::write(ready[1], "r", 1) != 1) _exit(127);
+      // The init never execs: drop the supervisor's descriptors (the job
+      // directory's lock, the control socket) so that they close with it.
+      ::close_range(3, ~0u, 0);
       namespace_init(program);
     }
     ::close(go[0]);
@@ -245,9 +252,12 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
                  "will change across restarts\n",
                  std::strerror(errno));
   }
+  pid_t supervisor = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return Status::make(Code::kIo, errno, "fork");
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != supervisor) _exit(127);
     reset_child_signals();
     exec_child();
     _exit(127);

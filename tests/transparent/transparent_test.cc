@@ -325,5 +325,29 @@ TEST(TransparentBadInput, ChangedLibraryRefused) {
   EXPECT_EQ(access((job.dir + "/ckpt-000000000001.img").c_str(), R_OK), 0);
 }
 
+// Regression: the namespace's init kept the job directory's lock (and, with
+// only the supervisor killed, the program ran on), so a restart right after
+// a kill -9 of `ckpt run` found the directory "in use by another process".
+TEST(TransparentRegression, KillingTheSupervisorEndsTheJobAndFreesItsDirectory) {
+  std::vector<std::string> argv = {program("t_count"), "25"};
+  std::string ref = reference(argv);
+  Job job;
+  std::vector<std::string> cmd = {ckpt_bin(), "run", "--dir", job.dir, "--"};
+  cmd.insert(cmd.end(), argv.begin(), argv.end());
+  {
+    Child sup(cmd, job.opts());
+    sleep_s(1.0);
+    ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0) << job.ckpt_err();
+    ::kill(sup.pid(), SIGKILL);  // the supervisor alone
+    sup.wait(10);
+  }
+  size_t size = read_file(job.out).size();
+  sleep_s(0.5);
+  EXPECT_EQ(read_file(job.out).size(), size) << "the program outlived its supervisor";
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 120);
+  EXPECT_EQ(e.code, 0) << "restart failed: " << read_file(job.err);
+  EXPECT_EQ(read_file(job.out), ref);
+}
+
 }  // namespace
 }  // namespace ckpt::test

@@ -411,6 +411,8 @@ while :; do
     s += "    scancel -s " + r.app_signal + " \"$SLURM_JOB_ID\" || ckpt_rc=$?\n";
   else
     s += "    \"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop; ckpt_rc=$?\n";
+  s += R"SH(    [ "$ckpt_rc" = 0 ] || say "the checkpoint request FAILED (status $ckpt_rc); the job will not be requeued"
+)SH";
   s += R"SH(  fi
   wait "$step"
   rc=$?

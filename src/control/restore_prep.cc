@@ -314,6 +314,15 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
   int high = maxfd + 1;
   int a = ::fcntl(plan.args_fd, F_DUPFD, high);
   int e = ::fcntl(err_fd, F_DUPFD, high);
+  // The program's executable, for /proc/self/exe (the restorer closes it).
+  int x = -1;
+  if (!plan.info.exe.empty()) {
+    int t = ::open(plan.info.exe.c_str(), O_RDONLY | O_CLOEXEC);
+    if (t >= 0) {
+      x = ::fcntl(t, F_DUPFD, high);
+      ::close(t);
+    }
+  }
   int report = ::fcntl(report_fd, F_DUPFD_CLOEXEC, high);
   int stdio[3];
   for (int k = 0; k < 3; k++) stdio[k] = ::fcntl(k, F_DUPFD_CLOEXEC, high);
@@ -394,7 +403,7 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
   for (int fd = 0; fd < high; fd++)
     if (!target[size_t(fd)]) ::close(fd);
   // a and e are the lowest numbers >= high; everything above them goes.
-  int top = std::max(a, e);
+  int top = std::max(std::max(a, e), x);
   ::close_range(unsigned(top + 1), ~0u, 0);
   if (::chdir(plan.info.cwd.c_str()) != 0) {
     write_err(e, "cannot enter the program's working directory " + plan.info.cwd + ": " +
@@ -414,8 +423,9 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
       }
     }
   }
-  std::string sa = std::to_string(a), se = std::to_string(e);
-  char* argv[] = {const_cast<char*>(restorer.c_str()), sa.data(), se.data(), nullptr};
+  std::string sa = std::to_string(a), se = std::to_string(e), sx = std::to_string(x);
+  char* argv[] = {const_cast<char*>(restorer.c_str()), sa.data(), se.data(),
+                  x >= 0 ? sx.data() : nullptr, nullptr};
   char* envp[] = {nullptr};
   ::execve(restorer.c_str(), argv, envp);
   write_err(e, "cannot run the restorer " + restorer + ": " + std::strerror(errno));

@@ -7,7 +7,7 @@
 	.type _start, @function
 _start:
 	mov %rsp, %rdi
-	lea restorer_stack_top(%rip), %rsp
+	mov restorer_stack_top(%rip), %rsp
 	and $-16, %rsp
 	call restorer_main
 	hlt

@@ -78,6 +78,7 @@ constexpr unsigned long kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400,
                         kCloneChildCleartid = 0x200000, kCloneChildSettid = 0x01000000;
 
 int g_err_fd = 2;
+int g_exe_fd = -1;
 int g_args_fd = -1;
 const RHeader* g_hdr;
 const uint8_t* g_meta;
@@ -158,6 +159,8 @@ bool in_reserved(uint64_t start, uint64_t end) {
 struct Own {
   uint64_t start, end;
   uint32_t kind;  // 0, or kSpecial*
+  int prot;
+  bool file;
 };
 Own g_own[512];
 int g_nown;
@@ -206,6 +209,10 @@ void read_own_maps() {
     q++;
     o.end = parse_hex(q);
     o.kind = 0;
+    q++;  // the space before the permissions
+    o.prot = (q[0] == 'r' ? kProtRead : 0) | (q[1] == 'w' ? kProtWrite : 0) | (q[2] == 'x' ? 4 : 0);
+    o.file = false;
+    for (const char* c = p; c < eol; c++) o.file |= *c == '/';
     if (ends_with_name(p, eol, "[vvar]")) o.kind = kSpecialVvar;
     else if (ends_with_name(p, eol, "[vvar_vclock]")) o.kind = kSpecialVvarVclock;
     else if (ends_with_name(p, eol, "[vdso]")) o.kind = kSpecialVdso;
@@ -248,6 +255,25 @@ void unmap_others() {
     if (o.start >= 0xffffffffff600000ull) continue;  // [vsyscall]
     long r = sys::call(sys::kMunmap, long(o.start), long(o.end - o.start));
     if (r < 0) die("cannot unmap", r, o.start);
+  }
+}
+
+// Our own code and data come from the ckpt-restore file; while any of it is
+// mapped the kernel will not let /proc/self/exe name the program's file.
+// Each such mapping is replaced by an anonymous copy at the same address
+// (mremap is atomic; nothing written in between lives on those pages).
+void detach_from_own_file() {
+  for (int i = 0; i < g_nown; i++) {
+    const Own o = g_own[i];
+    if (!o.file || !in_reserved(o.start, o.end)) continue;
+    uint64_t len = o.end - o.start;
+    long tmp = sys::call(sys::kMmap, 0, long(len), kProtRead | kProtWrite, kMapPrivateF | kMapAnonymous, -1, 0);
+    if (tmp < 0) return;
+    memcpy(reinterpret_cast<void*>(tmp), reinterpret_cast<const void*>(o.start), len);
+    sys::call(sys::kMprotect, tmp, long(len), o.prot);
+    long r = sys::call(sys::kMremap, tmp, long(len), long(len), kMremapMaymove | kMremapFixed,
+                       long(o.start));
+    if (r < 0) die("cannot move the restorer off its file", r, o.start);
   }
 }
 
@@ -343,9 +369,16 @@ void set_mm() {
   m.auxv = uint64_t(g_hdr->auxv);
   m.auxv_size = g_hdr->auxv_words * 8;
   m.exe_fd = g_hdr->exe_fd;
+  m.exe_fd = g_exe_fd < 0 ? ~0u : uint32_t(g_exe_fd);
   long r = sys::call(sys::kPrctl, kPrSetMm, kPrSetMmMap, long(&m), sizeof m, 0);
+  if (r < 0 && g_exe_fd >= 0) {
+    // Setting the executable needs CAP_CHECKPOINT_RESTORE in our user
+    // namespace; without it /proc/self/exe keeps naming the restorer.
+    m.exe_fd = ~0u;
+    r = sys::call(sys::kPrctl, kPrSetMm, kPrSetMmMap, long(&m), sizeof m, 0);
+  }
   if (r < 0) die("prctl(PR_SET_MM_MAP) refused", r);
-  if (int(g_hdr->exe_fd) >= 0) sys::call(sys::kClose, long(g_hdr->exe_fd));
+  if (g_exe_fd >= 0) sys::call(sys::kClose, g_exe_fd);
 }
 
 void set_process_state() {
@@ -463,7 +496,8 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   sys::call(sys::kRtSigprocmask, 2 /*SIG_SETMASK*/, long(&all), 0, 8);
   long argc = sp[0];
   char** argv = reinterpret_cast<char**>(sp + 1);
-  if (argc != 3) die("usage: ckpt-restore ARGS_FD ERR_FD (run by `ckpt restart`)");
+  if (argc != 3 && argc != 4) die("usage: ckpt-restore ARGS_FD ERR_FD [EXE_FD] (run by `ckpt restart`)");
+  if (argc == 4) g_exe_fd = int(parse_dec(argv[3]));
   long args_fd = parse_dec(argv[1]);
   long err_fd = parse_dec(argv[2]);
   if (args_fd < 0 || err_fd < 0) die("bad descriptor arguments");
@@ -493,6 +527,7 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   uint64_t parked[kSpecialCount] = {};
   park_specials(parked);
   unmap_others();
+  if (g_exe_fd >= 0) detach_from_own_file();
   map_regions();
   place_specials(parked);
   set_mm();

@@ -1,11 +1,13 @@
 /* Pids and tids survive a restart (in ckpt's user+pid namespace), so does
    whatever depends on them: an error-checking mutex locked before the
-   checkpoint is unlocked after it by its owner; pthread_kill reaches a thread. */
+   checkpoint is unlocked after it by its owner; pthread_kill reaches a thread;
+   /proc/self/exe still names the program. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,6 +35,8 @@ int main(int argc, char** argv) {
   pthread_mutex_init(&owned, &a);
   pthread_mutex_lock(&owned);
   pid_t pid0 = getpid();
+  char exe0[512] = {0}, exe1[512] = {0};
+  if (readlink("/proc/self/exe", exe0, sizeof exe0 - 1) < 0) return 1;
   pthread_t t;
   pthread_create(&t, 0, worker, 0);
   for (int s = 0; s < steps; s++) {
@@ -45,7 +49,8 @@ int main(int argc, char** argv) {
   int unlock = pthread_mutex_unlock(&owned);
   stop = 1;
   pthread_join(t, 0);
-  printf("pid-same %d tid-same %d unlock %d pthread_kill %d\n", getpid() == pid0, worker_same,
-         unlock, hits);
+  if (readlink("/proc/self/exe", exe1, sizeof exe1 - 1) < 0) return 1;
+  printf("pid-same %d tid-same %d unlock %d pthread_kill %d exe-same %d\n", getpid() == pid0,
+         worker_same, unlock, hits, strcmp(exe0, exe1) == 0);
   return 0;
 }

@@ -108,6 +108,8 @@ class Quiescer {
     (void)mem_write(pid_, addr_ + offsetof(inject::Block, release_seq), &seq_, 4);
   }
   uint32_t seq() const { return seq_; }
+  // Leaves the threads parked for good (the job is being ended).
+  void abandon() { armed_ = false; }
 
  private:
   pid_t pid_;
@@ -565,7 +567,8 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
       bufs.push_back(snap.take(r.len));
       pw.read(r, bufs.back());
     }
-  if (snapshot) q.release();
+  bool hold = options.end_on_success > 0;
+  if (snapshot && !hold) q.release();
   double t1 = now_s();
   size_t k = 0;
   for (size_t i = 0; s.is_ok() && i < plans.size(); i++) {
@@ -577,12 +580,18 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
     }
   }
   // The memory is saved: the program may run while the image is made durable.
-  q.release();
+  if (!hold) q.release();
   if (!snapshot) t1 = now_s();
   if (s.is_ok()) s = w.commit();
   if (!s.is_ok()) {
     w.abort();
-    return s;
+    return s;  // q's destructor lets the program go on
+  }
+  if (hold) {
+    // Never released: killed while parked, the program does nothing more.
+    q.abandon();
+    ::kill(t.pid, SIGKILL);
+    ::kill(options.end_on_success, SIGKILL);
   }
   dir.prune(options.keep);
   result->path = path;

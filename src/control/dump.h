@@ -25,6 +25,11 @@ struct Target {
 struct DumpOptions {
   int zstd_level = 0;
   int keep = 2;  // complete images kept in the directory
+  // For a checkpoint that stops the job: keep the program parked until the
+  // image is durable, then kill this process (the job), so that nothing the
+  // program does after the snapshot happens twice once it is restarted. If
+  // the checkpoint fails the program goes on.
+  pid_t end_on_success = 0;
 };
 
 struct DumpResult {

@@ -323,13 +323,14 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   return s;
 }
 
-Status Supervisor::checkpoint(DumpResult* result) {
+Status Supervisor::checkpoint(DumpResult* result, bool stop) {
   if (target_.block_addr == 0)
     return Status::make(Code::kUnsupported, 0,
                         "the program has not loaded ckpt's library (yet): it cannot be "
                         "checkpointed");
   DumpOptions o;
   o.zstd_level = options_.zstd_level;
+  if (stop) o.end_on_success = child_;
   Status s = checkpoint_process(target_, dir_, o, result);
   if (s.is_ok()) ::unlink((dir_.dir() + "/finished").c_str());
   return s;
@@ -342,7 +343,7 @@ void Supervisor::handle_client() {
   if (recv_line(c, &req, 5000).is_ok()) {
     if (req == "checkpoint" || req == "checkpoint stop") {
       DumpResult r;
-      Status s = checkpoint(&r);
+      Status s = checkpoint(&r, req == "checkpoint stop");
       char line[8192];
       if (s.is_ok()) {
         std::snprintf(line, sizeof line, "ok %llu %llu %.3f %.3f %s",
@@ -455,7 +456,7 @@ int Supervisor::run() {
         if (sig == SIGCHLD) continue;
         if (sig == options_.ckpt_signal || sig == options_.stop_signal) {
           DumpResult r;
-          Status s = checkpoint(&r);
+          Status s = checkpoint(&r, sig == options_.stop_signal);
           if (!s.is_ok()) std::fprintf(stderr, "ckpt: checkpoint on signal %d failed: %s\n", sig, s.message());
           else if (sig == options_.stop_signal) stopping_ = true;
           continue;

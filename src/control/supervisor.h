@@ -54,7 +54,8 @@ class Supervisor {
   // Starts exec_child in a new process (in a new user+pid namespace when
   // want_ns, as the namespace's second process, under a tiny init).
   Status spawn(const std::function<void()>& exec_child, bool want_ns, bool keep_caps);
-  Status checkpoint(DumpResult* result);
+  // stop: the job ends once the image is durable, without running on.
+  Status checkpoint(DumpResult* result, bool stop = false);
   void handle_client();
   int finish(int wait_status);
 

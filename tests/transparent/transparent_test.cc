@@ -349,5 +349,29 @@ TEST(TransparentRegression, KillingTheSupervisorEndsTheJobAndFreesItsDirectory) 
   EXPECT_EQ(read_file(job.out), ref);
 }
 
+// Regression: `ckpt checkpoint --stop` let the program run on after its
+// snapshot until the job was torn down; what it printed then came out twice
+// after the restart (stdout a pipe cannot be cut back).
+TEST(TransparentRegression, StopLeavesNothingToRepeat) {
+  for (int trial = 0; trial < 3; trial++) {
+    Job job;
+    std::string count = program("t_count");
+    std::string pipe_out = job.tmp / "piped";
+    std::string line = ckpt_bin() + " run --dir " + job.dir + " -- " + count + " 20 | cat >> " + pipe_out;
+    {
+      Child sup({"/bin/bash", "-c", line}, job.opts());
+      sleep_s(0.55 + 0.1 * trial);
+      ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir, "--stop"}).code, 0) << job.ckpt_err();
+      Exit e = sup.wait(20);
+      EXPECT_FALSE(e.timed_out);
+    }
+    Exit e = run({"/bin/bash", "-c", line}, job.opts(), 60);
+    EXPECT_EQ(e.code, 0) << read_file(job.err);
+    std::string want;
+    for (int i = 1; i <= 20; i++) want += std::to_string(i) + "\n";
+    EXPECT_EQ(read_file(pipe_out), want) << "trial " << trial;
+  }
+}
+
 }  // namespace
 }  // namespace ckpt::test

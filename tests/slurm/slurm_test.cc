@@ -242,28 +242,8 @@ TEST(SlurmJob, S7_TransparentProgramRequeuedAndResumed) {
   if (sh(ckpt_bin() + " run --help").rc != 0) GTEST_SKIP() << "ckpt run is not built yet";
   TempDir t;
   ASSERT_NO_FATAL_FAILURE(requeue_twice(t / "s7.d", plain_count() + " 60 100", "--interval 3600"));
-  // No number lost, in order. A number printed again right after a restart
-  // is a known transparent-mode issue (the program runs on after the
-  // snapshot of --stop): see the disabled test below.
-  std::vector<long> got = numbers(read_file(t / "s7.d/job.out")), unique;
-  for (long n : got)
-    if (unique.empty() || n != unique.back()) unique.push_back(n);
-  EXPECT_EQ(unique, one_to(60)) << dump(t / "s7.d/job.out");
-  if (got.size() != unique.size())
-    std::printf("KNOWN ISSUE: %zu number(s) printed twice at a restart (transparent --stop)\n",
-                got.size() - unique.size());
-}
-
-// Known to fail (transparent mode, issue 3): `ckpt checkpoint --stop` lets
-// the program run on after the snapshot until the image is written, so what
-// it prints meanwhile is printed again after the restart. Reproduce without
-// Slurm: `ckpt run --dir D -- plain-count 6 1000 | cat` , at 2.5 s `ckpt
-// checkpoint --dir D --stop`, then the same `ckpt run` again: 1 2 3 4 4 5 6.
-TEST(SlurmJob, DISABLED_S7_NoLineDuplicatedAtARestart) {
-  SKIP_WITHOUT_SLURM();
-  if (sh(ckpt_bin() + " run --help").rc != 0) GTEST_SKIP() << "ckpt run is not built yet";
-  TempDir t;
-  ASSERT_NO_FATAL_FAILURE(requeue_twice(t / "s7.d", plain_count() + " 60 100", "--interval 3600"));
+  // Every number once, in order: none lost, none printed again after a
+  // restart (`ckpt checkpoint --stop` ends the program at its snapshot).
   EXPECT_EQ(numbers(read_file(t / "s7.d/job.out")), one_to(60)) << dump(t / "s7.d/job.out");
 }
 

@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
       fs::remove(out);
       run({programs + "/compute"}, out);
       plain.push_back(std::stod(lines_of(out).at(0)));
-      fs::remove_all(dir + "/cjob");
+      std::error_code ec;
+      fs::remove_all(dir + "/cjob", ec);
       run({ckpt, "run", "--dir", dir + "/cjob", "--", programs + "/compute"}, out);
       under.push_back(std::stod(lines_of(out).at(0)));
     }
@@ -144,8 +145,9 @@ int main(int argc, char** argv) {
         uint64_t img = 0;
         for (int r = 0; r < runs; r++) {
           std::string job = dir + "/job", out = dir + "/prog.out";
-          fs::remove_all(job);
-          fs::remove(out);
+          std::error_code ec;
+          fs::remove_all(job, ec);
+          fs::remove(out, ec);
           double d0 = now();
           std::string cmd = "dd if=/dev/zero of=" + dir + "/dd.tmp bs=1M count=" +
                             std::to_string(mib) + " conv=fsync status=none";
@@ -200,7 +202,8 @@ int main(int argc, char** argv) {
       }
     }
   }
-  fs::remove_all(dir + "/job");
-  fs::remove_all(dir + "/cjob");
+  std::error_code ec;
+  fs::remove_all(dir + "/job", ec);
+  fs::remove_all(dir + "/cjob", ec);
   return 0;
 }

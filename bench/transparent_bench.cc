@@ -89,6 +89,20 @@ bool wait_for_line(const std::string& path, const std::string& prefix, size_t co
   return false;
 }
 
+// Waits until PATH has stopped growing for 300 ms: the killed job's
+// program may still print for a moment after its supervisor is gone.
+void wait_until_quiet(const std::string& path) {
+  std::error_code ec;
+  uintmax_t last = fs::file_size(path, ec);
+  for (double still = now(); now() - still < 0.3; usleep(20000)) {
+    uintmax_t size = fs::file_size(path, ec);
+    if (size != last) {
+      last = size;
+      still = now();
+    }
+  }
+}
+
 uint64_t image_bytes(const std::string& dir) {
   uint64_t total = 0;
   for (auto& e : fs::directory_iterator(dir))
@@ -192,18 +206,27 @@ int main(int argc, char** argv) {
           }
           kill(-job_pid, SIGKILL);
           waitpid(job_pid, nullptr, 0);
+          wait_until_quiet(out);
 
-          size_t before = hb.size();
+          // The resumed program's first heartbeat is the first one stamped
+          // after the restart began (CLOCK_MONOTONIC goes on across it).
           double r0 = now();
           pid_t rp = spawn({ckpt, "restart", "--dir", job}, out, true);
-          if (!wait_for_line(out, "hb ", before + 1, 600)) {
+          double first = 0;
+          for (double end = r0 + 600; first == 0 && now() < end; usleep(10000))
+            for (double t : heartbeats(out))
+              if (t > r0) {
+                first = t;
+                break;
+              }
+          if (first == 0) {
             std::fprintf(stderr, "bench: the restarted program did not run\n");
             return 1;
           }
-          auto hb2 = heartbeats(out);
-          restart.push_back(hb2[before] - r0);
+          restart.push_back(first - r0);
           kill(-rp, SIGKILL);
           waitpid(rp, nullptr, 0);
+          wait_until_quiet(out);
         }
         double ddm = median(dd), ckm = median(ck);
         char data[32];

@@ -137,7 +137,7 @@ class PowerLossFs : public Fs {
     for (auto it = pending_renames_.rbegin(); it != pending_renames_.rend(); ++it)
       ::rename(it->second.c_str(), it->first.c_str());
     for (const auto& [path, size] : synced_)
-      if (access(path.c_str(), F_OK) == 0) truncate(path.c_str(), off_t(size));
+      if (access(path.c_str(), F_OK) == 0) ::truncate(path.c_str(), off_t(size));
   }
   bool crashed() const { return budget_ < 0; }
 

@@ -30,6 +30,7 @@ int Fs::fsync(int fd) { return result(::fsync(fd)); }
 void Fs::start_writeback(int fd, uint64_t offset, uint64_t n) {
   ::sync_file_range(fd, off64_t(offset), off64_t(n), SYNC_FILE_RANGE_WRITE);
 }
+int Fs::truncate(int fd, uint64_t size) { return result(::ftruncate(fd, off_t(size))); }
 int Fs::close(int fd) { return result(::close(fd)); }
 int Fs::rename_noreplace(const char* from, const char* to) {
   if (::renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;

@@ -22,6 +22,7 @@ class Fs {
   // Starts writing back [offset, offset+n) without waiting, so the disk works
   // while later bytes are still being produced. A hint: errors are ignored.
   virtual void start_writeback(int fd, uint64_t offset, uint64_t n);
+  virtual int truncate(int fd, uint64_t size);
   virtual int close(int fd);
   // Renames without replacing an existing target (falls back to link+unlink
   // where the file system lacks RENAME_NOREPLACE).

@@ -291,6 +291,9 @@ class PageWriter {
   uint64_t bytes_ = 0;
 };
 
+// Images of programs this big are written with O_DIRECT (see BlockWriter).
+constexpr uint64_t kDirectFrom = 32ull << 20;
+
 // Memory we may use for a snapshot: half of what the kernel says is available.
 uint64_t snapshot_budget() {
   std::string info;
@@ -461,10 +464,11 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   auto block = std::make_unique<inject::Block>();
   // Room for a copy of the program's memory, made ready while it still runs.
   Snapshot snap;
+  uint64_t resident = 0;
   {
     std::string rss = status_field("/proc/" + std::to_string(t.pid) + "/status", "VmRSS");
-    uint64_t want = std::strtoull(rss.c_str(), nullptr, 10) * 1024;
-    want += want / 8 + (16u << 20);
+    resident = std::strtoull(rss.c_str(), nullptr, 10) * 1024;
+    uint64_t want = resident + resident / 8 + (16u << 20);
     if (want <= snapshot_budget()) snap.reserve(want);
   }
   Quiescer q(t.pid, t.block_addr);
@@ -536,6 +540,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   format::ImageWriter w;
   format::WriterOptions wo;
   wo.zstd_level = options.zstd_level;
+  wo.direct = resident >= kDirectFrom;
   uint64_t gen = dir.next_generation();
   std::string path = dir.image_path(gen);
   CKPT_RETURN_IF_ERROR(w.open(path, format::Kind::kProcess, gen, wo));

@@ -51,7 +51,17 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
   buffer_.reserve(kBufferSize);
 
   fs_->unlink(temp_path_.c_str());  // a stale one from a crash
-  int fd = fs_->open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  int fd = -EINVAL;
+  if (options_.direct) fd = fs_->open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0600);
+  if (fd >= 0) {
+    blocks_ = std::make_unique<BlockWriter>(fs_, fd, temp_path_.c_str());
+    if (!blocks_->ok()) blocks_.reset();
+    // Without its buffers the file is written like any other.
+    if (!blocks_) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT);
+  } else if (fd == -EINVAL) {  // no O_DIRECT here
+    fs_->unlink(temp_path_.c_str());
+    fd = fs_->open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  }
   if (fd < 0) return write_error(-fd, "cannot create", temp_path_.c_str());
   fd_ = fd;
 
@@ -124,6 +134,14 @@ Status ImageWriter::emit_hashed(uint32_t type, uint32_t flags, const void* store
   records_++;
   if (type != kEnd) raw_total_ += raw_n;
 
+  if (blocks_) {
+    if (!buffer_.empty()) {  // the file header
+      CKPT_RETURN_IF_ERROR(blocks_->append(buffer_.data(), buffer_.size()));
+      buffer_.clear();
+    }
+    CKPT_RETURN_IF_ERROR(blocks_->append(h, sizeof h));
+    return blocks_->append(stored, stored_n);
+  }
   if (stored_n < kDirectWrite) {
     if (buffer_.size() + sizeof h + stored_n > kBufferSize) CKPT_RETURN_IF_ERROR(flush_buffer());
     buffer_.insert(buffer_.end(), h, h + sizeof h);
@@ -223,6 +241,10 @@ Status ImageWriter::commit() {
   put_u64(end + 16, 0);
   CKPT_RETURN_IF_ERROR(emit(kEnd, 0, end, sizeof end, sizeof end));
   CKPT_RETURN_IF_ERROR(flush_buffer());
+  if (blocks_) {
+    CKPT_RETURN_IF_ERROR(blocks_->finish(offset_));
+    blocks_.reset();
+  }
   int r = fs_->fsync(fd_);
   if (r < 0) return write_error(-r, "cannot fsync", temp_path_.c_str());
   r = fs_->close(fd_);
@@ -240,6 +262,7 @@ Status ImageWriter::commit() {
 }
 
 void ImageWriter::abort() {
+  blocks_.reset();
   if (fd_ >= 0) {
     fs_->close(fd_);
     fd_ = -1;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/fs.h"
+#include "format/block_writer.h"
 #include "format/image_format.h"
 
 namespace ckpt::format {
@@ -21,6 +22,10 @@ namespace ckpt::format {
 struct WriterOptions {
   int zstd_level = 0;  // 0: store uncompressed
   size_t chunk = kDefaultChunk;
+  // Write with O_DIRECT through a few aligned blocks (BlockWriter): for big
+  // images, where copying into the page cache costs more than the disk.
+  // Falls back to buffered writes where the file system refuses it.
+  bool direct = false;
 };
 
 class ImageWriter {
@@ -66,6 +71,7 @@ class ImageWriter {
   void note_written(uint64_t n);
   uint64_t records_ = 0, raw_total_ = 0;
   std::vector<uint8_t> buffer_;  // small records are gathered here
+  std::unique_ptr<BlockWriter> blocks_;  // direct mode: every byte goes here
   std::vector<uint8_t> zbuf_[2];  // one per pipeline slot
   ZSTD_CCtx* zctx_[2] = {nullptr, nullptr};
 };

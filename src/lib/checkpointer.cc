@@ -183,6 +183,10 @@ static Status write_generation(format::JobDir& dir, const Options& o, uint64_t g
   format::ImageWriter w(g_fs ? g_fs : Fs::posix());
   format::WriterOptions wo;
   wo.zstd_level = o.compression == Compression::kZstd ? std::max(1, o.compression_level) : 0;
+  // Big images go to the disk with O_DIRECT (see BlockWriter).
+  uint64_t total = 0;
+  for (const Segment& s : segments) total += s.size;
+  wo.direct = total >= (32ull << 20);
   CKPT_RETURN_IF_ERROR(w.open(dir.image_path(generation), format::Kind::kApp, generation, wo));
   std::vector<uint8_t> meta;
   {

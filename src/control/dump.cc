@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,7 +54,8 @@ class Quiescer {
   Quiescer(pid_t pid, uint64_t addr) : pid_(pid), addr_(addr) {}
   ~Quiescer() { release(); }
 
-  Status stop(inject::Block* block) {
+  // With want_copy, the program also forks its frozen copy (inject_abi.h).
+  Status stop(inject::Block* block, bool want_copy) {
     CKPT_RETURN_IF_ERROR(mem_read(pid_, addr_, block, inject::kBlockHeaderSize));
     if (block->magic != inject::kBlockMagic || block->version != inject::kBlockVersion)
       return Status::make(Code::kUnsupported, 0,
@@ -89,6 +91,8 @@ class Quiescer {
     }
     if (c.overflow) return Status::make(Code::kUnsupported, 0, "more than %d threads", inject::kMaxThreads);
     // Every thread is parked: let the first one record process-wide state.
+    uint32_t fork = want_copy ? seq_ : 0;
+    CKPT_RETURN_IF_ERROR(mem_write(pid_, addr_ + offsetof(inject::Block, fork_seq), &fork, 4));
     uint32_t collect = seq_;
     CKPT_RETURN_IF_ERROR(mem_write(pid_, addr_ + offsetof(inject::Block, collect_seq), &collect, 4));
     for (;;) {
@@ -291,6 +295,53 @@ class PageWriter {
   uint64_t bytes_ = 0;
 };
 
+// The program's frozen copy (inject_abi.h), found among its parent's
+// children by its pid inside the namespace, and killed when the dump ends.
+class FrozenCopy {
+ public:
+  ~FrozenCopy() { end(); }
+  FrozenCopy() = default;
+  FrozenCopy(const FrozenCopy&) = delete;
+  FrozenCopy& operator=(const FrozenCopy&) = delete;
+
+  bool find(pid_t program, pid_t inner) {
+    std::vector<std::string> f;
+    if (!read_stat_fields(program, &f).is_ok() || f.size() < 5) return false;
+    pid_t parent = pid_t(std::atoi(f[4].c_str()));  // proc(5): 4 is the ppid
+    for (pid_t task : list_tasks(parent)) {
+      std::string kids;
+      std::string dir = "/proc/" + std::to_string(parent) + "/task/" + std::to_string(task);
+      if (!read_text(dir + "/children", &kids).is_ok()) continue;
+      for (const char* p = kids.c_str(); *p;) {
+        char* end;
+        long kid = std::strtol(p, &end, 10);
+        if (end == p) break;
+        p = end;
+        std::string ns = status_field("/proc/" + std::to_string(kid) + "/status", "NSpid");
+        size_t sp = ns.find_last_of(" \t");
+        if (kid > 0 && kid != program &&
+            std::atoi(sp == std::string::npos ? ns.c_str() : ns.c_str() + sp + 1) == inner) {
+          pid_ = pid_t(kid);
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+  pid_t pid() const { return pid_; }
+  void end() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    // Ours to reap only without a namespace (its init reaps it otherwise).
+    while (::waitpid(pid_, nullptr, __WALL) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
 // Images of programs this big are written with O_DIRECT (see BlockWriter).
 constexpr uint64_t kDirectFrom = 32ull << 20;
 
@@ -462,17 +513,19 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
                           DumpResult* result) {
   double t0 = now_s();
   auto block = std::make_unique<inject::Block>();
-  // Room for a copy of the program's memory, made ready while it still runs.
-  Snapshot snap;
   uint64_t resident = 0;
   {
     std::string rss = status_field("/proc/" + std::to_string(t.pid) + "/status", "VmRSS");
     resident = std::strtoull(rss.c_str(), nullptr, 10) * 1024;
-    uint64_t want = resident + resident / 8 + (16u << 20);
-    if (want <= snapshot_budget()) snap.reserve(want);
   }
+  // The memory is read from a frozen copy-on-write copy of the program, so
+  // that it runs again as soon as the copy exists; unless the job ends with
+  // this checkpoint (then nothing needs to run).
+  bool hold = options.end_on_success > 0;
   Quiescer q(t.pid, t.block_addr);
-  CKPT_RETURN_IF_ERROR(q.stop(block.get()));
+  CKPT_RETURN_IF_ERROR(q.stop(block.get(), !hold));
+  FrozenCopy copy;
+  bool frozen = !hold && block->fork_pid > 0 && copy.find(t.pid, block->fork_pid);
 
   // One process for now: its children would not come back with it.
   for (pid_t task : list_tasks(t.pid)) {
@@ -557,36 +610,64 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   PageWriter pw(t.pid, &w);
   if (s.is_ok()) s = pw.check();
   std::vector<std::vector<PagesInfo>> runs(plans.size());
-  uint64_t total = 0;
-  for (size_t i = 0; s.is_ok() && i < plans.size(); i++) {
-    s = pw.runs(plans[i], &runs[i]);
-    for (const PagesInfo& r : runs[i]) total += r.len;
+  for (size_t i = 0; s.is_ok() && i < plans.size(); i++) s = pw.runs(plans[i], &runs[i]);
+  // What the frozen copy does not hold as it was is copied while the
+  // program waits: shared memory (the program goes on changing it) and
+  // mappings a fork leaves out or wipes (MADV_DONTFORK, MADV_WIPEONFORK).
+  std::vector<bool> parked(plans.size(), !frozen);
+  std::unique_ptr<PageWriter> from_copy;
+  if (frozen && s.is_ok()) {
+    std::vector<uint64_t> exempt;
+    from_copy = std::make_unique<PageWriter>(copy.pid(), &w);
+    frozen = read_fork_exempt(t.pid, &exempt).is_ok() && from_copy->check().is_ok();
+    for (size_t i = 0; frozen && i < plans.size(); i++)
+      parked[i] = (plans[i].info.flags & restore::kMapShared) ||
+                  std::find(exempt.begin(), exempt.end(), plans[i].info.start) != exempt.end();
+    if (!frozen) parked.assign(plans.size(), true);
   }
-  // With room for a copy, the program waits only for the copy.
-  // The snapshot, if the memory fits; otherwise the program waits while its
-  // pages go straight to the image.
-  bool snapshot = s.is_ok() && total <= snap.size();
+  if (!frozen) copy.end();
+  Snapshot snap;
   std::vector<uint8_t*> bufs;
-  for (size_t i = 0; snapshot && i < plans.size(); i++)
-    for (const PagesInfo& r : runs[i]) {
-      bufs.push_back(snap.take(r.len));
-      pw.read(r, bufs.back());
-    }
-  bool hold = options.end_on_success > 0;
-  if (snapshot && !hold) q.release();
+  if (frozen && s.is_ok()) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < plans.size(); i++)
+      for (const PagesInfo& r : runs[i]) total += parked[i] ? r.len : 0;
+    if (total > snapshot_budget()) return Status::make(Code::kNoSpace, ENOMEM,
+        "the program's shared memory (%llu MiB) does not fit in memory twice",
+        (unsigned long long)(total >> 20));
+    if (total > 0) snap.reserve(total);
+    if (total > 0 && snap.size() == 0)
+      return Status::make(Code::kIo, ENOMEM, "cannot allocate %llu MiB for shared memory",
+                          (unsigned long long)(total >> 20));
+    for (size_t i = 0; i < plans.size(); i++)
+      for (const PagesInfo& r : runs[i])
+        if (parked[i]) {
+          bufs.push_back(snap.take(r.len));
+          pw.read(r, bufs.back());
+        }
+    q.release();
+  }
   double t1 = now_s();
   size_t k = 0;
   for (size_t i = 0; s.is_ok() && i < plans.size(); i++) {
     rec = encode(plans[i].info);
     s = w.record(format::kProcMapping, rec.data(), rec.size());
-    for (size_t j = 0; s.is_ok() && j < runs[i].size(); j++, k++) {
-      s = pw.emit(runs[i][j], snapshot ? bufs[k] : nullptr);
-      if (snapshot) snap.done(bufs[k], runs[i][j].len);
+    for (size_t j = 0; s.is_ok() && j < runs[i].size(); j++) {
+      if (!frozen) {
+        s = pw.emit(runs[i][j], nullptr);  // straight from the parked program
+      } else if (parked[i]) {
+        s = pw.emit(runs[i][j], bufs[k]);
+        snap.done(bufs[k], runs[i][j].len);
+        k++;
+      } else {
+        s = from_copy->emit(runs[i][j], nullptr);
+      }
     }
   }
+  copy.end();
   // The memory is saved: the program may run while the image is made durable.
   if (!hold) q.release();
-  if (!snapshot) t1 = now_s();
+  if (!frozen) t1 = now_s();
   if (s.is_ok()) s = w.commit();
   if (!s.is_ok()) {
     w.abort();
@@ -602,7 +683,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   result->path = path;
   result->generation = gen;
   result->file_bytes = w.bytes_written();
-  result->memory_bytes = pw.bytes();
+  result->memory_bytes = pw.bytes() + (from_copy ? from_copy->bytes() : 0);
   result->pause_s = t1 - t0;
   result->total_s = now_s() - t0;
   return Status::ok();

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 namespace ckpt::control {
 
@@ -62,6 +63,28 @@ Status read_maps(pid_t pid, std::vector<MapLine>* out) {
     m.shared = perms[3] == 's';
     if (consumed > 0 && size_t(consumed) <= line.size()) m.path = line.substr(size_t(consumed));
     out->push_back(std::move(m));
+  }
+  return Status::ok();
+}
+
+Status read_fork_exempt(pid_t pid, std::vector<uint64_t>* starts) {
+  std::string text;
+  CKPT_RETURN_IF_ERROR(read_text("/proc/" + std::to_string(pid) + "/smaps", &text));
+  starts->clear();
+  uint64_t start = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    std::string_view line(text.data() + pos, eol - pos);
+    pos = eol + 1;
+    char c = line.empty() ? 0 : line[0];
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {  // a mapping's first line
+      start = std::strtoull(std::string(line.substr(0, line.find('-'))).c_str(), nullptr, 16);
+    } else if (line.rfind("VmFlags:", 0) == 0) {
+      std::string flags = " " + std::string(line.substr(8)) + " ";
+      if (flags.find(" dc ") != std::string::npos || flags.find(" wf ") != std::string::npos)
+        starts->push_back(start);
+    }
   }
   return Status::ok();
 }

@@ -7,6 +7,7 @@
 // store into the static Block. Without CKPT_INJECT_FD in the environment the
 // library does nothing at all (children of the program, for instance).
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +68,20 @@ void record_process_state() {
   g_block.brk = uint64_t(raw(SYS_brk, 0));
 }
 
+// A copy-on-write copy of the whole process, frozen as it is now: the
+// supervisor reads the memory from it while the program runs on. It shares
+// the descriptor table (no file gains a reference), is a sibling of the
+// program (CLONE_PARENT: the program never sees a child, a SIGCHLD or a
+// zombie), and sleeps with every signal blocked until it is killed.
+void fork_frozen_copy() {
+  long pid = raw(SYS_clone, CLONE_PARENT | CLONE_FILES | CLONE_FS | SIGCHLD, 0, 0, 0);
+  if (pid == 0) {
+    raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) raw(SYS_pause);
+  }
+  g_block.fork_pid = int32_t(pid);
+}
+
 void on_checkpoint(int, siginfo_t* info, void* uc) {
   // Only the supervisor's tgkill counts; anything else is ignored.
   if (info->si_code != SI_TKILL) return;
@@ -110,6 +125,8 @@ void on_checkpoint(int, siginfo_t* info, void* uc) {
   while (load(&g_block.release_seq) < seq) {
     if (idx == 0 && load(&g_block.collect_seq) == seq && load(&g_block.collected_seq) != seq) {
       record_process_state();
+      g_block.fork_pid = 0;
+      if (load(&g_block.fork_seq) == seq) fork_frozen_copy();
       __atomic_store_n(&g_block.collected_seq, seq, __ATOMIC_RELEASE);
     }
     pause_briefly();

@@ -9,9 +9,13 @@
 //   each thread (signal handler): takes a slot, records its own state,
 //       arrived++, then polls until release_seq >= seq
 //   supervisor: when arrived == number of live threads: collect_seq = seq
-//   thread in slot 0: records process-wide state, collected_seq = seq
-//   supervisor: reads the block and the memory, writes the image,
-//       release_seq = seq
+//   thread in slot 0: records process-wide state; if fork_seq == seq, forks
+//       a frozen copy of the process (CLONE_PARENT: a sibling, never the
+//       program's child) that only sleeps, and puts its pid (or -errno) in
+//       fork_pid; then collected_seq = seq
+//   supervisor: reads the block and the memory (from the frozen copy, once
+//       the program is released), writes the image, release_seq = seq, and
+//       kills the copy
 #pragma once
 
 #include <stdint.h>
@@ -19,7 +23,7 @@
 namespace ckpt::inject {
 
 inline constexpr uint64_t kBlockMagic = 0x31424b504b43ull;  // "CKPKB1"
-inline constexpr uint32_t kBlockVersion = 1;
+inline constexpr uint32_t kBlockVersion = 2;
 inline constexpr int kMaxThreads = 4096;
 // glibc numbering: SIGRTMIN is 34, SIGRTMAX 64. 62 is rarely used by programs.
 inline constexpr int kDefaultSignal = 62;
@@ -47,6 +51,8 @@ struct Block {
   uint32_t signal;
   uint32_t request_seq, release_seq, collect_seq, collected_seq;
   uint32_t slots_used, arrived, overflow, pad;
+  uint32_t fork_seq;  // the checkpoint that wants a frozen copy
+  int32_t fork_pid;   // the copy's pid as the program sees it, or -errno
   uint64_t brk;
   uint64_t itimers[3][4];  // it_interval {sec, usec}, it_value {sec, usec}
   KSigaction actions[65];  // by signal number; [0] unused

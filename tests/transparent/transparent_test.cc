@@ -114,6 +114,13 @@ TEST(Transparent, SixtyFourThreads) { expect_same({program("t_threads"), "64", "
 
 TEST(Transparent, LargeHeap) { expect_same({program("t_heap"), "256", "25"}, 1.5); }
 
+// The program writes all its memory while the image is being written: the
+// image must still be of one instant (private and shared memory), with
+// MADV_DONTFORK and MADV_WIPEONFORK regions intact.
+TEST(Transparent, MemoryWrittenDuringTheCheckpointIsOfOneInstant) {
+  expect_same({program("t_busy"), "150"}, 1.0, 2);
+}
+
 TEST(Transparent, SignalsTimersClockIdentity) { expect_same({program("t_signals"), "25"}, 1.0, 2); }
 
 // Needs unprivileged user namespaces (the job then runs in its own pid namespace).

@@ -1,5 +1,5 @@
 /* A program with MIB MiB resident (random or compressible), then a
- * heartbeat line "hb NS" (CLOCK_MONOTONIC) every 100 ms: the benchmark reads
+ * heartbeat line "hb NS" (CLOCK_MONOTONIC) every 10 ms: the benchmark reads
  * the pause and the restart time from the gaps. Knows nothing of ckpt.
  * Usage: resident MIB random|compressible [SECONDS] */
 #include <stdint.h>
@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     printf("hb %llu\n", (unsigned long long)now_ns());
     fflush(stdout);
     sum += p[(now_ns() / 7) % (n / 8)];
-    usleep(100000);
+    usleep(10000);
   }
   printf("done %llu\n", (unsigned long long)sum);
   return 0;

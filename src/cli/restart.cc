@@ -20,6 +20,7 @@ int restart_job(control::SuperviseOptions o) {
     s = control::prepare_restore(gens[i].path, false, &plan);
     if (s.is_ok()) break;
     if (plan.args_fd >= 0) ::close(plan.args_fd);
+    if (plan.image_fd >= 0) ::close(plan.image_fd);
     if (s.code() != Code::kCorrupt || i == 0) return fail("%s", s.message());
     std::fprintf(stderr, "ckpt: %s; using the previous image\n", s.message());
   }

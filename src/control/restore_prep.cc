@@ -141,6 +141,9 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   int mfd = ::memfd_create("ckpt-restore", MFD_CLOEXEC);
   if (mfd < 0) return Status::make(Code::kIo, errno, "memfd_create");
   plan->args_fd = mfd;
+  // The file the reader checks is the file the restorer reads.
+  plan->image_fd = ::fcntl(r.fd(), F_DUPFD_CLOEXEC, 3);
+  if (plan->image_fd < 0) return Status::make(Code::kIo, errno, "cannot keep %s open", image_path.c_str());
 
   std::vector<MappingInfo> maps;
   std::vector<restore::RRun> runs;
@@ -200,25 +203,35 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
           return bad("pages outside their mapping");
         if (!runs.empty() && runs.back().addr + runs.back().len > p.addr)
           return bad("overlapping pages");
-        runs.push_back({p.addr, p.len, cursor});
         has_data.back() = true;
-        // The pages are decoded straight into the memfd, mapped here.
-        if (::ftruncate(mfd, off_t(cursor + p.len)) != 0)
-          return Status::make(Code::kIo, errno, "cannot unpack the image into memory");
-        void* win = ::mmap(nullptr, size_t(p.len), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, off_t(cursor));
-        if (win == MAP_FAILED) return Status::make(Code::kIo, errno, "cannot map the unpacked image");
-        Status st;
+        // Each DATA record becomes a run of its own: stored bytes are checked
+        // here and read by the restorer straight from the image into place;
+        // compressed ones are unpacked into the memfd.
         uint64_t got = 0;
-        while (st.is_ok() && got < p.len) {
-          st = r.next(&ri, &end);
-          if (st.is_ok() && (end || ri.type != format::kData)) st = bad("missing page data");
-          if (st.is_ok() && ri.raw > p.len - got) st = bad("too much page data");
-          if (st.is_ok()) st = r.read_payload(ri, static_cast<uint8_t*>(win) + got);
+        while (got < p.len) {
+          CKPT_RETURN_IF_ERROR(r.next(&ri, &end));
+          if (end || ri.type != format::kData) return bad("missing page data");
+          if (ri.raw == 0 || ri.raw > p.len - got) return bad("too much page data");
+          if (!(ri.flags & format::kFlagZstd)) {
+            if (ri.stored != ri.raw) return bad("bad page data length");
+            CKPT_RETURN_IF_ERROR(r.check_payload(ri));
+            runs.push_back({p.addr + got, ri.raw, ri.offset + format::kRecordHeaderSize,
+                            restore::kRunFromImage});
+          } else {
+            uint64_t span = (ri.raw + kPage - 1) & ~(kPage - 1);
+            if (::ftruncate(mfd, off_t(cursor + span)) != 0)
+              return Status::make(Code::kIo, errno, "cannot unpack the image into memory");
+            void* win = ::mmap(nullptr, size_t(span), PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
+                               off_t(cursor));
+            if (win == MAP_FAILED) return Status::make(Code::kIo, errno, "cannot map the unpacked image");
+            Status st = r.read_payload(ri, win);
+            ::munmap(win, size_t(span));
+            CKPT_RETURN_IF_ERROR(st);
+            runs.push_back({p.addr + got, ri.raw, cursor, 0});
+            cursor += span;
+          }
           got += ri.raw;
         }
-        ::munmap(win, size_t(p.len));
-        CKPT_RETURN_IF_ERROR(st);
-        cursor += p.len;
         plan->memory_bytes += p.len;
         break;
       }
@@ -314,6 +327,7 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
   int high = maxfd + 1;
   int a = ::fcntl(plan.args_fd, F_DUPFD, high);
   int e = ::fcntl(err_fd, F_DUPFD, high);
+  int img = plan.image_fd >= 0 ? ::fcntl(plan.image_fd, F_DUPFD, high) : -1;
   // The program's executable, for /proc/self/exe (the restorer closes it).
   int x = -1;
   if (!plan.info.exe.empty()) {
@@ -403,7 +417,7 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
   for (int fd = 0; fd < high; fd++)
     if (!target[size_t(fd)]) ::close(fd);
   // a and e are the lowest numbers >= high; everything above them goes.
-  int top = std::max(std::max(a, e), x);
+  int top = std::max(std::max(std::max(a, e), x), img);
   ::close_range(unsigned(top + 1), ~0u, 0);
   if (::chdir(plan.info.cwd.c_str()) != 0) {
     write_err(e, "cannot enter the program's working directory " + plan.info.cwd + ": " +
@@ -423,9 +437,10 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
       }
     }
   }
-  std::string sa = std::to_string(a), se = std::to_string(e), sx = std::to_string(x);
-  char* argv[] = {const_cast<char*>(restorer.c_str()), sa.data(), se.data(),
-                  x >= 0 ? sx.data() : nullptr, nullptr};
+  std::string sa = std::to_string(a), se = std::to_string(e), sx = std::to_string(x),
+              si = std::to_string(img);
+  char* argv[] = {const_cast<char*>(restorer.c_str()), sa.data(), se.data(), sx.data(), si.data(),
+                  nullptr};
   char* envp[] = {nullptr};
   ::execve(restorer.c_str(), argv, envp);
   write_err(e, "cannot run the restorer " + restorer + ": " + std::strerror(errno));

@@ -18,7 +18,8 @@ struct RestorePlan {
   ProcInfo info;
   std::vector<FdInfo> fds;
   std::vector<ThreadInfo> threads;
-  int args_fd = -1;  // the memfd; close-on-exec in the supervisor
+  int args_fd = -1;   // the memfd; close-on-exec in the supervisor
+  int image_fd = -1;  // the image, read by the restorer; close-on-exec too
   uint64_t memory_bytes = 0;
 };
 

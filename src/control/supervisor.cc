@@ -319,6 +319,8 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   restore_fd_ = msg[0];
   ::close(plan.args_fd);
   plan.args_fd = -1;
+  if (plan.image_fd >= 0) ::close(plan.image_fd);
+  plan.image_fd = -1;
   target_.block_addr = plan.info.block_addr;
   return s;
 }

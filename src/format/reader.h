@@ -40,6 +40,7 @@ class ImageReader {
   const FileHeader& header() const { return header_; }
   uint64_t file_size() const { return size_; }
   const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
 
   // The next record's header. After the END record, *end is set and no
   // record follows; a file that stops before END is reported as truncated.

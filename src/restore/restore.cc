@@ -80,6 +80,7 @@ constexpr unsigned long kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400,
 int g_err_fd = 2;
 int g_exe_fd = -1;
 int g_args_fd = -1;
+int g_image_fd = -1;  // the image: uncompressed page data is read from it
 const RHeader* g_hdr;
 const uint8_t* g_meta;
 volatile int g_started;
@@ -321,7 +322,9 @@ void map_regions() {
   for (uint32_t i = 0; i < g_hdr->nruns; i++) {
     uint64_t done = 0;
     while (done < runs[i].len) {
-      long r = sys::call(sys::kPread, g_args_fd, long(runs[i].addr + done),
+      int fd = (runs[i].flags & kRunFromImage) ? g_image_fd : g_args_fd;
+      if (fd < 0) die("no image to read saved memory from");
+      long r = sys::call(sys::kPread, fd, long(runs[i].addr + done),
                          long(runs[i].len - done), long(runs[i].data_off + done));
       if (r <= 0) die("cannot read saved memory", r, runs[i].addr + done);
       done += uint64_t(r);
@@ -496,8 +499,9 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   sys::call(sys::kRtSigprocmask, 2 /*SIG_SETMASK*/, long(&all), 0, 8);
   long argc = sp[0];
   char** argv = reinterpret_cast<char**>(sp + 1);
-  if (argc != 3 && argc != 4) die("usage: ckpt-restore ARGS_FD ERR_FD [EXE_FD] (run by `ckpt restart`)");
-  if (argc == 4) g_exe_fd = int(parse_dec(argv[3]));
+  if (argc != 5) die("usage: ckpt-restore ARGS_FD ERR_FD EXE_FD IMAGE_FD (run by `ckpt restart`)");
+  g_exe_fd = int(parse_dec(argv[3]));
+  g_image_fd = int(parse_dec(argv[4]));
   long args_fd = parse_dec(argv[1]);
   long err_fd = parse_dec(argv[2]);
   if (args_fd < 0 || err_fd < 0) die("bad descriptor arguments");
@@ -529,6 +533,7 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   unmap_others();
   if (g_exe_fd >= 0) detach_from_own_file();
   map_regions();
+  if (g_image_fd >= 0) sys::call(sys::kClose, g_image_fd);
   place_specials(parked);
   set_mm();
   set_process_state();

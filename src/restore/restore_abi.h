@@ -4,7 +4,8 @@
 //
 //   memfd:  [RHeader, one page][page data ...][meta: RMap[] RThread[] RRun[] strings]
 //
-// Page data sits at page-aligned offsets so it could be mapped directly.
+// Page data stored uncompressed is read by the restorer straight from the
+// image file (verified before); only decompressed data goes into the memfd.
 #pragma once
 
 #include <stdint.h>
@@ -24,7 +25,7 @@ inline constexpr uint64_t kStackArea = kRestorerBase + (640ull << 20);
 inline constexpr uint64_t kThreadStack = 64ull << 10;  // per restored thread, while starting
 
 inline constexpr uint64_t kArgsMagic = 0x3153475241504b43ull;  // "CKPARGS1"
-inline constexpr uint32_t kArgsVersion = 1;
+inline constexpr uint32_t kArgsVersion = 2;
 inline constexpr uint64_t kPage = 4096;
 
 // RMap.flags
@@ -47,8 +48,12 @@ struct RMap {
   uint32_t path_off, path_len;  // into the string table; path_len 0 for anonymous
 };
 
+// RRun.flags
+inline constexpr uint64_t kRunFromImage = 1u << 0;  // data_off is in the image file
+
 struct RRun {
-  uint64_t addr, len, data_off;  // data_off: in the memfd, page aligned
+  uint64_t addr, len, data_off;  // data_off: in the memfd (page aligned) or the image
+  uint64_t flags;
 };
 
 struct RSpecial {

@@ -396,7 +396,7 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
   std::vector<ImageEntry> image_entries;
   {
     format::ImageReader r;
-    CKPT_RETURN_IF_ERROR(r.open(path));
+    CKPT_RETURN_IF_ERROR(r.open(path, /*owned_only=*/true));
     std::vector<uint8_t> payload;
     for (;;) {
       format::RecordInfo rec;
@@ -456,7 +456,7 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
   }
 
   format::ImageReader r;
-  CKPT_RETURN_IF_ERROR(r.open(path));
+  CKPT_RETURN_IF_ERROR(r.open(path, /*owned_only=*/true));
   std::vector<uint8_t> payload;
   Entry* cur = nullptr;
   uint8_t* dst = nullptr;
@@ -525,7 +525,7 @@ Status Checkpointer::restore(RestoreInfo* info) {
   auto gens = impl_->jobdir.list();
   for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
     format::VerifyResult v;
-    Status s = format::verify_image(it->path, &v);
+    Status s = format::verify_image(it->path, &v, /*owned_only=*/true);
     if (s.is_ok() && v.header.kind != format::Kind::kApp)
       s = Status::make(Code::kMismatch, 0, "%s is a process image, not libckpt state",
                        it->path.c_str());

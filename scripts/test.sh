@@ -13,6 +13,8 @@ quick=0
 if [ "$(id -u)" -eq 0 ]; then
   user=ckpttest
   id -u "$user" > /dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+  # The second user of the two-user tests (tests/twouser, run as root below).
+  id -u ckpttest2 > /dev/null 2>&1 || useradd -m -s /bin/bash ckpttest2
   # A fresh directory per run: two runs at once must not share builds.
   work=$(mktemp -d /tmp/ckpt-test.XXXXXX)
   mkdir -p "$work/src"
@@ -51,11 +53,18 @@ run_suite() {  # NAME BUILD_DIR [CMAKE_ARGS...]
 
 build_base=${root%/src}
 [ "$root" = "$src" ] && build_base=$src
-CTEST_ARGS="" run_suite "release" "$build_base/build"
+CTEST_ARGS="-LE twouser" run_suite "release" "$build_base/build"
+# Two users: root switches to ckpttest and ckpttest2 in each test's children,
+# on the release build (readable by both: $work is 0755).
+if [ "$(id -u)" -eq 0 ] && [ -x "$build_base/build/tests/twouser/twouser_tests" ]; then
+  echo "== two users (as root, acting as ckpttest and ckpttest2)"
+  (cd "$build_base/build" && ctest --output-on-failure --timeout 120 -L twouser) \
+    || { echo "== two users: TESTS FAILED"; failed=1; }
+fi
 if [ $quick -eq 0 ]; then
-  CTEST_ARGS="-E install_and_consume -LE slurm" run_suite "asan+ubsan (Slurm jobs run in the release suite only: their timing is what they test)" "$build_base/build-asan" \
+  CTEST_ARGS="-E install_and_consume -LE 'slurm|twouser'" run_suite "asan+ubsan (Slurm jobs run in the release suite only: their timing is what they test)" "$build_base/build-asan" \
     -DCKPT_SANITIZE=address -DCKPT_BUILD_BENCH=OFF
-  CTEST_ARGS="-R 'Lib|Format'" run_suite "tsan (library, async and pipelined writers)" "$build_base/build-tsan" \
+  CTEST_ARGS="-R 'Lib|Format' -LE twouser" run_suite "tsan (library, async and pipelined writers)" "$build_base/build-tsan" \
     -DCKPT_SANITIZE=thread -DCKPT_BUILD_BENCH=OFF
 fi
 if [ $quick -eq 0 ]; then

@@ -71,6 +71,16 @@ Status connect_control(const std::string& dir, int* fd) {
                           dir.c_str(), dir.c_str());
     return Status::make(Code::kIo, err, "cannot reach the job of %s", dir.c_str());
   }
+  // The job must be ours too: a socket another user put in its place would
+  // otherwise answer for it (and could claim a checkpoint was made).
+  ucred cred;
+  socklen_t len = sizeof cred;
+  if (::getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::geteuid()) {
+    ::close(s);
+    return Status::make(Code::kInvalid, 0,
+                        "the control socket of %s is served by another user (uid %u): refused",
+                        dir.c_str(), unsigned(cred.uid));
+  }
   *fd = s;
   return Status::ok();
 }

@@ -10,7 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/sysinfo.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "format/reader.h"
@@ -38,17 +42,104 @@ Status pwrite_all(int fd, const void* p, size_t n, uint64_t off) {
   return Status::ok();
 }
 
-Status check_file(const std::string& path, uint64_t ino, uint64_t size, uint64_t mtime) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
+// Where ordinary users may map memory: [mmap_min_addr, 2^47).
+constexpr uint64_t kUserTop = 1ull << 47;
+uint64_t mmap_floor() {
+  static uint64_t v = [] {
+    unsigned long long x = 65536;
+    if (FILE* f = std::fopen("/proc/sys/vm/mmap_min_addr", "r")) {
+      if (std::fscanf(f, "%llu", &x) != 1) x = 65536;
+      std::fclose(f);
+    }
+    return std::max<uint64_t>(uint64_t(x), kPage);
+  }();
+  return v;
+}
+uint64_t max_map_count() {
+  unsigned long long x = 65530;
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    if (std::fscanf(f, "%llu", &x) != 1) x = 65530;
+    std::fclose(f);
+  }
+  return uint64_t(x);
+}
+constexpr size_t kMaxThreads = 4096;   // the restorer's tid table
+constexpr size_t kMaxFds = 65536;
+constexpr int32_t kMaxFdNumber = 1 << 20;  // fs.nr_open's default
+constexpr uint64_t kMaxMeta = 128ull << 20;  // what the restorer maps
+
+// The paths an image names come from /proc (readlink): absolute and
+// canonical. Anything else ("../x", "a//b", an embedded NUL) was not written
+// by ckpt.
+bool canonical_path(const std::string& p) {
+  if (p.empty() || p[0] != '/' || p.size() >= 4096) return false;
+  if (p.find('\0') != std::string::npos) return false;
+  if (p.size() > 1 && p.back() == '/') return false;
+  size_t i = 0;
+  while (i < p.size()) {
+    size_t j = p.find('/', i + 1);
+    if (j == std::string::npos) j = p.size();
+    std::string part = p.substr(i + 1, j - i - 1);
+    if ((part.empty() && p.size() > 1) || part == "." || part == "..") return false;
+    i = j;
+  }
+  return true;
+}
+
+// A file the program had mapped (or ran): opened as the restorer will open
+// it, never through a final symlink, never created; it must be the same
+// regular file, unchanged.
+Status check_file(const std::string& path, uint64_t ino, uint64_t size, uint64_t mtime,
+                  int oflags = O_RDONLY) {
+  int fd = ::open(path.c_str(), oflags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
     return Status::make(Code::kMismatch, errno, "%s, used by the checkpointed program, is gone",
                         path.c_str());
+  if (fd < 0)
+    return Status::make(Code::kInvalid, errno,
+                        "%s, used by the checkpointed program, cannot be opened as it was%s",
+                        path.c_str(), errno == ELOOP ? " (it is now a symbolic link)" : "");
+  struct stat st;
+  int r = ::fstat(fd, &st);
+  ::close(fd);
+  if (r != 0 || !S_ISREG(st.st_mode))
+    return Status::make(Code::kInvalid, 0, "%s is not a regular file: refused", path.c_str());
   if (st.st_ino != ino || uint64_t(st.st_size) != size || mtime_ns(st) != mtime)
     return Status::make(Code::kMismatch, 0,
                         "%s changed since the checkpoint; restoring would mix old memory with "
                         "new code (reinstall the old version or start the job again)",
                         path.c_str());
   return Status::ok();
+}
+
+// A descriptor's file, opened as exec_restorer will open it (without
+// O_CREAT/O_TRUNC, not through a final symlink) to find out now, before
+// anything is touched, whether it can be; nothing is written.
+Status check_fd_file(const FdInfo& f) {
+  unsigned flags = f.open_flags & unsigned(O_ACCMODE);
+  int fd = ::open(f.path.c_str(), int(flags) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0)
+    return Status::make(Code::kInvalid, errno, "cannot reopen %s as descriptor %d%s",
+                        f.path.c_str(), f.fd, errno == ELOOP ? " (it is now a symbolic link)" : "");
+  struct stat st;
+  int r = ::fstat(fd, &st);
+  ::close(fd);
+  bool ok = r == 0 && (f.kind == FdKind::kFile ? S_ISREG(st.st_mode) : S_ISCHR(st.st_mode));
+  if (!ok)
+    return Status::make(Code::kInvalid, 0, "%s (descriptor %d) is no longer a %s: refused",
+                        f.path.c_str(), f.fd,
+                        f.kind == FdKind::kFile ? "regular file" : "device");
+  return Status::ok();
+}
+
+// Index of the mapping that holds [addr, addr + n), or -1.
+long find_mapping(const std::vector<MappingInfo>& maps, uint64_t addr, uint64_t n) {
+  auto it = std::upper_bound(maps.begin(), maps.end(), addr,
+                             [](uint64_t a, const MappingInfo& m) { return a < m.start; });
+  if (it == maps.begin()) return -1;
+  --it;
+  if (addr + n < addr || addr + n > it->end) return -1;
+  return long(it - maps.begin());
 }
 
 void write_err(int fd, const std::string& s) {
@@ -126,12 +217,92 @@ int make_epoll(const FdInfo& f) {
   return fd;
 }
 
+
+// Each returns why a record cannot be from ckpt, or nullptr. Everything is
+// checked before anything is opened, mapped or written.
+const char* check_info(const ProcInfo& i, uint64_t floor) {
+  if (!canonical_path(i.cwd)) return "a working directory that is not absolute and canonical";
+  if (!i.exe.empty() && !canonical_path(i.exe)) return "an executable path that is not absolute and canonical";
+  if (i.signal < 1 || i.signal > 64 || i.signal == SIGKILL || i.signal == SIGSTOP)
+    return "an impossible checkpoint signal";
+  if (i.umask & ~0777u) return "an impossible umask";
+  for (uint64_t a : i.mm)
+    if (a < floor || a >= kUserTop) return "a process layout (mm) outside the user address space";
+  const uint64_t* m = i.mm;
+  if (m[0] > m[1] || m[2] > m[3] || m[4] > m[5] || m[7] > m[8] || m[9] > m[10])
+    return "a reversed range in the process layout (mm)";
+  for (const auto& rl : i.rlimits)
+    if (rl[0] > rl[1]) return "a soft resource limit above its hard limit";
+  if (i.auxv.size() > 64 || i.auxv.size() % 2) return "an impossible auxiliary vector";
+  return nullptr;
+}
+
+const char* check_fd(const FdInfo& f, const std::vector<FdInfo>& before) {
+  if (f.fd < 0 || f.fd >= kMaxFdNumber) return "an impossible descriptor number";
+  for (const FdInfo& o : before) {
+    if (o.fd == f.fd) return "a descriptor recorded twice";
+    if (f.kind == FdKind::kReport && o.kind == FdKind::kReport) return "two report pipes";
+  }
+  // The kernel never shows these in fdinfo: only a crafted image has them.
+  // Restart never creates, truncates or makes a temporary file.
+  unsigned tmpfile_bit = unsigned(O_TMPFILE) & ~unsigned(O_DIRECTORY);
+  if (f.open_flags & (unsigned(O_CREAT | O_TRUNC | O_EXCL) | tmpfile_bit))
+    return "a descriptor to be opened with O_CREAT, O_TRUNC, O_EXCL or O_TMPFILE";
+  switch (f.kind) {
+    case FdKind::kFile:
+      if (!canonical_path(f.path)) return "a file path that is not absolute and canonical";
+      break;
+    case FdKind::kDevice:
+      if (!canonical_path(f.path) || f.path.rfind("/dev/", 0) != 0)
+        return "a device that is not under /dev";
+      break;
+    case FdKind::kInherited:
+      if (f.fd > 2) return "an inherited descriptor other than 0, 1, 2";
+      break;
+    case FdKind::kOther:
+    case FdKind::kEventfd:
+    case FdKind::kTimerfd:
+    case FdKind::kEpoll:
+    case FdKind::kReport:
+      break;
+    default:
+      return "an unknown kind of descriptor";
+  }
+  return nullptr;
+}
+
+// The restorer writes a thread's tid field and rseq area, and returns into
+// its signal frame: all three must be inside the program's own writable
+// memory, never the restorer's or the kernel's.
+bool in_writable(const std::vector<MappingInfo>& maps, uint64_t addr, uint64_t n) {
+  long i = find_mapping(maps, addr, n);
+  return i >= 0 && maps[size_t(i)].kind != MapKind::kSpecial && (maps[size_t(i)].prot & PROT_WRITE);
+}
+
+const char* check_threads(const std::vector<ThreadInfo>& threads,
+                          const std::vector<MappingInfo>& maps) {
+  std::vector<int32_t> tids;
+  for (const ThreadInfo& t : threads) {
+    const inject::ThreadSlot& s = t.slot;
+    if (s.tid <= 0 || s.tid > (1 << 22)) return "an impossible thread id";
+    tids.push_back(s.tid);
+    // rt_sigreturn reads the ucontext and the siginfo after it (432 bytes).
+    if (!in_writable(maps, s.uc, 432)) return "a thread's signal frame outside its memory";
+    if (s.tid_addr && !in_writable(maps, s.tid_addr, 4)) return "a thread's tid field outside its memory";
+    if (s.rseq_addr && (s.rseq_len < 32 || s.rseq_len > 4096 || !in_writable(maps, s.rseq_addr, 32)))
+      return "a thread's rseq area outside its memory";
+  }
+  std::sort(tids.begin(), tids.end());
+  if (std::adjacent_find(tids.begin(), tids.end()) != tids.end()) return "a thread id recorded twice";
+  return nullptr;
+}
+
 }  // namespace
 
 Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan* plan) {
   plan->image = image_path;
   format::ImageReader r;
-  CKPT_RETURN_IF_ERROR(r.open(image_path));
+  CKPT_RETURN_IF_ERROR(r.open(image_path, /*owned_only=*/true));
   plan->generation = r.header().generation;
   if (r.header().kind != format::Kind::kProcess)
     return Status::make(Code::kInvalid, 0,
@@ -149,6 +320,13 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   std::vector<restore::RRun> runs;
   std::vector<bool> has_data;
   bool have_info = false;
+  bool have_special[restore::kSpecialCount] = {};
+  const uint64_t floor = mmap_floor();
+  const uint64_t map_cap = max_map_count();
+  struct sysinfo si = {};
+  uint64_t memory_cap = ~0ull;
+  if (::sysinfo(&si) == 0)
+    memory_cap = (uint64_t(si.totalram) + uint64_t(si.totalswap)) * std::max<uint64_t>(si.mem_unit, 1);
   uint64_t cursor = kPage;
   std::vector<uint8_t> payload;
   format::RecordInfo ri;
@@ -161,9 +339,11 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
                           (unsigned long long)ri.offset);
     };
     if (ri.type == format::kData) return bad("data without a PAGES record");
+    if (!have_info && ri.type != format::kProcInfo) return bad("no process record first");
     CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
     switch (ri.type) {
       case format::kProcInfo:
+        if (have_info) return bad("a second process record");
         if (!decode(payload, &plan->info)) return bad("bad process record");
         if (plan->info.uid != ::getuid())
           return Status::make(Code::kInvalid, 0,
@@ -171,26 +351,56 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
                               "owner can restart it",
                               image_path.c_str(), plan->info.uid);
         have_info = true;
+        if (const char* why = check_info(plan->info, floor)) return bad(why);
         break;
       case format::kProcThread: {
         ThreadInfo t;
         if (!decode(payload, &t)) return bad("bad thread record");
+        if (plan->threads.size() >= kMaxThreads) return bad("more threads than ckpt restores (4096)");
         plan->threads.push_back(t);
         break;
       }
       case format::kProcFd: {
         FdInfo f;
         if (!decode(payload, &f)) return bad("bad descriptor record");
+        if (plan->fds.size() >= kMaxFds) return bad("more descriptors than ckpt restores (65536)");
+        if (const char* why = check_fd(f, plan->fds)) return bad(why);
         plan->fds.push_back(f);
         break;
       }
       case format::kProcMapping: {
         MappingInfo m;
         if (!decode(payload, &m)) return bad("bad mapping record");
+        if (maps.size() >= map_cap) return bad("more mappings than the kernel allows (vm.max_map_count)");
+        if (m.start % kPage || m.end % kPage || m.start >= m.end)
+          return bad("a mapping that is empty, reversed or not page aligned");
+        if (m.start < floor || m.end > kUserTop)
+          return bad("a mapping outside the user address space");
         if (!maps.empty() && m.start < maps.back().end) return bad("overlapping mappings");
         if (m.end > restore::kRestorerBase && m.start < restore::kRestorerBase + restore::kReservedSize)
           return bad("a mapping in the restorer's reserved range");
-        if (m.kind == MapKind::kFile) CKPT_RETURN_IF_ERROR(check_file(m.path, m.ino, m.size, m.mtime_ns));
+        if (m.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC)) return bad("unknown protection bits");
+        if (m.flags & ~(restore::kMapShared | restore::kMapGrowsDown)) return bad("unknown mapping flags");
+        if (m.pgoff % kPage || m.pgoff > (1ull << 60)) return bad("a bad file offset in a mapping");
+        switch (m.kind) {
+          case MapKind::kAnon:
+          case MapKind::kMemfd:
+            break;
+          case MapKind::kFile:
+            if (!canonical_path(m.path)) return bad("a mapped file's path is not absolute and canonical");
+            CKPT_RETURN_IF_ERROR(check_file(m.path, m.ino, m.size, m.mtime_ns,
+                                            (m.flags & restore::kMapShared) && (m.prot & PROT_WRITE)
+                                                ? O_RDWR
+                                                : O_RDONLY));
+            break;
+          case MapKind::kSpecial:
+            if (m.special < 1 || m.special >= restore::kSpecialCount || have_special[m.special])
+              return bad("an unknown or repeated kernel mapping");
+            have_special[m.special] = true;
+            break;
+          default:
+            return bad("an unknown kind of mapping");
+        }
         maps.push_back(std::move(m));
         has_data.push_back(false);
         break;
@@ -198,9 +408,12 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
       case format::kProcPages: {
         PagesInfo p;
         if (!decode(payload, &p)) return bad("bad pages record");
-        if (maps.empty() || p.addr < maps.back().start || p.addr + p.len > maps.back().end ||
-            maps.back().kind == MapKind::kSpecial)
+        if (p.addr % kPage || p.len % kPage || p.len == 0) return bad("pages not page aligned");
+        if (maps.empty() || p.addr < maps.back().start || p.addr + p.len < p.addr ||
+            p.addr + p.len > maps.back().end || maps.back().kind == MapKind::kSpecial)
           return bad("pages outside their mapping");
+        if (plan->memory_bytes + p.len > memory_cap)
+          return bad("more memory than this machine has (RAM and swap)");
         if (!runs.empty() && runs.back().addr + runs.back().len > p.addr)
           return bad("overlapping pages");
         has_data.back() = true;
@@ -245,6 +458,13 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   if (!have_info) return Status::make(Code::kCorrupt, 0, "%s has no process record", image_path.c_str());
   if (plan->threads.empty())
     return Status::make(Code::kCorrupt, 0, "%s has no threads", image_path.c_str());
+  if (const char* why = check_threads(plan->threads, maps))
+    return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), why);
+  if (plan->info.block_addr && find_mapping(maps, plan->info.block_addr, 8) < 0)
+    return Status::make(Code::kCorrupt, 0, "%s: the injected library's block is outside memory",
+                        image_path.c_str());
+  for (const FdInfo& f : plan->fds)
+    if (f.kind == FdKind::kFile || f.kind == FdKind::kDevice) CKPT_RETURN_IF_ERROR(check_fd_file(f));
   if (!plan->info.exe.empty() && plan->info.exe_ino)
     CKPT_RETURN_IF_ERROR(
         check_file(plan->info.exe, plan->info.exe_ino, plan->info.exe_size, plan->info.exe_mtime_ns));
@@ -305,6 +525,9 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   h.ncloexec = uint32_t(cloexec.size());
   h.cloexec_off = append(cloexec.data(), cloexec.size() * 4);
   h.strings_off = append(strings.data(), strings.size());
+  if (meta.size() > kMaxMeta)
+    return Status::make(Code::kCorrupt, 0, "%s: more metadata than the restorer takes (128 MiB)",
+                        image_path.c_str());
   h.meta_off = cursor;
   h.meta_size = meta.size();
   std::memcpy(h.mm, plan->info.mm, sizeof h.mm);
@@ -366,12 +589,24 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
         break;
       case FdKind::kFile:
       case FdKind::kDevice:
-        src = ::open(f.path.c_str(), int(flags) | O_CLOEXEC);
+        // Never created or truncated (flags), never through a final symlink,
+        // never blocking (a FIFO put in a file's place); then the recorded flags.
+        src = ::open(f.path.c_str(), int(flags) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         opened = true;
         if (src < 0) {
           write_err(e, "cannot reopen " + f.path + " as descriptor " + std::to_string(f.fd) +
                                 ": " + std::strerror(errno));
           _exit(127);
+        }
+        {
+          struct stat fst;
+          if (::fstat(src, &fst) != 0 ||
+              !(f.kind == FdKind::kFile ? S_ISREG(fst.st_mode) : S_ISCHR(fst.st_mode))) {
+            write_err(e, f.path + " (descriptor " + std::to_string(f.fd) +
+                             ") is no longer what it was at the checkpoint: refused");
+            _exit(127);
+          }
+          ::fcntl(src, F_SETFL, int(flags));
         }
         break;
       case FdKind::kEventfd:
@@ -397,8 +632,10 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
     struct stat st;
     if (src >= 0 && (f.kind == FdKind::kFile || f.kind == FdKind::kInherited) &&
         ::fstat(src, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == f.ino) {
-      // Output written after the checkpoint would be written again: cut it.
-      if (writable && uint64_t(st.st_size) > f.size && ::ftruncate(src, off_t(f.size)) != 0) {
+      // Output written after the checkpoint would be written again: cut it,
+      // but only in the very file (device and inode) the program had open
+      // for writing, and only the bytes beyond its size then.
+      if (writable && uint64_t(st.st_dev) == f.dev && uint64_t(st.st_size) > f.size && ::ftruncate(src, off_t(f.size)) != 0) {
         write_err(e, "cannot cut " + f.path + " back to its size at the checkpoint");
         _exit(127);
       }

@@ -59,6 +59,22 @@ Status JobDir::open(const std::string& dir, bool create) {
     return Status::make(Code::kInvalid, 0,
                         "checkpoint directory %s belongs to another user (uid %u)", dir_.c_str(),
                         unsigned(st.st_uid));
+  // Anyone who may rename files in the directory could swap images, the lock
+  // or the control socket: a directory everyone can write to is refused
+  // unless it is sticky (then only owners rename their own files). A group-
+  // writable one is accepted (often a user-private group).
+  if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+    return Status::make(Code::kInvalid, 0,
+                        "checkpoint directory %s is writable by every user (mode %04o): "
+                        "`chmod o-w %s` or use another directory",
+                        dir_.c_str(), unsigned(st.st_mode & 07777), dir_.c_str());
+  // The name may be a link the user made, never one another user planted.
+  struct stat lst;
+  if (::lstat(dir_.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) && lst.st_uid != ::geteuid())
+    return Status::make(Code::kInvalid, 0,
+                        "checkpoint directory %s is a symbolic link made by another user "
+                        "(uid %u): refused",
+                        dir_.c_str(), unsigned(lst.st_uid));
   // An existing directory keeps its permissions: it may be one the user
   // shares on purpose (or $HOME, or /), and the images are 0600 anyway.
   return Status::ok();
@@ -67,9 +83,13 @@ Status JobDir::open(const std::string& dir, bool create) {
 Status JobDir::lock() {
   if (lock_fd_ >= 0) return Status::ok();
   std::string path = dir_ + "/lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // Never through a link: a planted one would make us truncate its target.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
   if (fd < 0) {
     int err = errno;
+    if (err == ELOOP)
+      return Status::make(Code::kInvalid, 0, "%s is a symbolic link: refused (remove it)",
+                          path.c_str());
     if (err == EACCES || err == EROFS)
       return Status::make(Code::kIo, err, "checkpoint directory %s is not writable",
                           dir_.c_str());
@@ -83,6 +103,12 @@ Status JobDir::lock() {
                           dir_.c_str());
     return Status::make(Code::kIo, err, "cannot lock %s", path.c_str());
   }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+    ::close(fd);
+    return Status::make(Code::kInvalid, 0,
+                        "%s is not a regular file of yours: refused (remove it)", path.c_str());
+  }
   lock_fd_ = fd;
   // The holder's pid, for `ckpt status`.
   char pid[32];
@@ -94,7 +120,7 @@ Status JobDir::lock() {
 
 int JobDir::holder_pid() const {
   std::string path = dir_ + "/lock";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return 0;
   int pid = 0;
   if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {

@@ -50,15 +50,47 @@ Status ImageReader::read_at(uint64_t off, void* dst, size_t n) {
   return Status::ok();
 }
 
-Status ImageReader::open(const std::string& path) {
+Status check_owned_image(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::make(Code::kIo, errno, "cannot stat %s", path.c_str());
+  if (!S_ISREG(st.st_mode))
+    return Status::make(Code::kInvalid, 0, "%s is not a regular file", path.c_str());
+  if (st.st_uid != ::geteuid())
+    return Status::make(Code::kInvalid, 0,
+                        "%s belongs to another user (uid %u): only your own images are restored; "
+                        "remove it or restore as its owner",
+                        path.c_str(), unsigned(st.st_uid));
+  if (st.st_mode & 022)
+    return Status::make(Code::kInvalid, 0,
+                        "%s is writable by other users (mode %04o), so anyone could have changed "
+                        "it: refused (chmod 600 it if you trust its content)",
+                        path.c_str(), unsigned(st.st_mode & 07777));
+  return Status::ok();
+}
+
+Status ImageReader::open(const std::string& path, bool owned_only) {
   path_ = path;
   if (fd_ >= 0) ::close(fd_);
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (owned_only ? O_NOFOLLOW | O_NONBLOCK : 0));
   if (fd_ < 0) {
     int err = errno;
+    struct stat lst;
+    if (owned_only && ::lstat(path.c_str(), &lst) == 0) {
+      if (S_ISLNK(lst.st_mode))
+        return Status::make(Code::kInvalid, 0,
+                            "%s is a symbolic link: an image is restored only from a file of its "
+                            "own, never through a link",
+                            path.c_str());
+      if (lst.st_uid != ::geteuid())
+        return Status::make(Code::kInvalid, 0,
+                            "%s belongs to another user (uid %u): only your own images are "
+                            "restored; remove it or restore as its owner",
+                            path.c_str(), unsigned(lst.st_uid));
+    }
     return Status::make(err == ENOENT ? Code::kNotFound : Code::kIo, err, "cannot open %s",
                         path.c_str());
   }
+  if (owned_only) CKPT_RETURN_IF_ERROR(check_owned_image(fd_, path));
   struct stat st;
   if (fstat(fd_, &st) != 0) return Status::make(Code::kIo, errno, "cannot stat %s", path.c_str());
   if (!S_ISREG(st.st_mode))
@@ -168,9 +200,9 @@ Status ImageReader::check_payload(const RecordInfo& r) {
   return Status::ok();
 }
 
-Status verify_image(const std::string& path, VerifyResult* out) {
+Status verify_image(const std::string& path, VerifyResult* out, bool owned_only) {
   ImageReader reader;
-  CKPT_RETURN_IF_ERROR(reader.open(path));
+  CKPT_RETURN_IF_ERROR(reader.open(path, owned_only));
   VerifyResult v;
   v.header = reader.header();
   v.file_bytes = reader.file_size();

@@ -36,7 +36,9 @@ class ImageReader {
   ImageReader(const ImageReader&) = delete;
   ImageReader& operator=(const ImageReader&) = delete;
 
-  Status open(const std::string& path);
+  // owned_only: the file must be the caller's own (see check_owned_image);
+  // used before restoring from it. Inspecting a file does not need it.
+  Status open(const std::string& path, bool owned_only = false);
   const FileHeader& header() const { return header_; }
   uint64_t file_size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -75,6 +77,11 @@ struct VerifyResult {
 
 // Reads the whole image and checks every record: what `ckpt verify` does
 // and what a restore does before it touches the program's memory.
-Status verify_image(const std::string& path, VerifyResult* out);
+Status verify_image(const std::string& path, VerifyResult* out, bool owned_only = false);
+
+// An image restored from must be a regular file (not a symlink) owned by the
+// caller and writable by nobody else: anything else could have been planted
+// by another user. kInvalid with one line naming the file otherwise.
+Status check_owned_image(int fd, const std::string& path);
 
 }  // namespace ckpt::format

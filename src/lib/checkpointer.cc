@@ -400,7 +400,7 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
   std::vector<ImageEntry> image_entries;
   {
     format::ImageReader r;
-    CKPT_RETURN_IF_ERROR(r.open(path));
+    CKPT_RETURN_IF_ERROR(r.open(path, /*owned_only=*/true));
     std::vector<uint8_t> payload;
     for (;;) {
       format::RecordInfo rec;
@@ -460,7 +460,7 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
   }
 
   format::ImageReader r;
-  CKPT_RETURN_IF_ERROR(r.open(path));
+  CKPT_RETURN_IF_ERROR(r.open(path, /*owned_only=*/true));
   std::vector<uint8_t> payload;
   Entry* cur = nullptr;
   uint8_t* dst = nullptr;
@@ -529,7 +529,7 @@ Status Checkpointer::restore(RestoreInfo* info) {
   auto gens = impl_->jobdir.list();
   for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
     format::VerifyResult v;
-    Status s = format::verify_image(it->path, &v);
+    Status s = format::verify_image(it->path, &v, /*owned_only=*/true);
     if (s.is_ok() && v.header.kind != format::Kind::kApp)
       s = Status::make(Code::kMismatch, 0, "%s is a process image, not libckpt state",
                        it->path.c_str());

@@ -278,6 +278,50 @@ void detach_from_own_file() {
   }
 }
 
+bool overlaps_reserved(uint64_t start, uint64_t end) {
+  return end > kRestorerBase && start < kRestorerBase + kReservedSize;
+}
+
+// `ckpt restart` has checked the image; this is a second line of defence
+// for the block it built, before anything is moved or unmapped: nothing may
+// land on this program's own range, outside user space, or wrap around.
+void check_block() {
+  constexpr uint64_t kTop = 1ull << 47;
+  const RHeader& h = *g_hdr;
+  if (h.strings_off > h.meta_size || h.auxv_words > 64) die("inconsistent argument block");
+  const RMap* maps = reinterpret_cast<const RMap*>(g_meta + h.maps_off);
+  uint64_t prev_end = 0;
+  for (uint32_t i = 0; i < h.nmaps; i++) {
+    const RMap& m = maps[i];
+    if (m.start >= m.end || m.end > kTop || (m.start | m.end) % kPage || m.start < prev_end ||
+        overlaps_reserved(m.start, m.end))
+      die("a mapping the restorer refuses", 0, m.start);
+    if (!(m.flags & (kMapAnon | kMapMemfd)) &&
+        (uint64_t(m.path_off) + m.path_len >= h.meta_size - h.strings_off ||
+         g_meta[h.strings_off + m.path_off + m.path_len] != 0))
+      die("a mapped file's name outside the argument block", 0, m.start);
+    prev_end = m.end;
+  }
+  const RRun* runs = reinterpret_cast<const RRun*>(g_meta + h.runs_off);
+  for (uint32_t i = 0; i < h.nruns; i++) {
+    const RRun& r = runs[i];
+    if (r.addr + r.len < r.addr || r.addr + r.len > kTop || overlaps_reserved(r.addr, r.addr + r.len))
+      die("saved pages the restorer refuses", 0, r.addr);
+  }
+  for (uint32_t k = 1; k < kSpecialCount; k++) {
+    const RSpecial& sp = h.special[k];
+    if (sp.end && (sp.start >= sp.end || sp.end > kTop || overlaps_reserved(sp.start, sp.end)))
+      die("a vdso position the restorer refuses", 0, sp.start);
+  }
+  const RThread* threads = reinterpret_cast<const RThread*>(g_meta + h.threads_off);
+  for (uint32_t i = 0; i < h.nthreads; i++) {
+    const RThread& t = threads[i];
+    if (overlaps_reserved(t.uc, t.uc + 432) || overlaps_reserved(t.tid_addr, t.tid_addr + 4) ||
+        overlaps_reserved(t.rseq_addr, t.rseq_addr + 32))
+      die("a thread the restorer refuses", 0, uint64_t(t.tid));
+  }
+}
+
 const char* path_of(const RMap& m) {
   const char* strings = reinterpret_cast<const char*>(g_meta + g_hdr->strings_off);
   return strings + m.path_off;
@@ -527,6 +571,9 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
       hdr.cloexec_off + uint64_t(hdr.ncloexec) * 4 > hdr.meta_size || hdr.nthreads == 0)
     die("inconsistent argument block");
 
+  if (hdr.thread_pending_off + uint64_t(hdr.nthreads) * 8 > hdr.meta_size || hdr.nthreads > 4096)
+    die("inconsistent argument block");
+  check_block();
   read_own_maps();
   uint64_t parked[kSpecialCount] = {};
   park_specials(parked);

@@ -1,0 +1,551 @@
+// TransparentHostile process images: a real image of t_count, rewritten record by record
+// with the project's own writer (so every checksum is valid), one attack per
+// test. Each must be refused by `ckpt restart` with one line and a nonzero
+// exit before anything is mapped (no "ckpt-restore:" line, the program prints
+// nothing) and without creating, truncating or writing any file.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "control/process_image.h"
+#include "format/image_format.h"
+#include "format/reader.h"
+#include "format/writer.h"
+#include "restore/restore_abi.h"
+#include "support/process.h"
+
+namespace ckpt::test {
+namespace {
+
+using control::FdInfo;
+using control::FdKind;
+using control::MapKind;
+using control::MappingInfo;
+using control::PagesInfo;
+using control::ProcInfo;
+using control::ThreadInfo;
+
+std::string bin_dir() {
+  const char* d = std::getenv("CKPT_BUILD_DIR");
+  return d ? d : ".";
+}
+std::string ckpt_bin() { return bin_dir() + "/src/ckpt"; }
+
+// One record of the image; `data` holds the page bytes after a PAGES record.
+struct Rec {
+  uint32_t type;
+  std::vector<uint8_t> payload;
+  std::vector<uint8_t> data;
+};
+
+struct Base {
+  TempDir tmp;  // the original job's directory and working directory
+  std::vector<Rec> recs;
+  std::string error;
+};
+Base* g_base;
+
+void make_base() {
+  g_base = new Base;
+  Base& b = *g_base;
+  std::string dir = b.tmp / "job";
+  SpawnOptions o;
+  o.cwd = b.tmp.path();
+  o.stdout_path = b.tmp / "out";
+  Child sup({ckpt_bin(), "run", "--dir", dir, "--", bin_dir() + "/tests/transparent/t_count", "600"}, o);
+  sleep_seconds(0.8);
+  SpawnOptions q;
+  q.stderr_path = b.tmp / "ckpt.err";
+  Exit c = run({ckpt_bin(), "checkpoint", "--dir", dir}, q, 60);
+  ::kill(-sup.pid(), SIGKILL);
+  sup.wait(10);
+  if (c.code != 0) {
+    b.error = "checkpoint failed: " + read_file(b.tmp / "ckpt.err");
+    return;
+  }
+  format::ImageReader r;
+  Status s = r.open(dir + "/ckpt-000000000001.img");
+  for (bool end = false; s.is_ok();) {
+    format::RecordInfo ri;
+    s = r.next(&ri, &end);
+    if (!s.is_ok() || end || ri.type == format::kEnd) break;
+    std::vector<uint8_t> p;
+    s = r.read_payload(ri, &p);
+    if (ri.type == format::kData)
+      b.recs.back().data.insert(b.recs.back().data.end(), p.begin(), p.end());
+    else
+      b.recs.push_back({ri.type, std::move(p), {}});
+  }
+  if (!s.is_ok()) b.error = s.message();
+}
+
+// Writes recs as generation 1 into a fresh 0700 directory.
+std::string write_image(const TempDir& t, const std::vector<Rec>& recs) {
+  std::string dir = t / "crafted";
+  ::mkdir(dir.c_str(), 0700);
+  format::ImageWriter w;
+  Status s = w.open(dir + "/ckpt-000000000001.img", format::Kind::kProcess, 1, {});
+  for (const Rec& r : recs) {
+    if (s.is_ok()) s = w.record(r.type, r.payload.data(), r.payload.size());
+    if (s.is_ok() && !r.data.empty()) s = w.data(r.data.data(), r.data.size());
+  }
+  if (s.is_ok()) s = w.commit();
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  return dir;
+}
+
+template <typename T>
+void edit(Rec& r, const std::function<void(T&)>& f) {
+  T v;
+  ASSERT_TRUE(control::decode(r.payload, &v));
+  f(v);
+  r.payload = control::encode(v);
+}
+
+template <typename T>
+Rec make_rec(uint32_t type, const T& v) {
+  return {type, control::encode(v), {}};
+}
+
+size_t find_first(const std::vector<Rec>& recs, uint32_t type) {
+  for (size_t i = 0; i < recs.size(); i++)
+    if (recs[i].type == type) return i;
+  return recs.size();
+}
+
+// Inserts a mapping (and its PAGES record, if any) in address order.
+void insert_mapping(std::vector<Rec>& recs, const MappingInfo& m, const PagesInfo* pages = nullptr) {
+  size_t i = 0;
+  for (; i < recs.size(); i++) {
+    MappingInfo o;
+    if (recs[i].type == format::kProcMapping && control::decode(recs[i].payload, &o) &&
+        o.start > m.start)
+      break;
+  }
+  std::vector<Rec> add = {make_rec(format::kProcMapping, m)};
+  if (pages) add.push_back(make_rec(format::kProcPages, *pages));
+  recs.insert(recs.begin() + long(i), add.begin(), add.end());
+}
+
+// Index of the first mapping that has pages.
+size_t mapping_with_pages(const std::vector<Rec>& recs) {
+  for (size_t i = 0; i + 1 < recs.size(); i++)
+    if (recs[i].type == format::kProcMapping && recs[i + 1].type == format::kProcPages) return i;
+  return recs.size();
+}
+
+class TransparentHostile : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!g_base) make_base();
+  }
+  void SetUp() override {
+    if (!g_base->error.empty()) GTEST_SKIP() << "no base image: " << g_base->error;
+    recs = g_base->recs;
+    ASSERT_FALSE(recs.empty());
+  }
+
+  // Restarts from recs and expects a refusal naming `why`.
+  void expect_refused(const std::string& why) {
+    std::string dir = write_image(t, recs);
+    expect_refused_dir(dir, why);
+  }
+  void expect_refused_dir(const std::string& dir, const std::string& why) {
+    SpawnOptions o;
+    o.cwd = t.path();
+    o.stdout_path = t / "restart.out";
+    o.stderr_path = t / "restart.err";
+    Exit e = run({ckpt_bin(), "restart", "--dir", dir}, o, 60);
+    std::string err = read_file(t / "restart.err");
+    EXPECT_NE(e.code, 0) << err;
+    EXPECT_NE(e.code, 127) << "the restorer ran: " << err;
+    EXPECT_EQ(read_file(t / "restart.out"), "") << "the program ran";
+    EXPECT_EQ(lines(err).size(), 1u) << err;
+    EXPECT_EQ(err.rfind("ckpt: ", 0), 0u) << err;
+    EXPECT_EQ(err.find("ckpt-restore"), std::string::npos) << err;
+    EXPECT_NE(err.find(why), std::string::npos) << "expected \"" << why << "\" in: " << err;
+  }
+
+  TempDir t;
+  std::vector<Rec> recs;
+};
+
+// The rewritten, unmodified image restarts: every refusal below is the attack's.
+TEST_F(TransparentHostile, UnmodifiedCopyRestarts) {
+  std::string dir = write_image(t, recs);
+  SpawnOptions o;
+  o.cwd = t.path();
+  o.stdout_path = t / "restart.out";
+  o.stderr_path = t / "restart.err";
+  Child c({ckpt_bin(), "restart", "--dir", dir}, o);
+  sleep_seconds(1.0);
+  ::kill(-c.pid(), SIGKILL);
+  c.wait(10);
+  EXPECT_FALSE(read_file(t / "restart.out").empty()) << read_file(t / "restart.err");
+}
+
+TEST_F(TransparentHostile, MappingOverTheRestorer) {
+  MappingInfo m;
+  m.start = restore::kRestorerBase + 0x1000;
+  m.end = m.start + 0x2000;
+  m.prot = 3;
+  m.kind = MapKind::kAnon;
+  insert_mapping(recs, m);
+  expect_refused("reserved range");
+}
+
+TEST_F(TransparentHostile, MappingAtKernelAddresses) {
+  MappingInfo m;
+  m.start = 0x800000000000ull;
+  m.end = m.start + 0x1000;
+  m.prot = 3;
+  recs.push_back(make_rec(format::kProcMapping, m));
+  expect_refused("bad mapping record");  // the decoder stops it
+}
+
+TEST_F(TransparentHostile, MappingAtAddressZero) {
+  size_t i = find_first(recs, format::kProcMapping);
+  MappingInfo m;
+  m.start = 0;
+  m.end = 0x1000;
+  m.prot = 3;
+  recs.insert(recs.begin() + long(i), make_rec(format::kProcMapping, m));
+  expect_refused("outside the user address space");
+}
+
+TEST_F(TransparentHostile, ReversedMapping) {
+  MappingInfo m;
+  m.start = 0x700000000000ull;
+  m.end = 0x6fff00000000ull;
+  recs.push_back(make_rec(format::kProcMapping, m));
+  expect_refused("bad mapping record");  // the decoder stops it
+}
+
+TEST_F(TransparentHostile, OverlappingMappings) {
+  size_t i = find_first(recs, format::kProcMapping);
+  MappingInfo first;
+  ASSERT_TRUE(control::decode(recs[i].payload, &first));
+  MappingInfo m;
+  m.start = first.start;
+  m.end = first.start + 0x1000;
+  m.prot = 3;
+  recs.push_back(make_rec(format::kProcMapping, m));
+  expect_refused("overlapping mappings");
+}
+
+TEST_F(TransparentHostile, VdsoMovedOverTheRestorer) {
+  for (Rec& r : recs)
+    if (r.type == format::kProcMapping) {
+      MappingInfo m;
+      ASSERT_TRUE(control::decode(r.payload, &m));
+      if (m.kind != MapKind::kSpecial) continue;
+      // Out of order too; either refusal is right, neither reaches the restorer.
+      edit<MappingInfo>(r, [](MappingInfo& v) {
+        uint64_t len = v.end - v.start;
+        v.start = restore::kParkArea;
+        v.end = v.start + len;
+      });
+      break;
+    }
+  expect_refused("at offset");
+}
+
+TEST_F(TransparentHostile, UnknownKernelMapping) {
+  MappingInfo m;
+  m.start = 0x6f0000000000ull;
+  m.end = m.start + 0x1000;
+  m.kind = MapKind::kSpecial;
+  m.special = 9;
+  insert_mapping(recs, m);
+  expect_refused("unknown or repeated kernel mapping");
+}
+
+TEST_F(TransparentHostile, UnknownMappingKind) {
+  MappingInfo m;
+  m.start = 0x6f0000000000ull;
+  m.end = m.start + 0x1000;
+  m.kind = MapKind(7);
+  insert_mapping(recs, m);
+  expect_refused("bad mapping record");  // the decoder stops it
+}
+
+TEST_F(TransparentHostile, PagesOutsideTheirMapping) {
+  size_t i = mapping_with_pages(recs);
+  ASSERT_LT(i, recs.size());
+  MappingInfo m;
+  ASSERT_TRUE(control::decode(recs[i].payload, &m));
+  edit<PagesInfo>(recs[i + 1], [&](PagesInfo& p) { p.addr = m.end; });
+  expect_refused("pages outside their mapping");
+}
+
+TEST_F(TransparentHostile, PagesThatWrapAround) {
+  size_t i = mapping_with_pages(recs);
+  ASSERT_LT(i, recs.size());
+  edit<PagesInfo>(recs[i + 1], [](PagesInfo& p) { p.len = 0ull - p.addr; });
+  expect_refused("bad pages record");  // the decoder stops it
+}
+
+TEST_F(TransparentHostile, AbsurdMemorySize) {
+  MappingInfo m;
+  m.start = 0x100000000000ull;
+  m.end = m.start + (1ull << 45);
+  m.prot = 3;
+  PagesInfo p;
+  p.addr = m.start;
+  p.len = 1ull << 45;
+  insert_mapping(recs, m, &p);
+  expect_refused("more memory than this machine has");
+}
+
+TEST_F(TransparentHostile, AbsurdMappingCount) {
+  MappingInfo m;
+  m.prot = 3;
+  size_t at = 0;
+  for (; at < recs.size(); at++) {
+    MappingInfo o;
+    if (recs[at].type == format::kProcMapping && control::decode(recs[at].payload, &o) &&
+        o.start > 0x100000000000ull)
+      break;
+  }
+  std::vector<Rec> add;
+  for (uint64_t k = 0; k < 70000; k++) {
+    m.start = 0x100000000000ull + k * 0x2000;
+    m.end = m.start + 0x1000;
+    add.push_back(make_rec(format::kProcMapping, m));
+  }
+  recs.insert(recs.begin() + long(at), add.begin(), add.end());
+  expect_refused("more mappings than the kernel allows");
+}
+
+TEST_F(TransparentHostile, AbsurdThreadCount) {
+  size_t i = find_first(recs, format::kProcThread);
+  ThreadInfo t;
+  ASSERT_TRUE(control::decode(recs[i].payload, &t));
+  std::vector<Rec> extra;
+  for (int k = 0; k < 5000; k++) {
+    t.slot.tid = 100000 + k;
+    extra.push_back(make_rec(format::kProcThread, t));
+  }
+  recs.insert(recs.begin() + long(i) + 1, extra.begin(), extra.end());
+  expect_refused("more threads than ckpt restores");
+}
+
+TEST_F(TransparentHostile, ThreadFrameInTheRestorer) {
+  size_t i = find_first(recs, format::kProcThread);
+  edit<ThreadInfo>(recs[i], [](ThreadInfo& t) { t.slot.uc = restore::kStackArea + 0x100; });
+  expect_refused("signal frame outside its memory");
+}
+
+TEST_F(TransparentHostile, TidFieldInTheRestorer) {
+  size_t i = find_first(recs, format::kProcThread);
+  edit<ThreadInfo>(recs[i], [](ThreadInfo& t) { t.slot.tid_addr = restore::kRestorerBase + 0x40; });
+  expect_refused("tid field outside its memory");
+}
+
+TEST_F(TransparentHostile, RseqAreaAtAKernelAddress) {
+  size_t i = find_first(recs, format::kProcThread);
+  edit<ThreadInfo>(recs[i], [](ThreadInfo& t) {
+    t.slot.rseq_addr = 0xffffffffff600000ull;
+    t.slot.rseq_len = 32;
+  });
+  expect_refused("rseq area outside its memory");
+}
+
+TEST_F(TransparentHostile, ProcessRecordNotFirst) {
+  std::swap(recs[0], recs[1]);
+  expect_refused("no process record first");
+}
+
+TEST_F(TransparentHostile, KillAsTheCheckpointSignal) {
+  edit<ProcInfo>(recs[0], [](ProcInfo& p) { p.signal = SIGKILL; });
+  expect_refused("impossible checkpoint signal");
+}
+
+TEST_F(TransparentHostile, RelativeWorkingDirectory) {
+  edit<ProcInfo>(recs[0], [](ProcInfo& p) { p.cwd = "../../.."; });
+  expect_refused("working directory");
+}
+
+TEST_F(TransparentHostile, AnotherUsersUidInTheRecord) {
+  edit<ProcInfo>(recs[0], [](ProcInfo& p) { p.uid = ::getuid() + 1; });
+  expect_refused("another user's process");
+}
+
+// Descriptors: restart never creates or truncates a file, never goes
+// through a symlink, never opens what the caller may not.
+class TransparentHostileFd : public TransparentHostile {
+ protected:
+  void add_fd(const std::string& path, unsigned flags, FdKind kind = FdKind::kFile, int fd = 20) {
+    FdInfo f;
+    f.fd = fd;
+    f.kind = kind;
+    f.open_flags = flags;
+    f.path = path;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+      f.dev = st.st_dev;
+      f.ino = st.st_ino;
+    }
+    recs.insert(recs.begin() + long(find_first(recs, format::kProcThread)) + 1,
+                make_rec(format::kProcFd, f));
+  }
+};
+
+TEST_F(TransparentHostileFd, CreatesAFile) {
+  std::string target = t / "created";
+  add_fd(target, O_WRONLY | O_CREAT);
+  expect_refused("O_CREAT");
+  EXPECT_NE(::access(target.c_str(), F_OK), 0) << "restart created " << target;
+}
+
+TEST_F(TransparentHostileFd, MissingFileIsNotCreated) {
+  std::string target = t / "missing";
+  add_fd(target, O_WRONLY | O_APPEND);
+  expect_refused("cannot reopen");
+  EXPECT_NE(::access(target.c_str(), F_OK), 0) << "restart created " << target;
+}
+
+TEST_F(TransparentHostileFd, TruncatesAFile) {
+  std::string target = t / "victim";
+  write_file(target, "precious\n");
+  add_fd(target, O_RDWR | O_TRUNC);
+  expect_refused("O_TRUNC");
+  EXPECT_EQ(read_file(target), "precious\n");
+}
+
+TEST_F(TransparentHostileFd, TemporaryFileInADirectory) {
+  add_fd(t.path(), O_RDWR | O_TMPFILE);
+  expect_refused("O_TMPFILE");
+}
+
+TEST_F(TransparentHostileFd, DotDotPath) {
+  std::string target = t.path() + "/crafted/../../x";
+  add_fd(target, O_RDONLY);
+  expect_refused("not absolute and canonical");
+}
+
+TEST_F(TransparentHostileFd, RelativePath) {
+  add_fd("../../x", O_RDONLY);
+  expect_refused("not absolute and canonical");
+}
+
+TEST_F(TransparentHostileFd, SymlinkOutOfTheDirectory) {
+  std::string victim = t / "victim";
+  write_file(victim, "precious\n");
+  std::string link = t / "link";
+  ASSERT_EQ(::symlink(victim.c_str(), link.c_str()), 0);
+  add_fd(link, O_WRONLY);
+  expect_refused("symbolic link");
+  EXPECT_EQ(read_file(victim), "precious\n");
+}
+
+TEST_F(TransparentHostileFd, FifoInsteadOfAFile) {
+  std::string fifo = t / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  add_fd(fifo, O_RDONLY);
+  expect_refused("no longer a regular file");  // and does not hang on open
+}
+
+TEST_F(TransparentHostileFd, EtcShadow) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root may open /etc/shadow";
+  add_fd("/etc/shadow", O_RDWR);
+  expect_refused("/etc/shadow");
+}
+
+TEST_F(TransparentHostileFd, DeviceOutsideDev) {
+  std::string victim = t / "victim";
+  write_file(victim, "precious\n");
+  add_fd(victim, O_WRONLY, FdKind::kDevice);
+  expect_refused("not under /dev");
+  EXPECT_EQ(read_file(victim), "precious\n");
+}
+
+TEST_F(TransparentHostileFd, InheritedDescriptorBeyondStdio) {
+  add_fd("/dev/null", O_RDONLY, FdKind::kInherited, 7);
+  expect_refused("other than 0, 1, 2");
+}
+
+TEST_F(TransparentHostileFd, NegativeDescriptor) {
+  add_fd("/dev/null", O_RDONLY, FdKind::kDevice, -5);
+  expect_refused("bad descriptor record");  // the decoder stops it
+}
+
+TEST_F(TransparentHostileFd, DescriptorTwice) {
+  add_fd("/dev/null", O_RDONLY, FdKind::kDevice, 21);
+  add_fd("/dev/zero", O_RDONLY, FdKind::kDevice, 21);
+  expect_refused("recorded twice");
+}
+
+TEST_F(TransparentHostile, MappedFileIsEtcShadow) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root may open /etc/shadow";
+  struct stat st;
+  ASSERT_EQ(::stat("/etc/shadow", &st), 0);
+  MappingInfo m;
+  m.start = 0x6f0000000000ull;
+  m.end = m.start + 0x1000;
+  m.prot = 1;
+  m.kind = MapKind::kFile;
+  m.path = "/etc/shadow";
+  m.ino = st.st_ino;
+  m.size = uint64_t(st.st_size);
+  m.mtime_ns = uint64_t(st.st_mtim.tv_sec) * 1000000000ull + uint64_t(st.st_mtim.tv_nsec);
+  insert_mapping(recs, m);
+  expect_refused("/etc/shadow");
+}
+
+TEST_F(TransparentHostile, MappedFileThroughASymlink) {
+  size_t i = find_first(recs, format::kProcMapping);
+  for (; i < recs.size(); i++) {
+    MappingInfo m;
+    if (recs[i].type == format::kProcMapping && control::decode(recs[i].payload, &m) &&
+        m.kind == MapKind::kFile)
+      break;
+  }
+  ASSERT_LT(i, recs.size());
+  std::string link = t / "lib-link";
+  edit<MappingInfo>(recs[i], [&](MappingInfo& m) {
+    ASSERT_EQ(::symlink(m.path.c_str(), link.c_str()), 0);
+    m.path = link;
+  });
+  expect_refused("symbolic link");
+}
+
+// The image file and its directory.
+TEST_F(TransparentHostile, WorldWritableImage) {
+  std::string dir = write_image(t, recs);
+  ASSERT_EQ(::chmod((dir + "/ckpt-000000000001.img").c_str(), 0666), 0);
+  expect_refused_dir(dir, "writable by other users");
+}
+
+TEST_F(TransparentHostile, SymlinkedImage) {
+  std::string dir = write_image(t, recs);
+  std::string other = t / "elsewhere.img";
+  ASSERT_EQ(::rename((dir + "/ckpt-000000000001.img").c_str(), other.c_str()), 0);
+  ASSERT_EQ(::symlink(other.c_str(), (dir + "/ckpt-000000000001.img").c_str()), 0);
+  expect_refused_dir(dir, "symbolic link");
+}
+
+TEST_F(TransparentHostile, WorldWritableDirectory) {
+  std::string dir = write_image(t, recs);
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+  expect_refused_dir(dir, "writable by every user");
+}
+
+TEST_F(TransparentHostile, LockIsASymlink) {
+  std::string victim = t / "victim";
+  write_file(victim, "precious\n");
+  std::string dir = write_image(t, recs);
+  ASSERT_EQ(::symlink(victim.c_str(), (dir + "/lock").c_str()), 0);
+  expect_refused_dir(dir, "symbolic link");
+  EXPECT_EQ(read_file(victim), "precious\n");
+}
+
+}  // namespace
+}  // namespace ckpt::test

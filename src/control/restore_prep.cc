@@ -380,7 +380,11 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
         if (m.end > restore::kRestorerBase && m.start < restore::kRestorerBase + restore::kReservedSize)
           return bad("a mapping in the restorer's reserved range");
         if (m.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC)) return bad("unknown protection bits");
-        if (m.flags & ~(restore::kMapShared | restore::kMapGrowsDown)) return bad("unknown mapping flags");
+        if (m.flags & ~(restore::kMapShared | restore::kMapGrowsDown | restore::kMapMemfd))
+          return bad("unknown mapping flags");
+        if ((m.flags & restore::kMapMemfd) &&
+            (m.kind != MapKind::kMemfd || !(m.flags & restore::kMapShared)))
+          return bad("memfd flag on a mapping that is not shared memory");
         if (m.pgoff % kPage || m.pgoff > (1ull << 60)) return bad("a bad file offset in a mapping");
         switch (m.kind) {
           case MapKind::kAnon:

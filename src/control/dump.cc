@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "control/procfs.h"
 #include "control/process_image.h"
@@ -195,7 +196,8 @@ class PageWriter {
   PageWriter(pid_t pid, format::ImageWriter* w) : pid_(pid), w_(w) {
     mem_fd_ = ::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
     map_fd_ = ::open(("/proc/" + std::to_string(pid) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
-    buf_.reset(new uint8_t[kCopyChunk]);
+    buf_[0].reset(new uint8_t[kCopyChunk]);
+    buf_[1].reset(new uint8_t[kCopyChunk]);
   }
   ~PageWriter() {
     if (mem_fd_ >= 0) ::close(mem_fd_);
@@ -276,11 +278,20 @@ class PageWriter {
     if (src) {
       CKPT_RETURN_IF_ERROR(w_->data(src, size_t(run.len)));
     } else {
-      for (uint64_t done = 0; done < run.len;) {
-        size_t n = size_t(std::min<uint64_t>(kCopyChunk, run.len - done));
-        read({run.addr + done, n}, buf_.get());
-        CKPT_RETURN_IF_ERROR(w_->data(buf_.get(), n));
-        done += n;
+      // The next piece is read on a second thread while this one is
+      // checksummed and handed to the writer.
+      uint64_t pieces = (run.len + kCopyChunk - 1) / kCopyChunk;
+      auto piece = [&](uint64_t k) {
+        uint64_t off = k * kCopyChunk;
+        return PagesInfo{run.addr + off, std::min<uint64_t>(kCopyChunk, run.len - off)};
+      };
+      read(piece(0), buf_[0].get());
+      for (uint64_t k = 0; k < pieces; k++) {
+        std::thread next;
+        if (k + 1 < pieces) next = std::thread([&, k] { read(piece(k + 1), buf_[(k + 1) % 2].get()); });
+        Status s = w_->data(buf_[k % 2].get(), size_t(piece(k).len));
+        if (next.joinable()) next.join();
+        CKPT_RETURN_IF_ERROR(s);
       }
     }
     bytes_ += run.len;
@@ -291,7 +302,7 @@ class PageWriter {
   pid_t pid_;
   format::ImageWriter* w_;
   int mem_fd_ = -1, map_fd_ = -1;
-  std::unique_ptr<uint8_t[]> buf_;
+  std::unique_ptr<uint8_t[]> buf_[2];
   uint64_t bytes_ = 0;
 };
 

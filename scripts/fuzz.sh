@@ -9,7 +9,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(image_fuzz app_restore_fuzz)
+[ ${#targets[@]} -eq 0 ] && targets=(image_fuzz app_restore_fuzz process_image_fuzz control_fuzz slurm_fuzz)
 build=${CKPT_FUZZ_BUILD:-$src/build-fuzz}
 
 command -v clang++ > /dev/null || { echo "fuzz: clang++ is missing (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
@@ -31,7 +31,7 @@ for t in "${targets[@]}"; do
   corpus=$build/corpus/$t
   crashes=$build/crashes/$t
   mkdir -p "$corpus" "$crashes"
-  cp -n "$seeds"/* "$corpus"/ 2> /dev/null || true
+  cp -n "$seeds/$t"/* "$corpus"/ 2> /dev/null || true
   regressions=$src/fuzz/regressions/$t
   if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
     "$build/fuzz/$t" "$regressions"/* > "$build/$t.regressions.log" 2>&1 \

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
 
   const std::string slurm[] = {
       "5", "5:30", "1:00:10", "2-0", "1-2:3", "1-02:03:04", "UNLIMITED", "2026-01-31T12:00:00",
+      "1234;cluster\n", "RUNNING 1:02:03\n", "sbatch: error: Invalid partition name specified\n",
       "job_id=1234\nrun=2\nstate=requeued\nreason=checkpoint saved\nnext_job_id=\nmode=requeue\n"
       "max_restarts=20\noutput=/home/user/job.out\nlast_checkpoint=1767225600\n"
       "updated=1767225660\n",

@@ -1,6 +1,7 @@
 // Fuzz target: what ckpt reads from Slurm and from the files its batch
 // script writes: time limits (parse_time), the job state file
-// (parse_state), squeue's end time (parse_squeue_end_time); and the
+// (parse_state), squeue's end time (parse_squeue_end_time), sbatch's and
+// squeue's answers (sbatch_job_id, sbatch_reason, parse_queue_line); and the
 // arguments of `ckpt sbatch` (words split at NUL bytes) through parse_args,
 // check and batch_script.
 #include <string>
@@ -15,6 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ckpt::slurm::parse_time(text);
   (void)ckpt::slurm::parse_state(text);
   (void)ckpt::lib::parse_squeue_end_time(text.c_str());
+  (void)ckpt::slurm::sbatch_job_id(text);
+  (void)ckpt::slurm::sbatch_reason(text);
+  std::string state, left;
+  ckpt::slurm::parse_queue_line(text, &state, &left);
 
   std::vector<std::string> args;
   std::string_view rest(text);

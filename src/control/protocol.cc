@@ -147,7 +147,7 @@ bool parse_request(std::string_view line, bool* stop) {
 
 std::string format_reply(const Reply& r) {
   if (!r.ok) return "error " + r.error;
-  char buf[128];
+  char buf[400];  // fixed notation of any double: up to 309 digits, the point, 3 decimals
   int n = std::snprintf(buf, sizeof buf, "ok %llu %llu ", (unsigned long long)r.generation,
                         (unsigned long long)r.bytes);
   std::string s(buf, size_t(n));

@@ -2,11 +2,13 @@
 // reads it: prepare_restore() parses and checks every record (process,
 // threads, descriptors, mappings, pages) and unpacks the pages into its
 // memfd; nothing runs, no descriptor or mapping of the program is made
-// (that is exec_restorer's, not called here). The record decoders also get
-// the raw input, so they are fuzzed on their own.
+// (that is exec_restorer's, not called here; what it assumes of a plan is
+// checked instead). The record decoders also get the raw input, so they are
+// fuzzed on their own.
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -18,8 +20,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != ssize_t(size)) return 0;
 
   ckpt::control::RestorePlan plan;
-  (void)ckpt::control::prepare_restore(path, false, &plan);
+  ckpt::Status s = ckpt::control::prepare_restore(path, false, &plan);
   if (plan.args_fd >= 0) close(plan.args_fd);
+  // What exec_restorer takes for granted in a plan that passed.
+  for (const ckpt::control::FdInfo& f : plan.fds)
+    if (s.is_ok() && (f.fd < 0 || f.fd >= 1 << 20 ||
+                      (f.kind == ckpt::control::FdKind::kInherited && f.fd > 2)))
+      abort();
 
   std::vector<uint8_t> raw(data, data + size);
   ckpt::control::ProcInfo p;

@@ -1,5 +1,6 @@
 // The control socket's lines and the process image's records, without a
 // process to checkpoint.
+#include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include "control/process_image.h"
 #include "control/protocol.h"
 #include "control/restore_prep.h"
+#include "format/writer.h"
 
 namespace ckpt::fuzz {
 bool write_process_image(const std::string& path, int zstd_level, int threads, size_t pages);
@@ -129,6 +131,50 @@ TEST(ProcessImage, SeedImagesPrepareForRestore) {
     unlink(path.c_str());
   }
   rmdir(dir);
+}
+
+// A process image of one process record, one thread and `fds`.
+Status prepare_minimal(const std::vector<FdInfo>& fds) {
+  char dir[] = "/tmp/ckpt-control-test-XXXXXX";
+  if (!mkdtemp(dir)) return Status::make(Code::kIo, errno, "mkdtemp");
+  std::string path = std::string(dir) + "/ckpt-000000000001.img";
+  format::ImageWriter w;
+  Status s = w.open(path, format::Kind::kProcess, 1, {});
+  ProcInfo pi;
+  pi.uid = getuid();  // no auxv
+  std::vector<std::pair<uint32_t, std::vector<uint8_t>>> recs = {
+      {format::kProcInfo, encode(pi)}, {format::kProcThread, encode(ThreadInfo())}};
+  for (const FdInfo& f : fds) recs.push_back({format::kProcFd, encode(f)});
+  for (auto& [type, rec] : recs)
+    if (s.is_ok()) s = w.record(type, rec.data(), rec.size());
+  if (s.is_ok()) s = w.commit();
+  RestorePlan plan;
+  if (s.is_ok()) s = prepare_restore(path, false, &plan);
+  if (plan.args_fd >= 0) close(plan.args_fd);
+  unlink(path.c_str());
+  rmdir(dir);
+  return s;
+}
+
+// Found by process_image_fuzz (UBSan): an image without auxiliary vector
+// made prepare_restore pass a null pointer to memcpy. Fails before the fix
+// in the sanitized suite only.
+TEST(ProcessImageRegression, NoAuxvPrepares) {
+  Status s = prepare_minimal({});
+  EXPECT_TRUE(s.is_ok()) << s.message();
+}
+
+// Found by process_image_fuzz: a descriptor marked inherited (stdin, stdout
+// or stderr of `ckpt run`) with a higher number passed the checks, and
+// exec_restorer then read past its array of three standard descriptors.
+TEST(ProcessImageRegression, InheritedDescriptorAboveTwoIsCorrupt) {
+  FdInfo f;
+  f.fd = 5;
+  f.kind = FdKind::kInherited;
+  EXPECT_EQ(prepare_minimal({f}).code(), Code::kCorrupt);
+  f.fd = 2;
+  Status s = prepare_minimal({f});
+  EXPECT_TRUE(s.is_ok()) << s.message();
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(image_fuzz app_restore_fuzz)
+[ ${#targets[@]} -eq 0 ] && targets=(image_fuzz app_restore_fuzz process_image_fuzz control_fuzz slurm_fuzz)
 build=${CKPT_FUZZ_BUILD:-$src/build-fuzz}
 
 command -v clang++ > /dev/null || { echo "fuzz: clang++ is missing (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
@@ -25,13 +25,36 @@ normal=${CKPT_BUILD:-$src/build}
 if [ -x "$normal/tests/make_fuzz_seeds" ]; then
   "$normal/tests/make_fuzz_seeds" "$seeds" > /dev/null
 fi
+# Real process images: a small program under `ckpt run`, checkpointed
+# (uncompressed and zstd), then stopped.
+real_images() {
+  local ckpt=$normal/src/ckpt prog=$normal/tests/transparent/t_count job level
+  [ -x "$ckpt" ] && [ -x "$prog" ] || return 0
+  for level in 0 3; do
+    job=$(mktemp -d)
+    "$ckpt" run --dir "$job" --zstd "$level" -- "$prog" 600 > /dev/null 2>&1 &
+    local pid=$!
+    sleep 1
+    if "$ckpt" checkpoint --dir "$job" --stop > /dev/null 2>&1; then
+      for d in process_image_fuzz image_fuzz; do
+        mkdir -p "$seeds/$d"
+        cp "$job"/ckpt-*.img "$seeds/$d/real-zstd$level.img" 2> /dev/null || true
+      done
+    else
+      kill "$pid" 2> /dev/null || true
+    fi
+    wait "$pid" || true
+    rm -rf "$job"
+  done
+}
+real_images
 
 status=0
 for t in "${targets[@]}"; do
   corpus=$build/corpus/$t
   crashes=$build/crashes/$t
   mkdir -p "$corpus" "$crashes"
-  cp -n "$seeds"/* "$corpus"/ 2> /dev/null || true
+  cp -n "$seeds/$t"/* "$corpus"/ 2> /dev/null || true
   regressions=$src/fuzz/regressions/$t
   if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
     "$build/fuzz/$t" "$regressions"/* > "$build/$t.regressions.log" 2>&1 \

@@ -13,6 +13,7 @@
 #include "format/image_format.h"
 #include "format/jobdir.h"
 #include "format/writer.h"
+#include "lib/triggers.h"
 #include "support/process.h"
 
 namespace ckpt {
@@ -277,6 +278,18 @@ TEST(Lib, IntervalAndDeadlineMakeCheckpointsDue) {
   while (!ck2.due() && test::now_seconds() - start < 5) test::sleep_seconds(0.01);
   EXPECT_TRUE(ck2.checkpoint_if_due());
   EXPECT_FALSE(ck2.due()) << "the deadline checkpoint is taken once";
+}
+
+TEST(Lib, SqueueEndTimeIsParsedOrZero) {
+  tm t = {};
+  t.tm_year = 2026 - 1900;
+  t.tm_mon = 0;
+  t.tm_mday = 31;
+  t.tm_hour = 12;
+  t.tm_isdst = -1;
+  EXPECT_EQ(lib::parse_squeue_end_time("2026-01-31T12:00:00\n"), int64_t(mktime(&t)));
+  for (const char* s : {"", "N/A\n", "Unknown", "2026-01-31", "garbage"})
+    EXPECT_EQ(lib::parse_squeue_end_time(s), 0) << s;
 }
 
 TEST(Lib, SignalMakesACheckpointDue) {

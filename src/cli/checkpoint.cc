@@ -28,20 +28,16 @@ std::function<int()> setup_checkpoint(CLI::App* sub) {
     if (s.is_ok()) s = control::recv_line(fd, &reply, -1);
     ::close(fd);
     if (!s.is_ok()) return fail("%s", s.message());
-    if (reply.rfind("ok ", 0) == 0) {
-      unsigned long long gen = 0, bytes = 0;
-      double pause = 0, total = 0;
-      char path[4096] = {};
-      std::sscanf(reply.c_str() + 3, "%llu %llu %lf %lf %4095[^\n]", &gen, &bytes, &pause, &total, path);
-      if (::isatty(1))
-        std::printf("checkpoint %llu: %s, %s, paused %.3f s, total %.3f s%s\n", gen, path,
-                    human_bytes(bytes).c_str(), pause, total, *stop ? "; program stopped" : "");
-      else
-        std::printf("%s\n", path);
-      return 0;
-    }
-    if (reply.rfind("error ", 0) == 0) return fail("checkpoint failed: %s", reply.c_str() + 6);
-    return fail("unexpected answer from the job: %s", reply.c_str());
+    control::Reply r;
+    if (!control::parse_reply(reply, &r)) return fail("unexpected answer from the job: %s", reply.c_str());
+    if (!r.ok) return fail("checkpoint failed: %s", r.error.c_str());
+    if (::isatty(1))
+      std::printf("checkpoint %llu: %s, %s, paused %.3f s, total %.3f s%s\n",
+                  (unsigned long long)r.generation, r.path.c_str(), human_bytes(r.bytes).c_str(),
+                  r.pause_s, r.total_s, *stop ? "; program stopped" : "");
+    else
+      std::printf("%s\n", r.path.c_str());
+    return 0;
   };
 }
 

@@ -68,15 +68,6 @@ std::string self_exe() {
   return buf;
 }
 
-std::string first_line(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  auto nl = s.rfind('\n');  // sbatch prints its reason last
-  if (nl != std::string::npos) s = s.substr(nl + 1);
-  for (const char* prefix : {"sbatch: error: ", "sbatch: "})
-    if (s.rfind(prefix, 0) == 0) s = s.substr(std::strlen(prefix));
-  return s;
-}
-
 bool write_file(const std::string& path, const std::string& text, mode_t mode) {
   std::string tmp = path + ".tmp";
   {
@@ -151,8 +142,8 @@ int sbatch_main(const std::vector<std::string>& args, bool submit) {
   argv.push_back(paths.script);
   std::string out, err;
   int rc = slurm::run_command(argv, &out, &err);
-  if (rc != 0) return fail("sbatch refused the job: %s", first_line(err).c_str());
-  std::string id = out.substr(0, out.find_first_of(";\n"));
+  if (rc != 0) return fail("sbatch refused the job: %s", slurm::sbatch_reason(err).c_str());
+  std::string id = slurm::sbatch_job_id(out);
   if (id.empty()) {  // --test-only: nothing was submitted
     std::fputs(err.c_str(), stderr);
     return 0;

@@ -40,9 +40,8 @@ void print_slurm_status(const std::string& dir) {
     std::string out;
     if (slurm::run_command({"squeue", "-h", "-j", job, "-o", "%T %L"}, &out, nullptr) == 0 &&
         !out.empty()) {
-      while (!out.empty() && out.back() == '\n') out.pop_back();
-      auto sp = out.find(' ');
-      std::string state = out.substr(0, sp), left = sp == std::string::npos ? "" : out.substr(sp + 1);
+      std::string state, left;
+      slurm::parse_queue_line(out, &state, &left);
       std::printf("queue:       %s", state.c_str());
       if (state == "RUNNING") std::printf(", %s left", left.c_str());
       std::printf("\n");

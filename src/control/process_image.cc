@@ -251,8 +251,9 @@ bool decode(const std::vector<uint8_t>& in, FdInfo* v) {
   v->ino = d.u64();
   v->path = d.str();
   if (d.more()) v->fdinfo = d.str();
+  // Only stdin, stdout and stderr are inherited (exec_restorer takes them from its own).
   return d.ok() && v->fd >= 0 && v->fd < 1 << 20 && uint32_t(v->kind) >= 1 &&
-         uint32_t(v->kind) <= 8;
+         uint32_t(v->kind) <= 8 && (v->kind != FdKind::kInherited || v->fd <= 2);
 }
 
 }  // namespace ckpt::control

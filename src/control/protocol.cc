@@ -8,6 +8,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace ckpt::control {
@@ -27,6 +30,25 @@ Status make_addr(const std::string& dir, sockaddr_un* a, int* dir_fd) {
   if (*dir_fd < 0) return Status::make(Code::kIo, errno, "cannot open %s", dir.c_str());
   std::snprintf(a->sun_path, sizeof a->sun_path, "/proc/self/fd/%d/control", *dir_fd);
   return Status::ok();
+}
+
+// The next space-separated word of *s, consumed with its space.
+std::string_view word(std::string_view* s) {
+  size_t sp = s->find(' ');
+  std::string_view w = s->substr(0, sp);
+  *s = sp == std::string_view::npos ? std::string_view() : s->substr(sp + 1);
+  return w;
+}
+
+bool parse_u64(std::string_view w, uint64_t* v) {
+  auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), *v);
+  return !w.empty() && ec == std::errc() && p == w.data() + w.size();
+}
+
+bool parse_seconds(std::string_view w, double* v) {
+  auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), *v, std::chars_format::fixed);
+  return !w.empty() && ec == std::errc() && p == w.data() + w.size() && std::isfinite(*v) &&
+         *v >= 0;
 }
 
 }  // namespace
@@ -126,6 +148,42 @@ Status recv_line(int fd, std::string* line, int timeout_ms) {
     if (line->size() > 4096) return Status::make(Code::kInvalid, 0, "control line too long");
     line->push_back(c);
   }
+}
+
+bool parse_request(std::string_view line, bool* stop) {
+  *stop = line == "checkpoint stop";
+  return line == "checkpoint" || *stop;
+}
+
+std::string format_reply(const Reply& r) {
+  if (!r.ok) return "error " + r.error;
+  char buf[400];  // fixed notation of any double: up to 309 digits, the point, 3 decimals
+  int n = std::snprintf(buf, sizeof buf, "ok %llu %llu ", (unsigned long long)r.generation,
+                        (unsigned long long)r.bytes);
+  std::string s(buf, size_t(n));
+  for (double d : {r.pause_s, r.total_s}) {
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed, 3);
+    s.append(buf, ec == std::errc() ? p : buf);
+    s += ' ';
+  }
+  return s + r.path;
+}
+
+bool parse_reply(std::string_view line, Reply* r) {
+  *r = Reply();
+  if (line.substr(0, 6) == "error ") {
+    r->error = line.substr(6);
+    return true;
+  }
+  if (line.substr(0, 3) != "ok ") return false;
+  line.remove_prefix(3);
+  if (!parse_u64(word(&line), &r->generation) || !parse_u64(word(&line), &r->bytes) ||
+      !parse_seconds(word(&line), &r->pause_s) || !parse_seconds(word(&line), &r->total_s) ||
+      line.empty())
+    return false;
+  r->path = line;
+  r->ok = true;
+  return true;
 }
 
 }  // namespace ckpt::control

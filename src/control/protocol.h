@@ -6,7 +6,9 @@
 // The supervisor answers only peers with its own uid (SO_PEERCRED).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <ckpt/status.hpp>
 
@@ -22,5 +24,19 @@ Status accept_control(int listen_fd, int* fd);
 Status send_line(int fd, const std::string& line);
 // Reads one line (without the newline), waiting at most timeout_ms (-1: forever).
 Status recv_line(int fd, std::string* line, int timeout_ms);
+
+// A request line; false for anything else. *stop: "checkpoint stop".
+bool parse_request(std::string_view line, bool* stop);
+
+struct Reply {
+  bool ok = false;
+  uint64_t generation = 0, bytes = 0;
+  double pause_s = 0, total_s = 0;
+  std::string path;   // ok: the image, may hold spaces
+  std::string error;  // not ok: the message
+};
+std::string format_reply(const Reply& r);
+// False for a line that is neither "ok ..." nor "error ...".
+bool parse_reply(std::string_view line, Reply* r);
 
 }  // namespace ckpt::control

@@ -536,7 +536,7 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   h.meta_size = meta.size();
   std::memcpy(h.mm, plan->info.mm, sizeof h.mm);
   size_t words = std::min<size_t>(plan->info.auxv.size(), 64);
-  std::memcpy(h.auxv, plan->info.auxv.data(), words * 8);
+  if (words) std::memcpy(h.auxv, plan->info.auxv.data(), words * 8);  // data() may be null
   h.auxv_words = uint32_t(words);
   h.exe_fd = ~0u;
   std::memcpy(h.actions, plan->info.actions, sizeof h.actions);

@@ -342,20 +342,24 @@ void Supervisor::handle_client() {
   int c;
   if (!accept_control(listen_fd_, &c).is_ok()) return;
   std::string req;
+  bool stop = false;
   if (recv_line(c, &req, 5000).is_ok()) {
-    if (req == "checkpoint" || req == "checkpoint stop") {
+    if (parse_request(req, &stop)) {
       DumpResult r;
-      Status s = checkpoint(&r, req == "checkpoint stop");
-      char line[8192];
+      Status s = checkpoint(&r, stop);
+      Reply reply;
+      reply.ok = s.is_ok();
       if (s.is_ok()) {
-        std::snprintf(line, sizeof line, "ok %llu %llu %.3f %.3f %s",
-                      (unsigned long long)r.generation, (unsigned long long)r.file_bytes,
-                      r.pause_s, r.total_s, r.path.c_str());
-        if (req == "checkpoint stop") stopping_ = true;
+        reply.generation = r.generation;
+        reply.bytes = r.file_bytes;
+        reply.pause_s = r.pause_s;
+        reply.total_s = r.total_s;
+        reply.path = r.path;
+        if (stop) stopping_ = true;
       } else {
-        std::snprintf(line, sizeof line, "error %s", s.message());
+        reply.error = s.message();
       }
-      (void)send_line(c, line);
+      (void)send_line(c, format_reply(reply));
     } else {
       (void)send_line(c, "error unknown request");
     }

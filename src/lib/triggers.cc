@@ -148,9 +148,13 @@ int64_t slurm_job_end_time(const char* job_id) {
   if (timed_out) kill(pid, SIGKILL);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  return parse_squeue_end_time(buf);
+}
+
+int64_t parse_squeue_end_time(const char* text) {
   tm t;
   std::memset(&t, 0, sizeof t);
-  const char* end = strptime(buf, "%Y-%m-%dT%H:%M:%S", &t);
+  const char* end = strptime(text, "%Y-%m-%dT%H:%M:%S", &t);
   if (!end) return 0;
   t.tm_isdst = -1;
   time_t when = mktime(&t);

@@ -26,5 +26,8 @@ void clear_signal_flags();
 // The end time (unix seconds) of Slurm job `job_id`, from squeue; 0 when it
 // cannot be found out. Bounded by a few seconds.
 int64_t slurm_job_end_time(const char* job_id);
+// squeue's "%e" output ("2026-01-31T12:00:00", local time) as unix seconds;
+// 0 for anything else ("N/A", "Unknown", garbage).
+int64_t parse_squeue_end_time(const char* text);
 
 }  // namespace ckpt::lib

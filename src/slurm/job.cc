@@ -496,4 +496,22 @@ JobState parse_state(std::string_view text) {
   return st;
 }
 
+std::string sbatch_job_id(std::string_view out) { return std::string(out.substr(0, out.find_first_of(";\n"))); }
+
+std::string sbatch_reason(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  auto nl = s.rfind('\n');  // sbatch prints its reason last
+  if (nl != std::string_view::npos) s = s.substr(nl + 1);
+  for (std::string_view prefix : {"sbatch: error: ", "sbatch: "})
+    if (s.substr(0, prefix.size()) == prefix) s.remove_prefix(prefix.size());
+  return std::string(s);
+}
+
+void parse_queue_line(std::string_view out, std::string* state, std::string* left) {
+  while (!out.empty() && out.back() == '\n') out.remove_suffix(1);
+  auto sp = out.find(' ');
+  *state = out.substr(0, sp);
+  *left = sp == std::string_view::npos ? std::string() : std::string(out.substr(sp + 1));
+}
+
 }  // namespace ckpt::slurm

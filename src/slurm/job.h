@@ -93,4 +93,12 @@ struct JobState {
 };
 JobState parse_state(std::string_view text);
 
+// What Slurm's commands print, as ckpt reads it.
+// `sbatch --parsable`: "JOBID" or "JOBID;CLUSTER"; empty for --test-only.
+std::string sbatch_job_id(std::string_view out);
+// sbatch's reason for a refusal: its last line, without "sbatch: error: ".
+std::string sbatch_reason(std::string_view err);
+// `squeue -o "%T %L"`: the state and the time left.
+void parse_queue_line(std::string_view out, std::string* state, std::string* left);
+
 }  // namespace ckpt::slurm

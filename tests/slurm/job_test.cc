@@ -171,5 +171,21 @@ TEST(SlurmState, Parse) {
   EXPECT_EQ(st.last_checkpoint, 99);
 }
 
+TEST(SlurmOutput, SbatchAndSqueue) {
+  EXPECT_EQ(sbatch_job_id("1234\n"), "1234");
+  EXPECT_EQ(sbatch_job_id("1234;cluster\n"), "1234");
+  EXPECT_EQ(sbatch_job_id(""), "");
+  EXPECT_EQ(sbatch_reason("sbatch: warning: x\nsbatch: error: Invalid partition name specified\n"),
+            "Invalid partition name specified");
+  EXPECT_EQ(sbatch_reason("\n \n"), "");
+  std::string state, left;
+  parse_queue_line("RUNNING 1:02:03\n", &state, &left);
+  EXPECT_EQ(state, "RUNNING");
+  EXPECT_EQ(left, "1:02:03");
+  parse_queue_line("PENDING", &state, &left);
+  EXPECT_EQ(state, "PENDING");
+  EXPECT_EQ(left, "");
+}
+
 }  // namespace
 }  // namespace ckpt::slurm

@@ -1,0 +1,43 @@
+// Fuzz target: a transparent checkpoint's process image, as `ckpt restart`
+// reads it: prepare_restore() parses and checks every record (process,
+// threads, descriptors, mappings, pages) and unpacks the pages into its
+// memfd; nothing runs, no descriptor or mapping of the program is made
+// (that is exec_restorer's, not called here; what it assumes of a plan is
+// checked instead). The record decoders also get the raw input, so they are
+// fuzzed on their own.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "control/restore_prep.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static int fd = memfd_create("image", 0);
+  static std::string path = "/proc/self/fd/" + std::to_string(fd);
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != ssize_t(size)) return 0;
+
+  ckpt::control::RestorePlan plan;
+  ckpt::Status s = ckpt::control::prepare_restore(path, false, &plan);
+  if (plan.args_fd >= 0) close(plan.args_fd);
+  // What exec_restorer takes for granted in a plan that passed.
+  for (const ckpt::control::FdInfo& f : plan.fds)
+    if (s.is_ok() && (f.fd < 0 || f.fd >= 1 << 20 ||
+                      (f.kind == ckpt::control::FdKind::kInherited && f.fd > 2)))
+      abort();
+
+  std::vector<uint8_t> raw(data, data + size);
+  ckpt::control::ProcInfo p;
+  ckpt::control::ThreadInfo t;
+  ckpt::control::MappingInfo m;
+  ckpt::control::PagesInfo g;
+  ckpt::control::FdInfo f;
+  (void)decode(raw, &p);
+  (void)decode(raw, &t);
+  (void)decode(raw, &m);
+  (void)decode(raw, &g);
+  (void)decode(raw, &f);
+  return 0;
+}

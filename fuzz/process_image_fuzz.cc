@@ -5,6 +5,7 @@
 // (that is exec_restorer's, not called here; what it assumes of a plan is
 // checked instead). The record decoders also get the raw input, so they are
 // fuzzed on their own.
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -15,13 +16,20 @@
 #include "control/restore_prep.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static int fd = memfd_create("image", 0);
-  static std::string path = "/proc/self/fd/" + std::to_string(fd);
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != ssize_t(size)) return 0;
+  // A real file of ours: restart refuses images reached through a symlink
+  // (such as /proc/self/fd/N).
+  static std::string path = [] {
+    std::string t = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                    "/ckpt-fuzz-XXXXXX";
+    if (!mkdtemp(t.data())) abort();
+    return t + "/ckpt-000000000001.img";
+  }();
+  static int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != ssize_t(size)) return 0;
 
   ckpt::control::RestorePlan plan;
   ckpt::Status s = ckpt::control::prepare_restore(path, false, &plan);
-  if (plan.args_fd >= 0) close(plan.args_fd);
+  ckpt::control::close_plan_fds(&plan);
   // What exec_restorer takes for granted in a plan that passed.
   for (const ckpt::control::FdInfo& f : plan.fds)
     if (s.is_ok() && (f.fd < 0 || f.fd >= 1 << 20 ||

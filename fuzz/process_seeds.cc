@@ -23,11 +23,11 @@ uint64_t mtime_ns(const struct stat& st) {
   return uint64_t(st.st_mtim.tv_sec) * 1000000000ull + uint64_t(st.st_mtim.tv_nsec);
 }
 
-FdInfo fd(int n, FdKind kind, std::string path, std::string info = {}) {
+FdInfo fd(int n, FdKind kind, std::string path, std::string info = {}, int flags = O_RDWR) {
   FdInfo f;
   f.fd = n;
   f.kind = kind;
-  f.open_flags = O_RDWR;
+  f.open_flags = unsigned(flags);
   f.path = std::move(path);
   f.fdinfo = std::move(info);
   return f;
@@ -46,7 +46,7 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   pi.uid = getuid();
   pi.pid = 4242;
   pi.signal = 10;
-  pi.block_addr = 0x7f0000001000;
+  pi.block_addr = 0x10000000;  // in the heap below
   pi.cwd = "/tmp";
   pi.exe = exe;
   pi.exe_ino = st.st_ino;
@@ -55,6 +55,12 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   pi.actions[10].handler = 0x401000;
   pi.rlimits[7][0] = pi.rlimits[7][1] = 1024;
   pi.auxv = {6, 4096, 0, 0};
+  // The layout as the kernel keeps it: code, data, brk, stack, arguments and
+  // environment, each inside the mappings below (restart checks it).
+  const uint64_t mm[11] = {0x400000,   0x401000,   0x401000,   0x401000,
+                           0x10000000, 0x10010000, 0x7ffcf000, 0x7ffcf100,
+                           0x7ffcf200, 0x7ffcf200, 0x7ffcf300};
+  std::memcpy(pi.mm, mm, sizeof mm);
 
   MappingInfo file;
   file.start = 0x400000;
@@ -71,6 +77,11 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   heap.end = heap.start + 16 * 4096;
   heap.prot = 3;
   heap.path = "[heap]";
+  MappingInfo stack;  // the threads' signal frames are here
+  stack.start = 0x7ffc0000;
+  stack.end = 0x7ffd0000;
+  stack.prot = 3;
+  stack.path = "[stack]";
   MappingInfo vdso;
   vdso.start = 0x7ff000000000;
   vdso.end = vdso.start + 2 * 4096;
@@ -96,7 +107,7 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   }
   std::vector<FdInfo> fds = {
       fd(0, FdKind::kInherited, "/dev/pts/0"), fd(1, FdKind::kInherited, "/dev/pts/0"),
-      fd(3, FdKind::kFile, "/tmp/out.txt"), fd(4, FdKind::kDevice, "/dev/null"),
+      fd(3, FdKind::kFile, exe, {}, O_RDONLY), fd(4, FdKind::kDevice, "/dev/null"),
       fd(5, FdKind::kOther, "pipe:[1234]"), fd(6, FdKind::kReport, "pipe:[1235]"),
       fd(7, FdKind::kEventfd, "anon_inode:[eventfd]", "pos:\t0\nflags:\t02\neventfd-count: 5\n"),
       fd(8, FdKind::kTimerfd, "anon_inode:[timerfd]",
@@ -107,7 +118,7 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
     rec = encode(fds[i]);
     s = w.record(format::kProcFd, rec.data(), rec.size());
   }
-  for (const MappingInfo* m : {&file, &heap, &vdso}) {
+  for (const MappingInfo* m : {&file, &heap, &stack, &vdso}) {
     if (!s.is_ok()) break;
     rec = encode(*m);
     s = w.record(format::kProcMapping, rec.data(), rec.size());

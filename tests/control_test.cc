@@ -127,7 +127,7 @@ TEST(ProcessImage, SeedImagesPrepareForRestore) {
     EXPECT_EQ(plan.threads.size(), 3u);
     EXPECT_EQ(plan.fds.size(), 9u);
     EXPECT_EQ(plan.memory_bytes, 5u * 4096);
-    if (plan.args_fd >= 0) close(plan.args_fd);
+    close_plan_fds(&plan);
     unlink(path.c_str());
   }
   rmdir(dir);
@@ -140,17 +140,32 @@ Status prepare_minimal(const std::vector<FdInfo>& fds) {
   std::string path = std::string(dir) + "/ckpt-000000000001.img";
   format::ImageWriter w;
   Status s = w.open(path, format::Kind::kProcess, 1, {});
+  // Plausible in every other way (restart checks all of it): one writable
+  // mapping holding the layout and the thread's signal frame.
+  const uint64_t base = 0x10000000;
   ProcInfo pi;
   pi.uid = getuid();  // no auxv
+  pi.cwd = "/";
+  pi.signal = 62;
+  for (uint64_t& a : pi.mm) a = base + 0x1000;
+  ThreadInfo t;
+  t.slot.tid = 1;
+  t.slot.uc = base + 0x2000;
+  MappingInfo m;
+  m.start = base;
+  m.end = base + 0x10000;
+  m.prot = 3;
+  m.path = "[heap]";
   std::vector<std::pair<uint32_t, std::vector<uint8_t>>> recs = {
-      {format::kProcInfo, encode(pi)}, {format::kProcThread, encode(ThreadInfo())}};
+      {format::kProcInfo, encode(pi)}, {format::kProcThread, encode(t)}};
   for (const FdInfo& f : fds) recs.push_back({format::kProcFd, encode(f)});
+  recs.push_back({format::kProcMapping, encode(m)});
   for (auto& [type, rec] : recs)
     if (s.is_ok()) s = w.record(type, rec.data(), rec.size());
   if (s.is_ok()) s = w.commit();
   RestorePlan plan;
   if (s.is_ok()) s = prepare_restore(path, false, &plan);
-  if (plan.args_fd >= 0) close(plan.args_fd);
+  close_plan_fds(&plan);
   unlink(path.c_str());
   rmdir(dir);
   return s;

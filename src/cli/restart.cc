@@ -19,8 +19,7 @@ int restart_job(control::SuperviseOptions o) {
     plan = control::RestorePlan();
     s = control::prepare_restore(gens[i].path, false, &plan);
     if (s.is_ok()) break;
-    if (plan.args_fd >= 0) ::close(plan.args_fd);
-    if (plan.image_fd >= 0) ::close(plan.image_fd);
+    control::close_plan_fds(&plan);
     if (s.code() != Code::kCorrupt || i == 0) return fail("%s", s.message());
     std::fprintf(stderr, "ckpt: %s; using the previous image\n", s.message());
   }

@@ -547,6 +547,12 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   return Status::ok();
 }
 
+void close_plan_fds(RestorePlan* plan) {
+  if (plan->args_fd >= 0) ::close(plan->args_fd);
+  if (plan->image_fd >= 0) ::close(plan->image_fd);
+  plan->args_fd = plan->image_fd = -1;
+}
+
 void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err_fd,
                    int report_fd) {
   int maxfd = 2;

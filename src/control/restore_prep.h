@@ -23,6 +23,9 @@ struct RestorePlan {
   uint64_t memory_bytes = 0;
 };
 
+// Closes the plan's descriptors (after the restorer has them, or on failure).
+void close_plan_fds(RestorePlan* plan);
+
 // Reads image_path completely, checking every checksum; kCorrupt for a
 // damaged image, kMismatch for a changed library or executable, kInvalid for
 // another user's image.

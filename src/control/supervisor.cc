@@ -317,10 +317,7 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   if (::fstat(report_fd_, &st) == 0) target_.report_ino = st.st_ino;
   ::fcntl(msg[0], F_SETFL, O_NONBLOCK);
   restore_fd_ = msg[0];
-  ::close(plan.args_fd);
-  plan.args_fd = -1;
-  if (plan.image_fd >= 0) ::close(plan.image_fd);
-  plan.image_fd = -1;
+  close_plan_fds(&plan);
   target_.block_addr = plan.info.block_addr;
   return s;
 }

@@ -207,14 +207,19 @@ void Torture::round(int budget) {
   for (int trial = 0;; trial++) {
     std::string when = r + " trial " + std::to_string(trial);
     std::string sup_err = *tmp_ / "sup.err";
+    // `ckpt restart`, or `ckpt run` again (it resumes an unfinished run);
+    // sometimes with periodic checkpoints besides the ones asked for here.
     std::vector<std::string> cmd = {ckpt_bin()};
-    if (have_image) {
-      cmd.insert(cmd.end(), {"restart", "--dir", dir_});
-    } else {
+    bool resume_by_run = !have_image || rng_() % 2;
+    cmd.insert(cmd.end(), {resume_by_run ? "run" : "restart", "--dir", dir_});
+    if (rng_() % 3 == 0) cmd.insert(cmd.end(), {"--interval", "1"});
+    if (resume_by_run) {
+      cmd.push_back("--");
+      cmd.insert(cmd.end(), argv_.begin(), argv_.end());
+    }
+    if (!have_image) {
       write_file(out_, "");  // a new run starts over
       known_low = 0;
-      cmd.insert(cmd.end(), {"run", "--dir", dir_, "--"});
-      cmd.insert(cmd.end(), argv_.begin(), argv_.end());
     }
     write_file(sup_err, "");
     std::unique_ptr<SizeWatch> watch;

@@ -183,6 +183,16 @@ void Torture::check_directory(const std::string& when) {
     }
   }
   EXPECT_EQ(listed, images) << when << ":\n" << out;
+  // Nothing holds the job's lock any more.
+  Exit st = ckpt({"status", "--dir", dir_}, &out, &err);
+  EXPECT_EQ(st.code, 0) << when << ": " << err;
+  EXPECT_NE(out.find("not running"), std::string::npos) << when << ":\n" << out;
+  if (images.empty())
+    EXPECT_NE(out.find("checkpoints: none"), std::string::npos) << when << ":\n" << out;
+  else
+    EXPECT_NE(out.find("checkpoints: " + std::to_string(images.size()) + " complete"),
+              std::string::npos)
+        << when << ":\n" << out;
 }
 
 // Lets the program run to its end; its output must be the reference.

@@ -45,7 +45,7 @@ run_suite() {  # NAME BUILD_DIR [CMAKE_ARGS...]
   as_user "$root/scripts/build.sh" "$build" "$@" > "$build.build.log" 2>&1 \
     || { tail -50 "$build.build.log"; echo "== $name: BUILD FAILED"; failed=1; return; }
   echo "== $name: test"
-  if ! as_user bash -c "cd '$build' && ctest -j2 --output-on-failure --timeout 600 $CTEST_ARGS"; then
+  if ! as_user env ${SUITE_ENV:-} bash -c "cd '$build' && ctest -j2 --output-on-failure --timeout 600 $CTEST_ARGS"; then
     echo "== $name: TESTS FAILED"
     failed=1
   fi
@@ -64,7 +64,13 @@ fi
 if [ $quick -eq 0 ]; then
   CTEST_ARGS="-E install_and_consume -LE 'slurm|twouser'" run_suite "asan+ubsan (Slurm jobs run in the release suite only: their timing is what they test)" "$build_base/build-asan" \
     -DCKPT_SANITIZE=address -DCKPT_BUILD_BENCH=OFF
-  CTEST_ARGS="-R 'Lib|Format' -LE twouser" run_suite "tsan (library, async and pipelined writers)" "$build_base/build-tsan" \
+  # The transparent tests run the ckpt command (its control server and the
+  # dump's pipelined writer threads) sanitized; the programs, the injected
+  # library and the restorer are not. halt_on_error: a race in a supervisor
+  # that is then killed -9 would otherwise go unnoticed.
+  SUITE_ENV="TSAN_OPTIONS=halt_on_error=1 CKPT_TORTURE_TRIALS=20" \
+  CTEST_ARGS="-R 'Lib|Format|Transparent' -LE 'slurm|twouser'" run_suite \
+    "tsan (library, async and pipelined writers, ckpt run's control server)" "$build_base/build-tsan" \
     -DCKPT_SANITIZE=thread -DCKPT_BUILD_BENCH=OFF
 fi
 if [ $quick -eq 0 ]; then

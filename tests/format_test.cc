@@ -303,5 +303,28 @@ TEST(JobDir, NamesGenerationsAndPrivacy) {
   EXPECT_TRUE(other.lock().is_ok());
 }
 
+// Regression: a temp file left by a writer killed mid-checkpoint stayed in
+// the directory until a checkpoint of the same number replaced it; a job
+// that ended without another checkpoint left it behind for good. Whoever
+// takes the lock is the only writer: older temp files are leftovers.
+TEST(JobDir, TakingTheLockRemovesACrashedWritersTempFiles) {
+  TempDir t;
+  std::string d = t / "job";
+  JobDir jd;
+  ASSERT_TRUE(jd.open(d, true).is_ok());
+  ASSERT_TRUE(write_sample(jd.image_path(1), 0).is_ok());
+  std::string stale = d + "/.ckpt-000000000002.img.tmp";
+  std::string mine = d + "/notes.tmp";
+  test::write_file(stale, "half an image");
+  test::write_file(mine, "the user's");
+  JobDir other;
+  ASSERT_TRUE(other.open(d, false).is_ok());
+  EXPECT_EQ(access(stale.c_str(), F_OK), 0) << "opening alone must not remove anything";
+  ASSERT_TRUE(other.lock().is_ok());
+  EXPECT_NE(access(stale.c_str(), F_OK), 0);
+  EXPECT_EQ(access(mine.c_str(), F_OK), 0) << "only ckpt's temp files are removed";
+  EXPECT_EQ(other.list().size(), 1u);
+}
+
 }  // namespace
 }  // namespace ckpt::format

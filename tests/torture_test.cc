@@ -81,6 +81,8 @@ TEST(Torture, KillNineDuringCheckpoints) {
   o.env = {"CKPT_DIR=" + t / "job"};
   ASSERT_EQ(test::run({prog, "8", "400"}, o, 300).code, 0) << test::read_file(t / "final.err");
   EXPECT_EQ(result_of(t / "final.out"), result_of(t / "ref.out"));
+  for (const auto& e : std::filesystem::directory_iterator(t / "job"))
+    EXPECT_NE(e.path().extension(), ".tmp") << "a temp file outlived the job: " << e.path();
   RecordProperty("trials", n);
   RecordProperty("killed_mid_checkpoint", killed_mid_checkpoint);
   std::printf("torture: %d kills, %d of them while a checkpoint was being written\n", n,

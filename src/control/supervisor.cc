@@ -327,6 +327,16 @@ Status Supervisor::checkpoint(DumpResult* result, bool stop) {
     return Status::make(Code::kUnsupported, 0,
                         "the program has not loaded ckpt's library (yet): it cannot be "
                         "checkpointed");
+  // A restarted program is still being rebuilt until the restorer closes its
+  // message pipe, right before the program's threads resume: until then its
+  // memory is not the program's.
+  for (int waited_ms = 0; restore_fd_ >= 0 && waited_ms < 60000; waited_ms += 100) {
+    pollfd p = {restore_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) drain_restore_messages();
+  }
+  if (restore_failed_) return Status::make(Code::kIo, 0, "the restart failed: nothing to checkpoint");
+  if (restore_fd_ >= 0)
+    return Status::make(Code::kIo, 0, "the restarted program is still being restored after 60 s");
   DumpOptions o;
   o.zstd_level = options_.zstd_level;
   if (stop) o.end_on_success = child_;

@@ -110,12 +110,32 @@ Status JobDir::lock() {
                         "%s is not a regular file of yours: refused (remove it)", path.c_str());
   }
   lock_fd_ = fd;
+  remove_stale_temps();
   // The holder's pid, for `ckpt status`.
   char pid[32];
   int n = std::snprintf(pid, sizeof pid, "%d\n", int(::getpid()));
   if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid, size_t(n), 0) != n) {
   }
   return Status::ok();
+}
+
+// Only the lock's holder writes images: a temp file found now was left by a
+// writer that died (kill -9, power loss). It would otherwise stay until a
+// checkpoint of the same number replaced it, or for good.
+void JobDir::remove_stale_temps() const {
+  DIR* d = ::opendir(dir_.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    const char* n = e->d_name;
+    size_t len = std::strlen(n);
+    uint64_t g;
+    if (n[0] == '.' && len > 5 && std::strcmp(n + len - 4, ".tmp") == 0 &&
+        parse_image_name(std::string(n + 1, len - 5).c_str(), &g))
+      stale.push_back(dir_ + "/" + n);
+  }
+  ::closedir(d);
+  for (const auto& p : stale) ::unlink(p.c_str());
 }
 
 int JobDir::holder_pid() const {

@@ -31,6 +31,7 @@ class JobDir {
   // another user; never changes an existing directory's permissions.
   Status open(const std::string& dir, bool create);
   // Takes the job's lock without waiting: kBusy if another process has it.
+  // Then removes the temp files of a writer that died mid-checkpoint.
   Status lock();
   void unlock();
   // The pid of the process holding the lock; 0 if none; -1 if unknown.
@@ -45,6 +46,8 @@ class JobDir {
   void prune(int keep) const;
 
  private:
+  void remove_stale_temps() const;
+
   std::string dir_;
   int lock_fd_ = -1;
 };

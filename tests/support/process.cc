@@ -78,9 +78,31 @@ void Child::signal(int sig) {
   if (!reaped_) ::kill(pid_, sig);
 }
 
-Exit Child::wait(double timeout) {
+namespace {
+Exit exit_of(int status) {
   Exit e;
-  if (reaped_) return e;
+  if (WIFEXITED(status)) e.code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) e.signal = WTERMSIG(status);
+  return e;
+}
+}  // namespace
+
+bool Child::try_wait(Exit* e) {
+  if (reaped_) return true;
+  int status = 0;
+  pid_t r;
+  while ((r = waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (r != pid_) return false;
+  reaped_ = true;
+  exit_ = exit_of(status);
+  *e = exit_;
+  return true;
+}
+
+Exit Child::wait(double timeout) {
+  if (reaped_) return exit_;
+  Exit e;
   double deadline = now_seconds() + timeout;
   int status = 0;
   for (;;) {
@@ -96,9 +118,10 @@ Exit Child::wait(double timeout) {
     sleep_seconds(0.005);
   }
   reaped_ = true;
-  if (WIFEXITED(status)) e.code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) e.signal = WTERMSIG(status);
-  return e;
+  bool timed_out = e.timed_out;
+  exit_ = exit_of(status);
+  exit_.timed_out = timed_out;
+  return exit_;
 }
 
 Exit run(const std::vector<std::string>& argv, const SpawnOptions& options, double timeout) {

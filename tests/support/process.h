@@ -33,10 +33,13 @@ class Child {
   pid_t pid() const { return pid_; }
   void signal(int sig);
   Exit wait(double timeout_seconds = 60);
+  // Without waiting: true once the child has ended (then *e is how).
+  bool try_wait(Exit* e);
 
  private:
   pid_t pid_ = -1;
   bool reaped_ = false;
+  Exit exit_;  // once reaped
 };
 
 Exit run(const std::vector<std::string>& argv, const SpawnOptions& options,

@@ -380,5 +380,41 @@ TEST(TransparentRegression, StopLeavesNothingToRepeat) {
   }
 }
 
+// Regression: a checkpoint asked for right after `ckpt restart` started
+// reached the program while the restorer was still rebuilding it and failed
+// ("the program's injected library does not answer"). Whether it did depends
+// on the job's memory layout: three jobs, three restarts each.
+TEST(TransparentRegression, CheckpointRightAfterRestart) {
+  std::vector<std::string> argv = {program("t_heap"), "32", "30", "20000"};
+  std::string ref = reference(argv);
+  for (int j = 0; j < 3; j++) {
+    Job job;
+    {
+      Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", argv[0], argv[1], argv[2], argv[3]},
+                job.opts());
+      sleep_s(0.3);
+      ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0) << job.ckpt_err();
+      ::kill(-sup.pid(), SIGKILL);
+      sup.wait(10);
+    }
+    for (int i = 0; i < 3; i++) {
+      Child sup({ckpt_bin(), "restart", "--dir", job.dir}, job.opts());
+      // As soon as the job answers.
+      Exit c;
+      for (int k = 0; k < 5000; k++) {
+        c = job.ckpt({"checkpoint", "--dir", job.dir});
+        if (c.code == 0 || job.ckpt_err().find("no job is running") == std::string::npos) break;
+        usleep(500);
+      }
+      EXPECT_EQ(c.code, 0) << "job " << j << ", restart " << i << ": " << job.ckpt_err();
+      ::kill(-sup.pid(), SIGKILL);
+      sup.wait(10);
+    }
+    Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 60);
+    EXPECT_EQ(e.code, 0) << read_file(job.err);
+    EXPECT_EQ(read_file(job.out), ref);
+  }
+}
+
 }  // namespace
 }  // namespace ckpt::test

@@ -1,5 +1,6 @@
 /* A large heap (MiB from argv[1]) filled with a pseudo-random pattern, then
-   checked and changed in every step; malloc keeps working after restart. */
+   checked and changed in every step; malloc keeps working after restart.
+   Usage: t_heap [MIB [STEPS [MICROSECONDS_PER_STEP]]] (defaults 64, 20, 100000). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 int main(int argc, char** argv) {
   size_t mib = argc > 1 ? (size_t)atoi(argv[1]) : 64;
   int steps = argc > 2 ? atoi(argv[2]) : 20;
+  useconds_t pause = argc > 3 ? (useconds_t)atoi(argv[3]) : 100000;
   size_t n = mib << 17; /* uint64_t words */
   uint64_t* a = malloc(n * 8);
   uint64_t x = 88172645463325252ull;
@@ -23,7 +25,7 @@ int main(int argc, char** argv) {
     for (int k = 0; k < 64; k++) { small[k][0] = (char)k; free(small[k]); }
     printf("step %d %016llx\n", s, (unsigned long long)sum);
     fflush(stdout);
-    usleep(100000);
+    usleep(pause);
   }
   free(a);
   return 0;

@@ -323,6 +323,13 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
 }
 
 Status Supervisor::checkpoint(DumpResult* result, bool stop) {
+  // Right after `ckpt run` the program may not have loaded the library yet:
+  // give it a moment (a static program never will).
+  for (int waited_ms = 0; target_.block_addr == 0 && report_fd_ >= 0 && waited_ms < 2000;
+       waited_ms += 20) {
+    pollfd p = {report_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 20) > 0) read_reports();
+  }
   if (target_.block_addr == 0)
     return Status::make(Code::kUnsupported, 0,
                         "the program has not loaded ckpt's library (yet): it cannot be "

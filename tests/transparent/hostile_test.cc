@@ -11,10 +11,12 @@
 
 #include <cstdlib>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "control/process_image.h"
+#include "control/restore_prep.h"
 #include "format/image_format.h"
 #include "format/reader.h"
 #include "format/writer.h"
@@ -545,6 +547,88 @@ TEST_F(TransparentHostile, LockIsASymlink) {
   ASSERT_EQ(::symlink(victim.c_str(), (dir + "/lock").c_str()), 0);
   expect_refused_dir(dir, "symbolic link");
   EXPECT_EQ(read_file(victim), "precious\n");
+}
+
+// Damage to a real process image: truncated at every record boundary and at
+// random points, and random single-bit flips (CKPT_CORRUPTION_TRIALS, 300 by
+// default; scripts/torture.sh runs thousands). Every one must be refused as
+// corrupt, in one line naming the file, before anything is opened or mapped.
+class TransparentCorruption : public TransparentHostile {
+ protected:
+  void SetUp() override {
+    TransparentHostile::SetUp();
+    if (IsSkipped()) return;
+    original = read_file(g_base->tmp / "job/ckpt-000000000001.img");
+    ASSERT_GT(original.size(), 1000u);
+    dir = t / "damaged";
+    ::mkdir(dir.c_str(), 0700);
+    path = dir + "/ckpt-000000000001.img";
+  }
+  // prepare_restore of `bytes` as the image: must be kCorrupt.
+  void expect_corrupt(const std::string& bytes, const std::string& what) {
+    ::unlink(path.c_str());
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), ssize_t(bytes.size()));
+    ::close(fd);
+    control::RestorePlan plan;
+    Status s = control::prepare_restore(path, false, &plan);
+    control::close_plan_fds(&plan);
+    ASSERT_FALSE(s.is_ok()) << what << " was not detected";
+    EXPECT_EQ(s.code(), Code::kCorrupt) << what << ": " << s.message();
+    std::string m = s.message();
+    EXPECT_NE(m.find(path), std::string::npos) << what << ": " << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << what << ": " << m;
+  }
+  std::string original, dir, path;
+};
+
+TEST_F(TransparentCorruption, TruncatedAtEveryRecordBoundaryAndRandomPoints) {
+  std::vector<uint64_t> cuts = {0, 1, 8, 63, 64};
+  format::ImageReader r;
+  ASSERT_TRUE(r.open(g_base->tmp / "job/ckpt-000000000001.img").is_ok());
+  for (bool end = false;;) {
+    format::RecordInfo ri;
+    ASSERT_TRUE(r.next(&ri, &end).is_ok());
+    if (end) break;
+    cuts.push_back(ri.offset);                                  // before the record
+    cuts.push_back(ri.offset + format::kRecordHeaderSize);      // after its header
+    cuts.push_back(ri.offset + format::kRecordHeaderSize + ri.stored - 1);  // one byte short
+    if (ri.type == format::kEnd) break;
+  }
+  std::mt19937_64 rng(7);
+  for (int k = 0; k < 100; k++) cuts.push_back(rng() % original.size());
+  size_t tried = 0;
+  for (uint64_t cut : cuts) {
+    if (cut >= original.size()) continue;
+    expect_corrupt(original.substr(0, size_t(cut)), "a cut at " + std::to_string(cut));
+    if (HasFatalFailure()) return;
+    tried++;
+  }
+  expect_corrupt(original + "x", "a byte after the end record");
+  RecordProperty("truncations", int(tried));
+  std::printf("corruption: %zu truncations of a %zu-byte process image, all refused\n", tried,
+              original.size());
+}
+
+TEST_F(TransparentCorruption, RandomBitFlips) {
+  const char* env = std::getenv("CKPT_CORRUPTION_TRIALS");
+  int trials = env && *env ? std::atoi(env) : 300;
+  std::mt19937_64 rng(std::random_device{}());
+  uint64_t seed = rng();
+  rng.seed(seed);
+  for (int k = 0; k < trials; k++) {
+    std::string bytes = original;
+    size_t at = rng() % bytes.size();
+    int bit = int(rng() % 8);
+    bytes[at] = char(uint8_t(bytes[at]) ^ (1u << bit));
+    expect_corrupt(bytes, "bit " + std::to_string(bit) + " of byte " + std::to_string(at) +
+                              " (seed " + std::to_string(seed) + ")");
+    if (HasFatalFailure()) return;
+  }
+  RecordProperty("bit_flips", trials);
+  std::printf("corruption: %d random bit flips in a %zu-byte process image, all refused\n", trials,
+              original.size());
 }
 
 }  // namespace

@@ -328,10 +328,8 @@ class FrozenCopy {
         long kid = std::strtol(p, &end, 10);
         if (end == p) break;
         p = end;
-        std::string ns = status_field("/proc/" + std::to_string(kid) + "/status", "NSpid");
-        size_t sp = ns.find_last_of(" \t");
         if (kid > 0 && kid != program &&
-            std::atoi(sp == std::string::npos ? ns.c_str() : ns.c_str() + sp + 1) == inner) {
+            inner_pid("/proc/" + std::to_string(kid) + "/status") == inner) {
           pid_ = pid_t(kid);
           return true;
         }
@@ -352,9 +350,6 @@ class FrozenCopy {
  private:
   pid_t pid_ = -1;
 };
-
-// Images of programs this big are written with O_DIRECT (see BlockWriter).
-constexpr uint64_t kDirectFrom = 32ull << 20;
 
 // Memory we may use for a snapshot: half of what the kernel says is available.
 uint64_t snapshot_budget() {
@@ -457,9 +452,7 @@ Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
 Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcInfo* pi) {
   std::string base = "/proc/" + std::to_string(t.pid);
   pi->uid = ::getuid();
-  std::string nspid = status_field(base + "/status", "NSpid");
-  size_t last = nspid.find_last_of(" \t");
-  pi->pid = std::atoi(last == std::string::npos ? nspid.c_str() : nspid.c_str() + last + 1);
+  pi->pid = inner_pid(base + "/status");
   if (pi->pid <= 0) pi->pid = t.pid;
   pi->signal = b.signal;
   pi->block_addr = t.block_addr;
@@ -567,9 +560,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   // program sees it (NSpid's last field).
   for (pid_t outer : list_tasks(t.pid)) {
     std::string st = "/proc/" + std::to_string(t.pid) + "/task/" + std::to_string(outer) + "/status";
-    std::string ns = status_field(st, "NSpid");
-    size_t sp = ns.find_last_of(" \t");
-    int inner = std::atoi(sp == std::string::npos ? ns.c_str() : ns.c_str() + sp + 1);
+    int inner = inner_pid(st);
     uint64_t pending = parse_hex_u64(status_field(st, "SigPnd"));
     if (block->signal >= 1 && block->signal <= 64) pending &= ~(1ull << (block->signal - 1));
     for (ThreadInfo& ti : threads)
@@ -604,7 +595,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   format::ImageWriter w;
   format::WriterOptions wo;
   wo.zstd_level = options.zstd_level;
-  wo.direct = resident >= kDirectFrom;
+  wo.direct = resident >= format::kDirectFrom;
   uint64_t gen = dir.next_generation();
   std::string path = dir.image_path(gen);
   CKPT_RETURN_IF_ERROR(w.open(path, format::Kind::kProcess, gen, wo));

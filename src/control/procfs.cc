@@ -131,6 +131,12 @@ std::string status_field(const std::string& status_path, const char* name) {
   return text.substr(p, e == std::string::npos ? std::string::npos : e - p);
 }
 
+pid_t inner_pid(const std::string& status_path) {
+  std::string ns = status_field(status_path, "NSpid");
+  size_t sp = ns.find_last_of(" \t");
+  return pid_t(std::atoi(sp == std::string::npos ? ns.c_str() : ns.c_str() + sp + 1));
+}
+
 Status mem_read(pid_t pid, uint64_t addr, void* buf, size_t n) {
   iovec local = {buf, n};
   iovec remote = {reinterpret_cast<void*>(addr), n};

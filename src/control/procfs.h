@@ -29,6 +29,8 @@ Status read_fork_exempt(pid_t pid, std::vector<uint64_t>* starts);
 Status read_stat_fields(pid_t pid, std::vector<std::string>* fields);
 // A "Name:\tvalue" line of /proc/PID/status (or a task's), "" if absent.
 std::string status_field(const std::string& status_path, const char* name);
+// The pid (or tid) as the process sees it: NSpid's last field; 0 if unknown.
+pid_t inner_pid(const std::string& status_path);
 
 // process_vm_readv / process_vm_writev, all or nothing.
 Status mem_read(pid_t pid, uint64_t addr, void* buf, size_t n);

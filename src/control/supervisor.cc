@@ -384,9 +384,7 @@ void Supervisor::handle_client() {
 void Supervisor::read_reports() {
   // The program's pid as it sees itself (its namespace's), to tell its
   // reports from those of programs it starts.
-  std::string ns = status_field("/proc/" + std::to_string(target_.pid) + "/status", "NSpid");
-  size_t sp = ns.find_last_of(" \t");
-  int inner = std::atoi(sp == std::string::npos ? ns.c_str() : ns.c_str() + sp + 1);
+  int inner = inner_pid("/proc/" + std::to_string(target_.pid) + "/status");
   for (;;) {
     inject::Report r;
     ssize_t n = ::read(report_fd_, &r, sizeof r);

@@ -19,6 +19,10 @@
 
 namespace ckpt::format {
 
+// Images with at least this many bytes of data are worth writing with
+// O_DIRECT (WriterOptions::direct).
+inline constexpr uint64_t kDirectFrom = 32ull << 20;
+
 struct WriterOptions {
   int zstd_level = 0;  // 0: store uncompressed
   size_t chunk = kDefaultChunk;

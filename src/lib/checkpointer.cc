@@ -186,7 +186,7 @@ static Status write_generation(format::JobDir& dir, const Options& o, uint64_t g
   // Big images go to the disk with O_DIRECT (see BlockWriter).
   uint64_t total = 0;
   for (const Segment& s : segments) total += s.size;
-  wo.direct = total >= (32ull << 20);
+  wo.direct = total >= format::kDirectFrom;
   CKPT_RETURN_IF_ERROR(w.open(dir.image_path(generation), format::Kind::kApp, generation, wo));
   std::vector<uint8_t> meta;
   {

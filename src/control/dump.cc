@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "control/procfs.h"
+#include "control/seize.h"
 #include "control/process_image.h"
 #include "format/writer.h"
 #include "restore/restore_abi.h"
@@ -30,98 +31,12 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 constexpr size_t kCopyChunk = 8u << 20;
-constexpr int kQuiesceTimeoutMs = 10000;
 
 double now_s() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
-
-void sleep_us(long us) {
-  timespec ts = {0, us * 1000};
-  nanosleep(&ts, nullptr);
-}
-
-// The part of the Block the supervisor rewrites to start a checkpoint.
-struct Control {
-  uint32_t request_seq, release_seq, collect_seq, collected_seq;
-  uint32_t slots_used, arrived, overflow, pad;
-};
-constexpr uint64_t kControlOffset = offsetof(inject::Block, request_seq);
-
-class Quiescer {
- public:
-  Quiescer(pid_t pid, uint64_t addr) : pid_(pid), addr_(addr) {}
-  ~Quiescer() { release(); }
-
-  // With want_copy, the program also forks its frozen copy (inject_abi.h).
-  Status stop(inject::Block* block, bool want_copy) {
-    CKPT_RETURN_IF_ERROR(mem_read(pid_, addr_, block, inject::kBlockHeaderSize));
-    if (block->magic != inject::kBlockMagic || block->version != inject::kBlockVersion)
-      return Status::make(Code::kUnsupported, 0,
-                          "the program's injected library does not answer (version mismatch?)");
-    seq_ = std::max(block->request_seq, block->release_seq) + 1;
-    Control c = {seq_, block->release_seq, 0, 0, 0, 0, 0, 0};
-    CKPT_RETURN_IF_ERROR(mem_write(pid_, addr_ + kControlOffset, &c, sizeof c));
-    armed_ = true;
-    int sig = int(block->signal);
-    std::set<pid_t> signaled;
-    double deadline = now_s() + kQuiesceTimeoutMs / 1000.0;
-    for (;;) {
-      std::vector<pid_t> tasks = list_tasks(pid_);
-      if (tasks.empty()) return Status::make(Code::kIo, 0, "the program exited during the checkpoint");
-      bool all_signaled = true;
-      size_t live_signaled = 0;
-      for (pid_t t : tasks) {
-        if (signaled.count(t)) {
-          live_signaled++;
-          continue;
-        }
-        all_signaled = false;
-        if (::syscall(SYS_tgkill, pid_, t, sig) == 0) signaled.insert(t);
-      }
-      CKPT_RETURN_IF_ERROR(mem_read(pid_, addr_ + kControlOffset, &c, sizeof c));
-      if (all_signaled && c.arrived >= live_signaled) break;
-      if (now_s() > deadline)
-        return Status::make(Code::kIo, 0,
-                            "%u of %zu threads answered the checkpoint signal %d within %d s "
-                            "(a thread blocks it?)",
-                            c.arrived, live_signaled, sig, kQuiesceTimeoutMs / 1000);
-      sleep_us(100);
-    }
-    if (c.overflow) return Status::make(Code::kUnsupported, 0, "more than %d threads", inject::kMaxThreads);
-    // Every thread is parked: let the first one record process-wide state.
-    uint32_t fork = want_copy ? seq_ : 0;
-    CKPT_RETURN_IF_ERROR(mem_write(pid_, addr_ + offsetof(inject::Block, fork_seq), &fork, 4));
-    uint32_t collect = seq_;
-    CKPT_RETURN_IF_ERROR(mem_write(pid_, addr_ + offsetof(inject::Block, collect_seq), &collect, 4));
-    for (;;) {
-      CKPT_RETURN_IF_ERROR(mem_read(pid_, addr_ + kControlOffset, &c, sizeof c));
-      if (c.collected_seq == seq_) break;
-      if (now_s() > deadline)
-        return Status::make(Code::kIo, 0, "the program did not record its signal state in time");
-      sleep_us(50);
-    }
-    size_t n = inject::kBlockHeaderSize + size_t(c.slots_used) * sizeof(inject::ThreadSlot);
-    return mem_read(pid_, addr_, block, n);
-  }
-
-  void release() {
-    if (!armed_) return;
-    armed_ = false;
-    (void)mem_write(pid_, addr_ + offsetof(inject::Block, release_seq), &seq_, 4);
-  }
-  uint32_t seq() const { return seq_; }
-  // Leaves the threads parked for good (the job is being ended).
-  void abandon() { armed_ = false; }
-
- private:
-  pid_t pid_;
-  uint64_t addr_;
-  uint32_t seq_ = 0;
-  bool armed_ = false;
-};
 
 uint64_t parse_hex_u64(const std::string& s) { return s.empty() ? 0 : std::strtoull(s.c_str(), nullptr, 16); }
 
@@ -209,6 +124,9 @@ class PageWriter {
     return Status::ok();
   }
   uint64_t bytes() const { return bytes_; }
+  // Signal frames built for the threads (seize.h): they are written into
+  // the image's copy of the stacks, never into the program.
+  void set_frames(const std::vector<SignalFrame>* frames) { frames_ = frames; }
 
   // The runs of pages of one mapping that go into the image. Skipped: pages
   // never touched, and for private file mappings pages still shared with the file.
@@ -232,8 +150,8 @@ class PageWriter {
         bool present = e >> 63 & 1, swapped = e >> 62 & 1, file = e >> 61 & 1;
         bool keep = p.pages == Plan::kPresent ? (present || swapped)
                                               : ((present && !file) || swapped);
-        if (!keep) continue;
         uint64_t addr = a + k * kPage;
+        if (!keep && !in_frame(addr, addr + kPage)) continue;
         if (run_len && run_start + run_len == addr) {
           run_len += kPage;
         } else {
@@ -247,8 +165,25 @@ class PageWriter {
     return Status::ok();
   }
 
-  // Copies a run into dst (len bytes).
+  bool in_frame(uint64_t lo, uint64_t hi) const {
+    if (frames_)
+      for (const SignalFrame& f : *frames_)
+        if (f.start < hi && f.start + f.bytes.size() > lo) return true;
+    return false;
+  }
+
+  // Copies a run into dst (len bytes), with the signal frames put in.
   void read(const PagesInfo& run, uint8_t* dst) {
+    read_raw(run, dst);
+    if (!frames_) return;
+    for (const SignalFrame& f : *frames_) {
+      uint64_t lo = std::max(f.start, run.addr);
+      uint64_t hi = std::min(f.start + f.bytes.size(), run.addr + run.len);
+      if (lo < hi) std::memcpy(dst + (lo - run.addr), f.bytes.data() + (lo - f.start), size_t(hi - lo));
+    }
+  }
+
+  void read_raw(const PagesInfo& run, uint8_t* dst) {
     for (uint64_t done = 0; done < run.len;) {
       // process_vm_readv copies directly; /proc/PID/mem goes through a bounce
       // page but also reads pages the program cannot (PROT_NONE).
@@ -304,6 +239,7 @@ class PageWriter {
   int mem_fd_ = -1, map_fd_ = -1;
   std::unique_ptr<uint8_t[]> buf_[2];
   uint64_t bytes_ = 0;
+  const std::vector<SignalFrame>* frames_ = nullptr;
 };
 
 // The program's frozen copy (inject_abi.h), found among its parent's
@@ -500,7 +436,6 @@ Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcIn
     }
   }
   pi->sigpending = parse_hex_u64(status_field(base + "/status", "ShdPnd"));
-  if (b.signal >= 1 && b.signal <= 64) pi->sigpending &= ~(1ull << (b.signal - 1));
   std::string auxv;
   CKPT_RETURN_IF_ERROR(read_text(base + "/auxv", &auxv));
   for (size_t i = 0; i + 8 <= auxv.size() && pi->auxv.size() < 128; i += 8) {
@@ -511,9 +446,85 @@ Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcIn
   return Status::ok();
 }
 
+// Every signal frame must lie in writable memory that the image saves. A
+// frame just below the main stack's lowest page grows that mapping down, as
+// the kernel would have grown it for a signal.
+Status place_frames(const std::vector<SignalFrame>& frames, std::vector<Plan>* plans) {
+  for (const SignalFrame& f : frames) {
+    uint64_t lo = f.start, hi = f.start + f.bytes.size();
+    bool placed = false;
+    for (Plan& p : *plans) {
+      MappingInfo& m = p.info;
+      if (!(m.prot & PROT_WRITE) || p.pages == Plan::kNone) continue;
+      if (lo >= m.start && hi <= m.end) {
+        placed = true;
+        break;
+      }
+      if ((m.flags & restore::kMapGrowsDown) && hi <= m.end && lo < m.start &&
+          m.start - lo <= (1u << 20)) {
+        m.start = lo & ~(kPage - 1);
+        placed = true;
+        break;
+      }
+    }
+    if (!placed)
+      return Status::make(Code::kUnsupported, 0,
+                          "no room below a thread's stack pointer (%#llx) for its saved registers",
+                          (unsigned long long)f.uc);
+  }
+  return Status::ok();
+}
+
+// The stop: every thread seized and interrupted (seize.h); each runs the
+// injected library's thread parasite, the main thread the process parasite
+// (with want_copy, it forks the frozen copy). Then each thread's signal
+// frame is built from its registers, for the image's copy of its stack.
+Status stop_and_record(Target& t, Seized* seized, bool want_copy, inject::Block* block,
+                       uint32_t* seq, std::vector<SignalFrame>* frames) {
+  CKPT_RETURN_IF_ERROR(seized->stop(t.pid));
+  CKPT_RETURN_IF_ERROR(mem_read(t.pid, t.block_addr, block, inject::kBlockHeaderSize));
+  if (block->magic != inject::kBlockMagic || block->version != inject::kBlockVersion)
+    return Status::make(Code::kUnsupported, 0,
+                        "the program's injected library does not answer (version mismatch?)");
+  std::vector<StoppedThread>& th = seized->threads();
+  if (th.size() > size_t(inject::kMaxThreads))
+    return Status::make(Code::kUnsupported, 0, "more than %d threads", inject::kMaxThreads);
+  *seq = block->request_seq + 1;
+  CKPT_RETURN_IF_ERROR(
+      mem_write(t.pid, t.block_addr + offsetof(inject::Block, request_seq), seq, 4));
+  uint64_t stack = block->parasite_stack_top, trap = block->parasite_trap;
+  for (size_t i = 0; i < th.size(); i++) {
+    int64_t ret = 0;
+    CKPT_RETURN_IF_ERROR(seized->call(th[i], block->parasite_thread, i, stack, trap, &ret));
+    if (ret != 0) return Status::make(Code::kIo, 0, "thread %d could not record its state", int(th[i].tid));
+  }
+  int64_t ret = 0;
+  CKPT_RETURN_IF_ERROR(
+      seized->call(th[0], block->parasite_process, want_copy ? 1 : 0, stack, trap, &ret));
+  size_t n = inject::kBlockHeaderSize + th.size() * sizeof(inject::ThreadSlot);
+  CKPT_RETURN_IF_ERROR(mem_read(t.pid, t.block_addr, block, n));
+  block->slots_used = uint32_t(th.size());
+  std::map<pid_t, Target::Syscall> seen;
+  for (size_t i = 0; i < th.size(); i++) {
+    inject::ThreadSlot& slot = block->slots[i];
+    const user_regs_struct& r = th[i].regs;
+    long known = -1;
+    auto it = t.last_syscall.find(th[i].tid);
+    if (it != t.last_syscall.end() && it->second.rip == r.rip) known = it->second.nr;
+    if (long(r.orig_rax) >= 0) seen[th[i].tid] = {r.rip, long(r.orig_rax) == 219 ? known : long(r.orig_rax)};
+    SignalFrame f;
+    CKPT_RETURN_IF_ERROR(build_frame(restart_regs(r, known), th[i].xstate, th[i].sigmask,
+                                     slot.ss_sp, slot.ss_flags, slot.ss_size, &f));
+    slot.uc = f.uc;
+    frames->push_back(std::move(f));
+  }
+  t.last_syscall = std::move(seen);
+  return Status::ok();
+}
+
 }  // namespace
 
-Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOptions& options,
+Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& options,
                           DumpResult* result) {
   double t0 = now_s();
   auto block = std::make_unique<inject::Block>();
@@ -526,8 +537,10 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   // that it runs again as soon as the copy exists; unless the job ends with
   // this checkpoint (then nothing needs to run).
   bool hold = options.end_on_success > 0;
-  Quiescer q(t.pid, t.block_addr);
-  CKPT_RETURN_IF_ERROR(q.stop(block.get(), !hold));
+  Seized seized;
+  uint32_t seq = 0;
+  std::vector<SignalFrame> frames;
+  CKPT_RETURN_IF_ERROR(stop_and_record(t, &seized, !hold, block.get(), &seq, &frames));
   FrozenCopy copy;
   bool frozen = !hold && block->fork_pid > 0 && copy.find(t.pid, block->fork_pid);
 
@@ -548,12 +561,12 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
     }
   }
   ProcInfo pi;
-  CKPT_RETURN_IF_ERROR(gather_info(t, *block, q.seq(), &pi));
+  CKPT_RETURN_IF_ERROR(gather_info(t, *block, seq, &pi));
   std::vector<ThreadInfo> threads;
   for (uint32_t i = 0; i < block->slots_used; i++) {
     ThreadInfo ti;
     ti.slot = block->slots[i];
-    if (ti.slot.seq != q.seq()) return Status::make(Code::kIo, 0, "a thread's record is incomplete");
+    if (ti.slot.seq != seq) return Status::make(Code::kIo, 0, "a thread's record is incomplete");
     threads.push_back(ti);
   }
   // Signals pending for one thread (it blocks them), found by its tid as the
@@ -562,7 +575,6 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
     std::string st = "/proc/" + std::to_string(t.pid) + "/task/" + std::to_string(outer) + "/status";
     int inner = inner_pid(st);
     uint64_t pending = parse_hex_u64(status_field(st, "SigPnd"));
-    if (block->signal >= 1 && block->signal <= 64) pending &= ~(1ull << (block->signal - 1));
     for (ThreadInfo& ti : threads)
       if (ti.slot.tid == inner) ti.sigpending = pending;
   }
@@ -589,6 +601,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
     CKPT_RETURN_IF_ERROR(plan_mapping(m, &p));
     plans.push_back(std::move(p));
   }
+  CKPT_RETURN_IF_ERROR(place_frames(frames, &plans));
   std::vector<FdInfo> fds;
   CKPT_RETURN_IF_ERROR(gather_fds(t, &fds));
 
@@ -610,6 +623,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
     s = w.record(format::kProcFd, rec.data(), rec.size());
   }
   PageWriter pw(t.pid, &w);
+  pw.set_frames(&frames);
   if (s.is_ok()) s = pw.check();
   std::vector<std::vector<PagesInfo>> runs(plans.size());
   for (size_t i = 0; s.is_ok() && i < plans.size(); i++) s = pw.runs(plans[i], &runs[i]);
@@ -621,6 +635,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   if (frozen && s.is_ok()) {
     std::vector<uint64_t> exempt;
     from_copy = std::make_unique<PageWriter>(copy.pid(), &w);
+    from_copy->set_frames(&frames);
     frozen = read_fork_exempt(t.pid, &exempt).is_ok() && from_copy->check().is_ok();
     for (size_t i = 0; frozen && i < plans.size(); i++)
       parked[i] = (plans[i].info.flags & restore::kMapShared) ||
@@ -647,7 +662,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
           bufs.push_back(snap.take(r.len));
           pw.read(r, bufs.back());
         }
-    q.release();
+    seized.release();
   }
   double t1 = now_s();
   size_t k = 0;
@@ -668,7 +683,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   }
   copy.end();
   // The memory is saved: the program may run while the image is made durable.
-  if (!hold) q.release();
+  if (!hold) seized.release();
   if (!frozen) t1 = now_s();
   if (s.is_ok()) s = w.commit();
   if (!s.is_ok()) {
@@ -677,7 +692,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   }
   if (hold) {
     // Never released: killed while parked, the program does nothing more.
-    q.abandon();
+    seized.abandon();
     ::kill(t.pid, SIGKILL);
     ::kill(options.end_on_success, SIGKILL);
   }

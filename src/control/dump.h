@@ -1,11 +1,13 @@
-// Checkpointing a running process from outside: quiesce its threads through
-// the injected library (inject_abi.h), read what the kernel shows in /proc,
-// stream the memory into a new image of the job directory, resume.
+// Checkpointing a running process from outside: stop its threads with
+// ptrace (seize.h), record what only it can see through the injected
+// library's parasite entries (inject_abi.h), read what the kernel shows in
+// /proc, stream the memory into a new image of the job directory, resume.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <ckpt/status.hpp>
@@ -20,6 +22,14 @@ struct Target {
   bool pid_ns = false;      // runs in its own user+pid namespace
   uint64_t report_ino = 0;  // the injected library's report pipe
   uint64_t stdio_dev[3] = {}, stdio_ino[3] = {};  // the supervisor's own 0, 1, 2
+  // Per thread (as the supervisor sees it): the system call it was in at
+  // the last checkpoint and where, so that a thread found again in
+  // restart_syscall at the same place can be restarted with that call.
+  struct Syscall {
+    uint64_t rip = 0;
+    long nr = -1;
+  };
+  std::map<pid_t, Syscall> last_syscall;
 };
 
 struct DumpOptions {
@@ -39,7 +49,7 @@ struct DumpResult {
   double pause_s = 0, total_s = 0;
 };
 
-Status checkpoint_process(const Target& target, format::JobDir& dir, const DumpOptions& options,
+Status checkpoint_process(Target& target, format::JobDir& dir, const DumpOptions& options,
                           DumpResult* result);
 
 }  // namespace ckpt::control

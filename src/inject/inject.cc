@@ -1,11 +1,13 @@
 // libckpt-inject.so: loaded into the checkpointed program with LD_PRELOAD by
-// `ckpt run`. It only quiesces threads and records what only the process
-// itself can see; the supervisor reads the memory from outside.
+// `ckpt run`. It holds the parasite entries the supervisor runs in threads it
+// has stopped with ptrace, to record what only the process itself can see;
+// the supervisor reads registers and memory from outside.
 //
 // Rules for this file: depend on libc at most, allocate nothing, take no
 // lock; everything on the checkpoint path is a raw system call or a plain
 // store into the static Block. Without CKPT_INJECT_FD in the environment the
-// library does nothing at all (children of the program, for instance).
+// library does nothing at all (children of the program, for instance). It
+// installs no signal handler and changes nothing the program can see.
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -44,13 +46,6 @@ long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
   return r;
 }
 
-uint32_t load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-
-void pause_briefly() {
-  struct timespec ts = {0, 100 * 1000};
-  raw(SYS_nanosleep, long(&ts), 0);
-}
-
 void record_process_state() {
   for (int sig = 1; sig <= 64; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -82,57 +77,65 @@ void fork_frozen_copy() {
   g_block.fork_pid = int32_t(pid);
 }
 
-void on_checkpoint(int, siginfo_t* info, void* uc) {
-  // Only the supervisor's tgkill counts; anything else is ignored.
-  if (info->si_code != SI_TKILL) return;
-  int saved_errno = errno;
-  uint32_t seq = load(&g_block.request_seq);
-  if (seq == 0 || load(&g_block.release_seq) >= seq) {
-    errno = saved_errno;
-    return;
-  }
-  uint32_t idx = __atomic_fetch_add(&g_block.slots_used, 1, __ATOMIC_ACQ_REL);
-  if (idx >= uint32_t(kMaxThreads)) {
-    __atomic_store_n(&g_block.overflow, 1, __ATOMIC_RELEASE);
+}  // namespace
+
+// The parasite entries: the supervisor runs them in a thread it has stopped
+// with ptrace (inject_abi.h), on g_stack, returning into parasite_trap. They
+// run with every signal blocked (the supervisor sets the mask) and make no
+// call that could touch the thread's restart block (no sleeping calls), so
+// the interrupted system call goes on as if nothing happened.
+extern "C" long ckpt_parasite_thread(uint32_t idx) {
+  if (idx >= uint32_t(kMaxThreads)) return -EINVAL;
+  ThreadSlot* s = &g_block.slots[idx];
+  s->tid = int32_t(raw(SYS_gettid));
+  s->uc = 0;  // the supervisor builds the signal frame
+  uint64_t fs = 0;
+  raw(SYS_arch_prctl, ARCH_GET_FS, long(&fs));
+  s->fs = fs;
+  uint64_t tid_addr = 0;
+  raw(SYS_prctl, PR_GET_TID_ADDRESS, long(&tid_addr));
+  s->tid_addr = tid_addr;
+  uint64_t head = 0, len = 0;
+  raw(SYS_get_robust_list, 0, long(&head), long(&len));
+  s->robust_head = head;
+  s->robust_len = len;
+  if (&__rseq_size && &__rseq_offset && __rseq_size > 0) {
+    s->rseq_addr = fs + uint64_t(__rseq_offset);
+    s->rseq_len = 32;  // glibc registers 32 bytes though __rseq_size says 20
+    s->rseq_sig = kRseqSig;
   } else {
-    ThreadSlot* s = &g_block.slots[idx];
-    s->tid = int32_t(raw(SYS_gettid));
-    s->uc = uint64_t(uc);
-    uint64_t fs = 0;
-    raw(SYS_arch_prctl, ARCH_GET_FS, long(&fs));
-    s->fs = fs;
-    uint64_t tid_addr = 0;
-    raw(SYS_prctl, PR_GET_TID_ADDRESS, long(&tid_addr));
-    s->tid_addr = tid_addr;
-    uint64_t head = 0, len = 0;
-    raw(SYS_get_robust_list, 0, long(&head), long(&len));
-    s->robust_head = head;
-    s->robust_len = len;
-    if (&__rseq_size && &__rseq_offset && __rseq_size > 0) {
-      s->rseq_addr = fs + uint64_t(__rseq_offset);
-      s->rseq_len = 32;  // glibc registers 32 bytes though __rseq_size says 20
-      s->rseq_sig = kRseqSig;
-    } else {
-      s->rseq_addr = 0;
-      s->rseq_len = 0;
-      s->rseq_sig = 0;
-    }
-    __atomic_store_n(&s->seq, seq, __ATOMIC_RELEASE);
+    s->rseq_addr = 0;
+    s->rseq_len = 0;
+    s->rseq_sig = 0;
   }
-  // errno as it was: the memory is saved while we are parked below.
-  errno = saved_errno;
-  __atomic_fetch_add(&g_block.arrived, 1, __ATOMIC_ACQ_REL);
-  while (load(&g_block.release_seq) < seq) {
-    if (idx == 0 && load(&g_block.collect_seq) == seq && load(&g_block.collected_seq) != seq) {
-      record_process_state();
-      g_block.fork_pid = 0;
-      if (load(&g_block.fork_seq) == seq) fork_frozen_copy();
-      __atomic_store_n(&g_block.collected_seq, seq, __ATOMIC_RELEASE);
-    }
-    pause_briefly();
+  stack_t ss;
+  if (raw(SYS_sigaltstack, 0, long(&ss)) == 0) {
+    s->ss_sp = uint64_t(ss.ss_sp);
+    s->ss_size = uint64_t(ss.ss_size);
+    s->ss_flags = uint32_t(ss.ss_flags) & ~uint32_t(SS_ONSTACK);
+  } else {
+    s->ss_sp = s->ss_size = 0;
+    s->ss_flags = SS_DISABLE;
   }
-  errno = saved_errno;
+  __atomic_store_n(&s->seq, g_block.request_seq, __ATOMIC_RELEASE);
+  return 0;
 }
+
+extern "C" long ckpt_parasite_process(uint32_t want_copy) {
+  record_process_state();
+  g_block.fork_pid = 0;
+  if (want_copy) fork_frozen_copy();
+  return 0;
+}
+
+// The parasite entries return here; the int3 hands the thread back.
+extern "C" void ckpt_parasite_trap();
+__asm__(".text\n.globl ckpt_parasite_trap\n.type ckpt_parasite_trap,@function\n"
+        "ckpt_parasite_trap:\n\tint3\n\tint3\n");
+
+namespace {
+
+alignas(64) char g_stack[kParasiteStack];
 
 int env_int(const char* name, int fallback) {
   const char* v = getenv(name);
@@ -145,17 +148,13 @@ int env_int(const char* name, int fallback) {
 __attribute__((constructor)) void inject_init() {
   int fd = env_int("CKPT_INJECT_FD", -1);
   if (fd < 0) return;
-  int sig = env_int("CKPT_SIGNAL", kDefaultSignal);
   g_block.magic = kBlockMagic;
   g_block.version = kBlockVersion;
-  g_block.signal = uint32_t(sig);
-
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_checkpoint;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigfillset(&sa.sa_mask);
-  if (sigaction(sig, &sa, nullptr) != 0) return;
+  g_block.signal = uint32_t(kDefaultSignal);
+  g_block.parasite_thread = uint64_t(&ckpt_parasite_thread);
+  g_block.parasite_process = uint64_t(&ckpt_parasite_process);
+  g_block.parasite_trap = uint64_t(&ckpt_parasite_trap);
+  g_block.parasite_stack_top = uint64_t(g_stack + sizeof g_stack);
   // Tell the supervisor where the block is; it reads everything else itself.
   // The descriptor stays open so that a program that execs (a wrapper
   // script, `#!/usr/bin/env python3`) reports again from its new image.

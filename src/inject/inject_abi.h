@@ -4,18 +4,23 @@
 // header in one build, so the layout is a plain struct; it never goes to disk
 // as such (docs/process-image.md describes what does).
 //
-// Protocol for checkpoint number `seq` (the supervisor drives it):
-//   supervisor: slots_used = arrived = 0, request_seq = seq, tgkill(every thread)
-//   each thread (signal handler): takes a slot, records its own state,
-//       arrived++, then polls until release_seq >= seq
-//   supervisor: when arrived == number of live threads: collect_seq = seq
-//   thread in slot 0: records process-wide state; if fork_seq == seq, forks
-//       a frozen copy of the process (CLONE_PARENT: a sibling, never the
-//       program's child) that only sleeps, and puts its pid (or -errno) in
-//       fork_pid; then collected_seq = seq
-//   supervisor: reads the block and the memory (from the frozen copy, once
-//       the program is released), writes the image, release_seq = seq, and
-//       kills the copy
+// How a checkpoint uses it (the supervisor drives; docs/process-tree.md,
+// "the cut"):
+//   supervisor: PTRACE_SEIZE + PTRACE_INTERRUPT every thread: the program
+//       is stopped without a signal being delivered, so no system call of
+//       it returns EINTR or early;
+//   supervisor, per stopped thread: runs parasite_thread(slot) in it (rip
+//       pointed at the entry, a scratch stack in this library, return into
+//       parasite_trap's int3), which fills the thread's slot; the thread's
+//       registers come from ptrace;
+//   supervisor, in the main thread: runs parasite_process(want_copy), which
+//       records process-wide state and, with want_copy, forks a frozen copy
+//       of the process (CLONE_PARENT: a sibling, never the program's child)
+//       that only sleeps; its pid (or -errno) goes to fork_pid;
+//   supervisor: puts every register back, detaches (the kernel restarts
+//       interrupted calls itself), reads the memory from the frozen copy,
+//       writes the image, kills the copy.
+
 #pragma once
 
 #include <stdint.h>
@@ -23,10 +28,12 @@
 namespace ckpt::inject {
 
 inline constexpr uint64_t kBlockMagic = 0x31424b504b43ull;  // "CKPKB1"
-inline constexpr uint32_t kBlockVersion = 2;
+inline constexpr uint32_t kBlockVersion = 3;
 inline constexpr int kMaxThreads = 4096;
-// glibc numbering: SIGRTMIN is 34, SIGRTMAX 64. 62 is rarely used by programs.
+// Recorded in images as "the checkpoint signal" (PROC_INFO.signal). Since
+// checkpoints stop threads with ptrace, no signal is used or reserved.
 inline constexpr int kDefaultSignal = 62;
+inline constexpr uint64_t kParasiteStack = 64 << 10;
 inline constexpr uint32_t kRseqSig = 0x53053053;  // glibc's RSEQ_SIG on x86_64
 
 // The kernel's struct sigaction for rt_sigaction (not glibc's).
@@ -43,16 +50,23 @@ struct ThreadSlot {
   uint64_t robust_head, robust_len;
   uint64_t rseq_addr;   // 0 if none registered
   uint32_t rseq_len, rseq_sig;
+  // sigaltstack at the checkpoint (stack_t): goes into the signal frame
+  // the supervisor builds, not into the image's THREAD record.
+  uint64_t ss_sp, ss_size;
+  uint32_t ss_flags, pad;
 };
 
 struct Block {
   uint64_t magic;
   uint32_t version;
   uint32_t signal;
-  uint32_t request_seq, release_seq, collect_seq, collected_seq;
+  uint32_t request_seq;  // the checkpoint being taken: slots get this seq
+  uint32_t release_seq, collect_seq, collected_seq;  // unused since version 3
   uint32_t slots_used, arrived, overflow, pad;
-  uint32_t fork_seq;  // the checkpoint that wants a frozen copy
+  uint32_t fork_seq;  // unused since version 3
   int32_t fork_pid;   // the copy's pid as the program sees it, or -errno
+  // Where the supervisor points a stopped thread (this library's code).
+  uint64_t parasite_thread, parasite_process, parasite_trap, parasite_stack_top;
   uint64_t brk;
   uint64_t itimers[3][4];  // it_interval {sec, usec}, it_value {sec, usec}
   KSigaction actions[65];  // by signal number; [0] unused

@@ -23,9 +23,10 @@
 //       and returns into its saved signal frame with rt_sigreturn;
 //    8. does the same for the main thread, after closing its own descriptors
 //       and unmapping the argument block.
-//   rt_sigreturn restores registers, FPU state, signal mask and altstack;
-//   the program continues inside the injected library's signal handler's
-//   caller as if the checkpoint signal had just been handled.
+//   rt_sigreturn restores registers, FPU state, signal mask and altstack
+//   from the frame the supervisor built below each thread's stack pointer
+//   at the checkpoint (control/seize.h); the program continues where ptrace
+//   stopped it, an interrupted system call issued again.
 //   What stays behind is this program's own code, data and start-up stacks
 //   in the reserved range; the next checkpoint skips that range.
 //

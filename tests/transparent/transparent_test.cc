@@ -126,6 +126,36 @@ TEST(Transparent, SignalsTimersClockIdentity) { expect_same({program("t_signals"
 // Needs unprivileged user namespaces (the job then runs in its own pid namespace).
 TEST(Transparent, PidsAndTidsPreserved) { expect_same({program("t_identity"), "25"}, 1.0, 2); }
 
+// A checkpoint the program cannot notice: threads blocked in nanosleep,
+// poll, select, epoll_wait and read (pipe, socket) see no EINTR and no
+// shortened wait, across several checkpoints, a kill -9 and restarts.
+TEST(Transparent, BlockingCallsSeeNoCheckpoint) {
+  std::vector<std::string> argv = {program("t_blocking"), "30"};
+  std::string ref = reference(argv);
+  Job job;
+  for (int cycle = 0; cycle < 2; cycle++) {
+    std::vector<std::string> cmd = {ckpt_bin()};
+    if (cycle == 0) {
+      cmd.insert(cmd.end(), {"run", "--dir", job.dir, "--"});
+      cmd.insert(cmd.end(), argv.begin(), argv.end());
+    } else {
+      cmd.insert(cmd.end(), {"restart", "--dir", job.dir});
+    }
+    Child sup(cmd, job.opts());
+    sleep_s(0.4);
+    for (int k = 0; k < 4; k++) {
+      Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
+      ASSERT_EQ(c.code, 0) << "checkpoint failed: " << job.ckpt_err() << read_file(job.err);
+      sleep_s(0.23);
+    }
+    ::kill(-sup.pid(), SIGKILL);
+    sup.wait(10);
+  }
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 120);
+  EXPECT_EQ(e.code, 0) << "restart failed: " << read_file(job.err);
+  EXPECT_EQ(read_file(job.out), ref);
+}
+
 TEST(Transparent, CxxThreadsIostreamExceptions) { expect_same({program("t_cxx_threads"), "25"}, 1.0); }
 
 TEST(Transparent, OpenMP) { expect_same({program("t_omp"), "25"}, 1.0); }

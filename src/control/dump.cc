@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <cstring>
 #include <memory>
 #include <set>
 #include <thread>
 
+#include "control/pipes.h"
 #include "control/procfs.h"
 #include "control/seize.h"
 #include "control/process_image.h"
@@ -323,9 +325,40 @@ class Snapshot {
   uint64_t size_ = 0, used_ = 0;
 };
 
+// Pipes with their bytes in flight; unix sockets whose peer the process
+// holds too, with their unread data. Other sockets stay kOther.
+Status capture_pipes(pid_t pid, std::vector<FdInfo>* fds) {
+  std::set<uint64_t> socket_inos, pipes_seen;
+  for (const FdInfo& f : *fds)
+    if (f.kind == FdKind::kUnixPair) socket_inos.insert(f.ino);
+  std::map<uint64_t, UnixSocket> unix_sockets;
+  if (!socket_inos.empty()) CKPT_RETURN_IF_ERROR(list_unix_sockets(&unix_sockets));
+  int pidfd = -1;
+  Status s = Status::ok();
+  for (FdInfo& f : *fds) {
+    if (!s.is_ok()) break;
+    if (f.kind == FdKind::kPipe) {
+      s = capture_pipe(pid, &f, pipes_seen.insert(f.ino).second);
+    } else if (f.kind == FdKind::kUnixPair) {
+      auto it = unix_sockets.find(f.ino);
+      if (it == unix_sockets.end() || !it->second.peer || !socket_inos.count(it->second.peer)) {
+        f.kind = FdKind::kOther;
+        continue;
+      }
+      if (pidfd < 0) pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+      if (pidfd < 0) {
+        s = Status::make(Code::kIo, errno, "pidfd_open");
+        break;
+      }
+      s = capture_unix_pair(pidfd, it->second, &f);
+    }
+  }
+  if (pidfd >= 0) ::close(pidfd);
+  return s;
+}
+
 Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
   std::string base = "/proc/" + std::to_string(t.pid);
-  std::vector<pid_t> dummy;
   DIR* d = ::opendir((base + "/fd").c_str());
   if (!d) return Status::make(Code::kIo, errno, "cannot list the program's descriptors");
   std::vector<int> fds;
@@ -376,13 +409,17 @@ Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
       f.kind = FdKind::kTimerfd;
     else if (f.path == "anon_inode:[eventpoll]")
       f.kind = FdKind::kEpoll;
+    else if (have && S_ISFIFO(st.st_mode) && starts_with(f.path, "pipe:["))
+      f.kind = FdKind::kPipe;
+    else if (have && S_ISSOCK(st.st_mode))
+      f.kind = FdKind::kUnixPair;  // if its peer is ours too; decided below
     else
       f.kind = FdKind::kOther;
     if (f.kind != FdKind::kEventfd && f.kind != FdKind::kTimerfd && f.kind != FdKind::kEpoll)
       f.fdinfo.clear();
     out->push_back(std::move(f));
   }
-  return Status::ok();
+  return capture_pipes(t.pid, out);
 }
 
 Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcInfo* pi) {
@@ -692,8 +729,7 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   }
   if (hold) {
     // Never released: killed while parked, the program does nothing more.
-    seized.abandon();
-    ::kill(t.pid, SIGKILL);
+    seized.kill_stopped(options.end_on_success == t.pid);
     ::kill(options.end_on_success, SIGKILL);
   }
   dir.prune(options.keep);

@@ -21,6 +21,7 @@ class Enc {
     u32(uint32_t(s.size()));
     out.insert(out.end(), s.begin(), s.end());
   }
+  void bytes(const std::string& s) { str(s); }
   std::vector<uint8_t> out;
 };
 
@@ -42,6 +43,17 @@ class Dec {
   std::string str() {
     uint32_t n = u32();
     if (!ok_ || uint64_t(end_ - p_) < n || n > 65536) {
+      fail();
+      return {};
+    }
+    std::string s(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return s;
+  }
+  // Like str, with a cap of 1 MiB (queued bytes).
+  std::string bytes() {
+    uint32_t n = u32();
+    if (!ok_ || uint64_t(end_ - p_) < n || n > (1u << 20)) {
       fail();
       return {};
     }
@@ -236,6 +248,10 @@ std::vector<uint8_t> encode(const FdInfo& v) {
   e.u64(v.ino);
   e.str(v.path);
   e.str(v.fdinfo);
+  e.u64(v.peer);
+  e.u32(v.sock_type);
+  e.u32(uint32_t(v.queued.size()));
+  for (const std::string& q : v.queued) e.bytes(q);
   return e.out;
 }
 
@@ -251,9 +267,16 @@ bool decode(const std::vector<uint8_t>& in, FdInfo* v) {
   v->ino = d.u64();
   v->path = d.str();
   if (d.more()) v->fdinfo = d.str();
+  if (d.more()) {
+    v->peer = d.u64();
+    v->sock_type = d.u32();
+    uint32_t n = d.u32();
+    if (n > (1u << 16)) return false;
+    for (uint32_t k = 0; k < n && d.ok(); k++) v->queued.push_back(d.bytes());
+  }
   // Only stdin, stdout and stderr are inherited (exec_restorer takes them from its own).
   return d.ok() && v->fd >= 0 && v->fd < 1 << 20 && uint32_t(v->kind) >= 1 &&
-         uint32_t(v->kind) <= 8 && (v->kind != FdKind::kInherited || v->fd <= 2);
+         uint32_t(v->kind) <= 10 && (v->kind != FdKind::kInherited || v->fd <= 2);
 }
 
 }  // namespace ckpt::control

@@ -69,6 +69,8 @@ enum class FdKind : uint32_t {
   kTimerfd = 6,  // recreated with its clock and remaining time: still armed
   kEpoll = 7,    // recreated with its interest list, after every other descriptor
   kReport = 8,   // the injected library's report pipe: a new one at restart
+  kPipe = 9,     // a pipe (ino: its identity), with the bytes in flight
+  kUnixPair = 10,// a unix socket whose peer is held by the job too, with its unread data
 };
 
 struct FdInfo {
@@ -80,6 +82,11 @@ struct FdInfo {
   uint64_t dev = 0, ino = 0;
   std::string path;
   std::string fdinfo;  // kEventfd, kTimerfd, kEpoll: /proc/PID/fdinfo/FD as read
+  uint64_t peer = 0;       // kUnixPair: the peer socket's inode
+  uint32_t sock_type = 0;  // kUnixPair: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
+  // kPipe: the bytes in flight (on the pipe's first descriptor only);
+  // kUnixPair: the messages queued for this end, oldest first.
+  std::vector<std::string> queued;
 };
 
 std::vector<uint8_t> encode(const ProcInfo& v);

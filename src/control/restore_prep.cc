@@ -14,9 +14,11 @@
 #include <sys/sysinfo.h>
 
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <cstring>
 
+#include "control/pipes.h"
 #include "format/reader.h"
 #include "restore/restore_abi.h"
 
@@ -264,6 +266,8 @@ const char* check_fd(const FdInfo& f, const std::vector<FdInfo>& before) {
     case FdKind::kTimerfd:
     case FdKind::kEpoll:
     case FdKind::kReport:
+    case FdKind::kPipe:
+    case FdKind::kUnixPair:
       break;
     default:
       return "an unknown kind of descriptor";
@@ -462,6 +466,8 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   if (!have_info) return Status::make(Code::kCorrupt, 0, "%s has no process record", image_path.c_str());
   if (plan->threads.empty())
     return Status::make(Code::kCorrupt, 0, "%s has no threads", image_path.c_str());
+  if (const char* why = check_pipes(plan->fds))
+    return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), why);
   if (const char* why = check_threads(plan->threads, maps))
     return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), why);
   if (plan->info.block_addr && find_mapping(maps, plan->info.block_addr, 8) < 0)
@@ -577,6 +583,13 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
     write_err(err_fd, "cannot prepare descriptors for the restorer");
     _exit(127);
   }
+  // Pipes and socket pairs, each made once with its queued bytes.
+  std::map<int, int> pipe_ends;
+  std::string why;
+  if (!build_pipes(plan.fds, high, &pipe_ends, &why)) {
+    write_err(e, why);
+    _exit(127);
+  }
   std::vector<bool> target(size_t(high), false);
   // Epoll sets last: their interest lists name the other descriptors.
   std::vector<const FdInfo*> order;
@@ -631,6 +644,11 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
                            "): " + std::strerror(errno));
           _exit(127);
         }
+        break;
+      case FdKind::kPipe:
+      case FdKind::kUnixPair:
+        src = pipe_ends[f.fd];
+        ::fcntl(src, F_SETFL, int(flags));
         break;
       case FdKind::kOther:
         src = ::open("/dev/null", O_RDWR | O_CLOEXEC);

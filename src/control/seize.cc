@@ -215,6 +215,24 @@ void Seized::release() {
   threads_.clear();
 }
 
+void Seized::kill_stopped(bool parent) {
+  ::kill(pid_, SIGKILL);
+  for (const StoppedThread& t : threads_) {
+    siginfo_t si;
+    int keep = parent && t.tid == pid_ ? WNOWAIT : 0;
+    for (;;) {
+      si.si_pid = 0;
+      if (::waitid(P_PID, id_t(t.tid), &si, WEXITED | WSTOPPED | __WALL | keep) != 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) break;
+      if (keep) (void)::waitid(P_PID, id_t(t.tid), &si, WSTOPPED | __WALL | WNOHANG);
+    }
+  }
+  threads_.clear();
+}
+
 user_regs_struct restart_regs(const user_regs_struct& stopped, long known_nr) {
   user_regs_struct r = stopped;
   if (restart_of(r) != kNone) {

@@ -47,8 +47,11 @@ class Seized {
   // Lets every thread go on: interrupted system calls continue as if the
   // process had never stopped.
   void release();
-  // Leaves every thread stopped for good (the job is being killed).
-  void abandon() { threads_.clear(); }
+  // Kills the process while every thread is still stopped, so that it does
+  // nothing more, and collects the deaths the kernel reports to us as its
+  // tracer (its parent is told only after that). Our own child (parent) is
+  // left for our own waitpid to reap.
+  void kill_stopped(bool parent);
 
  private:
   Status stop_thread(pid_t tid);

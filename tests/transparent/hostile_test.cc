@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -483,6 +484,79 @@ TEST_F(TransparentHostileFd, DescriptorTwice) {
   add_fd("/dev/null", O_RDONLY, FdKind::kDevice, 21);
   add_fd("/dev/zero", O_RDONLY, FdKind::kDevice, 21);
   expect_refused("recorded twice");
+}
+
+// Pipes and socket pairs (FD kinds 9 and 10): objects that do not add up.
+FdInfo pipe_end(int fd, uint64_t ino, unsigned flags, std::vector<std::string> queued = {}) {
+  FdInfo f;
+  f.fd = fd;
+  f.kind = FdKind::kPipe;
+  f.open_flags = flags;
+  f.ino = ino;
+  f.size = 65536;
+  f.path = "pipe:[" + std::to_string(ino) + "]";
+  f.queued = std::move(queued);
+  return f;
+}
+
+FdInfo pair_end(int fd, uint64_t ino, uint64_t peer, uint32_t type) {
+  FdInfo f;
+  f.fd = fd;
+  f.kind = FdKind::kUnixPair;
+  f.open_flags = O_RDWR;
+  f.ino = ino;
+  f.peer = peer;
+  f.sock_type = type;
+  f.path = "socket:[" + std::to_string(ino) + "]";
+  return f;
+}
+
+class TransparentHostilePipe : public TransparentHostile {
+ protected:
+  void add(const FdInfo& f) {
+    recs.insert(recs.begin() + long(find_first(recs, format::kProcThread)) + 1,
+                make_rec(format::kProcFd, f));
+  }
+};
+
+TEST_F(TransparentHostilePipe, SocketPairWithOneEndMissing) {
+  add(pair_end(20, 900, 901, SOCK_STREAM));
+  expect_refused("one end missing");
+}
+
+TEST_F(TransparentHostilePipe, SocketPairWhoseEndsDisagree) {
+  add(pair_end(20, 900, 901, SOCK_STREAM));
+  add(pair_end(21, 901, 900, SOCK_DGRAM));
+  expect_refused("ends disagree");
+}
+
+TEST_F(TransparentHostilePipe, SocketThatIsItsOwnPeer) {
+  add(pair_end(20, 900, 900, SOCK_STREAM));
+  expect_refused("its own peer");
+}
+
+TEST_F(TransparentHostilePipe, SocketPairOfAnUnknownType) {
+  add(pair_end(20, 900, 901, 77));
+  add(pair_end(21, 901, 900, 77));
+  expect_refused("unknown type");
+}
+
+TEST_F(TransparentHostilePipe, PipeOverfull) {
+  add(pipe_end(20, 800, O_RDONLY, {std::string(70000, 'x')}));
+  expect_refused("more bytes in a pipe than it holds");
+}
+
+TEST_F(TransparentHostilePipe, PipeEndBothWays) {
+  add(pipe_end(20, 800, O_RDWR));
+  expect_refused("neither read nor write");
+}
+
+TEST_F(TransparentHostilePipe, BytesQueuedOnAFile) {
+  FdInfo f = pipe_end(20, 800, O_RDONLY, {"sneaky"});
+  f.kind = FdKind::kDevice;
+  f.path = "/dev/null";
+  add(f);
+  expect_refused("queued bytes on a descriptor that holds none");
 }
 
 TEST_F(TransparentHostile, MappedFileIsEtcShadow) {

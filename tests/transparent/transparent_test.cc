@@ -156,6 +156,11 @@ TEST(Transparent, BlockingCallsSeeNoCheckpoint) {
   EXPECT_EQ(read_file(job.out), ref);
 }
 
+// Pipes and unix socket pairs (stream, datagram, seqpacket) with unread
+// data, a pipe whose writer is closed, a dup'd pipe end: all come back as
+// they were, through two checkpoint+kill rounds.
+TEST(Transparent, PipesAndSocketPairsKeepTheirData) { expect_same({program("t_pipes"), "3"}, 1.0, 2); }
+
 TEST(Transparent, CxxThreadsIostreamExceptions) { expect_same({program("t_cxx_threads"), "25"}, 1.0); }
 
 TEST(Transparent, OpenMP) { expect_same({program("t_omp"), "25"}, 1.0); }

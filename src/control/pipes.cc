@@ -1,0 +1,240 @@
+#include "control/pipes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <set>
+
+namespace ckpt::control {
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+bool write_all(int fd, const std::string& s) {
+  size_t done = 0;
+  while (done < s.size()) {
+    ssize_t n = ::write(fd, s.data() + done, s.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += size_t(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+Status capture_pipe(pid_t pid, FdInfo* f, bool data) {
+  // A new read end of the same pipe, through /proc (opening a pipe there
+  // works as opening a FIFO); tee copies what is in flight without taking it.
+  std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(f->fd);
+  Fd in(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (in.get() < 0) return Status::make(Code::kIo, errno, "cannot open pipe %d of the program", f->fd);
+  int size = ::fcntl(in.get(), F_GETPIPE_SZ);
+  f->size = size > 0 ? uint64_t(size) : 65536;
+  f->queued.clear();
+  if (!data) return Status::ok();
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return Status::make(Code::kIo, errno, "pipe");
+  Fd r(p[0]), w(p[1]);
+  if (::fcntl(w.get(), F_SETPIPE_SZ, int(f->size)) < 0)
+    return Status::make(Code::kIo, errno, "cannot size a pipe like the program's (%llu bytes)",
+                        (unsigned long long)f->size);
+  ssize_t n = ::tee(in.get(), w.get(), size_t(f->size), SPLICE_F_NONBLOCK);
+  if (n < 0 && errno != EAGAIN) return Status::make(Code::kIo, errno, "cannot copy pipe %d", f->fd);
+  if (n <= 0) return Status::ok();
+  if (uint64_t(n) > kMaxQueued)
+    return Status::make(Code::kUnsupported, 0, "pipe %d holds %zd bytes in flight; ckpt saves at most %llu",
+                        f->fd, n, (unsigned long long)kMaxQueued);
+  std::string bytes(size_t(n), '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t k = ::read(r.get(), bytes.data() + got, bytes.size() - got);
+    if (k <= 0) return Status::make(Code::kIo, errno, "cannot read the copy of pipe %d", f->fd);
+    got += size_t(k);
+  }
+  f->queued.push_back(std::move(bytes));
+  return Status::ok();
+}
+
+Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out) {
+  Fd nl(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (nl.get() < 0) return Status::make(Code::kIo, errno, "cannot open a sock_diag socket");
+  struct {
+    nlmsghdr h;
+    unix_diag_req r;
+  } req = {};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.r.sdiag_family = AF_UNIX;
+  req.r.udiag_states = ~0u;
+  req.r.udiag_show = UDIAG_SHOW_PEER;
+  if (::send(nl.get(), &req, sizeof req, 0) != ssize_t(sizeof req))
+    return Status::make(Code::kIo, errno, "cannot ask sock_diag for unix sockets");
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    ssize_t n = ::recv(nl.get(), buf.data(), buf.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::make(Code::kIo, errno, "cannot read sock_diag's answer");
+    for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, uint32_t(n));
+         h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE) return Status::ok();
+      if (h->nlmsg_type == NLMSG_ERROR) return Status::make(Code::kIo, 0, "sock_diag refused the query");
+      auto* m = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
+      UnixSocket s;
+      s.type = m->udiag_type;
+      s.state = m->udiag_state;
+      int len = int(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+      for (rtattr* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
+        if (a->rta_type == UNIX_DIAG_PEER) s.peer = *static_cast<uint32_t*>(RTA_DATA(a));
+      (*out)[m->udiag_ino] = s;
+    }
+  }
+}
+
+Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f) {
+  f->peer = s.peer;
+  f->sock_type = s.type;
+  f->queued.clear();
+  Fd sock(int(::syscall(SYS_pidfd_getfd, pidfd, f->fd, 0)));
+  if (sock.get() < 0) return Status::make(Code::kIo, errno, "cannot reach socket %d of the program", f->fd);
+  // Peek every queued message, from an offset that moves past what was
+  // peeked (SO_PEEK_OFF, put back after: it belongs to the program's socket).
+  int old = -1;
+  socklen_t ol = sizeof old;
+  (void)::getsockopt(sock.get(), SOL_SOCKET, SO_PEEK_OFF, &old, &ol);
+  int zero = 0;
+  if (::setsockopt(sock.get(), SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) != 0)
+    return Status::make(Code::kIo, errno, "cannot peek into socket %d", f->fd);
+  Status st = Status::ok();
+  std::string buf(1 << 16, '\0');
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::recv(sock.get(), buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    total += uint64_t(n);
+    if (total > kMaxQueued) {
+      st = Status::make(Code::kUnsupported, 0, "socket %d holds more than %llu bytes unread", f->fd,
+                        (unsigned long long)kMaxQueued);
+      break;
+    }
+    if (s.type == SOCK_STREAM && !f->queued.empty())
+      f->queued.back().append(buf.data(), size_t(n));
+    else
+      f->queued.emplace_back(buf.data(), size_t(n));
+  }
+  (void)::setsockopt(sock.get(), SOL_SOCKET, SO_PEEK_OFF, &old, sizeof old);
+  return st;
+}
+
+bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<int, int>* ends,
+                 std::string* error) {
+  auto high = [&](int fd) {
+    int h = ::fcntl(fd, F_DUPFD_CLOEXEC, above);
+    ::close(fd);
+    return h;
+  };
+  std::map<uint64_t, std::pair<int, int>> pipes;    // ino -> read end, write end
+  std::map<uint64_t, int> sockets;                  // ino -> our end
+  for (const FdInfo& f : fds) {
+    if (f.kind == FdKind::kPipe) {
+      auto it = pipes.find(f.ino);
+      if (it == pipes.end()) {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) {
+          *error = std::string("cannot make a pipe: ") + std::strerror(errno);
+          return false;
+        }
+        (void)::fcntl(p[1], F_SETPIPE_SZ, int(f.size));
+        it = pipes.emplace(f.ino, std::make_pair(high(p[0]), high(p[1]))).first;
+      }
+      for (const std::string& q : f.queued)
+        if (!write_all(it->second.second, q)) {
+          *error = "cannot queue the bytes in flight of descriptor " + std::to_string(f.fd);
+          return false;
+        }
+      (*ends)[f.fd] = (f.open_flags & O_ACCMODE) == O_RDONLY ? it->second.first : it->second.second;
+    } else if (f.kind == FdKind::kUnixPair && !sockets.count(f.ino)) {
+      int sv[2];
+      if (::socketpair(AF_UNIX, int(f.sock_type) | SOCK_CLOEXEC, 0, sv) != 0) {
+        *error = std::string("cannot make a socket pair: ") + std::strerror(errno);
+        return false;
+      }
+      sockets[f.ino] = high(sv[0]);
+      sockets[f.peer] = high(sv[1]);
+    }
+  }
+  // What was queued for one end is sent again by its peer, message by message.
+  for (const FdInfo& f : fds) {
+    if (f.kind != FdKind::kUnixPair) continue;
+    (*ends)[f.fd] = sockets[f.ino];
+  }
+  std::set<uint64_t> sent;
+  for (const FdInfo& f : fds) {
+    if (f.kind != FdKind::kUnixPair || !sent.insert(f.ino).second) continue;
+    for (const std::string& q : f.queued) {
+      ssize_t n = ::send(sockets[f.peer], q.data(), q.size(), MSG_NOSIGNAL);
+      if (n != ssize_t(q.size())) {
+        *error = "cannot queue the unread data of descriptor " + std::to_string(f.fd);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+const char* check_pipes(const std::vector<FdInfo>& fds) {
+  std::map<uint64_t, const FdInfo*> socks;
+  std::map<uint64_t, uint64_t> pipe_bytes;
+  for (const FdInfo& f : fds) {
+    uint64_t total = 0;
+    for (const std::string& q : f.queued) total += q.size();
+    if (total > kMaxQueued) return "more bytes in flight than ckpt saves";
+    if (f.kind == FdKind::kPipe) {
+      unsigned mode = f.open_flags & O_ACCMODE;
+      if (mode != O_RDONLY && mode != O_WRONLY) return "a pipe end neither read nor write";
+      if (f.size < 4096 || f.size > (1u << 20)) return "an impossible pipe size";
+      pipe_bytes[f.ino] += total;
+      if (pipe_bytes[f.ino] > f.size) return "more bytes in a pipe than it holds";
+    } else if (f.kind == FdKind::kUnixPair) {
+      if (f.sock_type != SOCK_STREAM && f.sock_type != SOCK_DGRAM && f.sock_type != SOCK_SEQPACKET)
+        return "a socket pair of an unknown type";
+      if (f.peer == f.ino) return "a socket that is its own peer";
+      auto [it, fresh] = socks.emplace(f.ino, &f);
+      if (!fresh && (it->second->peer != f.peer || it->second->queued != f.queued))
+        return "one socket recorded two ways";
+    } else if (!f.queued.empty() || f.peer || f.sock_type) {
+      return "queued bytes on a descriptor that holds none";
+    }
+  }
+  for (const auto& [ino, f] : socks) {
+    auto p = socks.find(f->peer);
+    if (p == socks.end()) return "a socket pair with one end missing";
+    if (p->second->peer != ino || p->second->sock_type != f->sock_type)
+      return "a socket pair whose ends disagree";
+  }
+  return nullptr;
+}
+
+}  // namespace ckpt::control

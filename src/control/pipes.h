@@ -1,0 +1,51 @@
+// Pipes and unix socket pairs held by the checkpointed process: captured
+// with the bytes in flight (without consuming them), rebuilt at restart as
+// one object per pipe or pair, with those bytes queued again. A pipe whose
+// other end is not held by the job comes back with that end closed: reads
+// see the bytes in flight, then end of file. docs/process-tree.md,
+// "resources", is the plan this is the first part of.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <ckpt/status.hpp>
+
+#include "control/process_image.h"
+
+namespace ckpt::control {
+
+// Largest number of bytes in flight saved for one pipe or socket end (an
+// FD record is capped at 1 MiB).
+inline constexpr uint64_t kMaxQueued = 960u << 10;
+
+// Fills a kPipe descriptor: pipe size, and the bytes in flight if data is
+// set (once per pipe). The program must be stopped.
+Status capture_pipe(pid_t pid, FdInfo* f, bool data);
+
+// What the supervisor knows of every unix socket (sock_diag), by inode.
+struct UnixSocket {
+  uint32_t type = 0, state = 0;
+  uint64_t peer = 0;
+};
+Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out);
+
+// Fills a kUnixPair descriptor: type, peer, and the messages queued for it
+// (peeked, not consumed). pidfd: the program's, for pidfd_getfd.
+Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f);
+
+// At restart, in the process about to exec the restorer: makes every pipe
+// and socket pair of fds once, with its queued bytes, and returns per
+// descriptor number the descriptor (at or above `above`) to dup into place.
+// On failure, *error says why.
+bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<int, int>* ends,
+                 std::string* error);
+
+// The image's checks of these descriptors (hostile images): nullptr if sound.
+const char* check_pipes(const std::vector<FdInfo>& fds);
+
+}  // namespace ckpt::control

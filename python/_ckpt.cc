@@ -9,6 +9,7 @@
 //  - the stop signals are handled here, not by libckpt's std::exit: Python
 //    must unwind (SystemExit) so that its buffered stdout is flushed and its
 //    finally blocks and atexit handlers run.
+#include <pybind11/eval.h>
 #include <pybind11/functional.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -41,8 +42,8 @@ void check(const ckpt::Status& s) {
 
 // A Python exception inside a save/load callback becomes a Status (no
 // exception crosses libckpt); its text is kept for the message.
-ckpt::Status from_python_error(const char* what, const std::string& name) {
-  py::error_already_set e;
+ckpt::Status from_python_error(const char* what, const std::string& name,
+                               const py::error_already_set& e) {
   return ckpt::Status::make(ckpt::Code::kInvalid, 0, "entry '%s': %s failed: %s", name.c_str(), what,
                             e.what());
 }
@@ -77,8 +78,8 @@ class PyCheckpointer {
             py::bytes b = save();
             std::string_view v = b;
             return w.write(v.data(), v.size());
-          } catch (py::error_already_set&) {
-            return from_python_error("saving", name);
+          } catch (py::error_already_set& e) {
+            return from_python_error("saving", name, e);
           }
         },
         [name, load](ckpt::Reader& r) -> ckpt::Status {
@@ -87,8 +88,8 @@ class PyCheckpointer {
           try {
             load(py::bytes(data));
             return ckpt::Status::ok();
-          } catch (py::error_already_set&) {
-            return from_python_error("loading", name);
+          } catch (py::error_already_set& e) {
+            return from_python_error("loading", name, e);
           }
         }));
   }
@@ -163,6 +164,9 @@ class PyCheckpointer {
 
  public:
   ~PyCheckpointer() {
+    // An asynchronous write may still read the buffers: let it end first.
+    ckpt::Status s = ck_.wait();
+    (void)s;
     for (auto& v : views_) PyBuffer_Release(v.get());
   }
 };
@@ -179,6 +183,7 @@ class Error(Exception):
     @property
     def code(self):
         return self.args[1]
+Error.__module__ = "ckpt"
 )",
            m.attr("__dict__"));
   m.attr("EXIT_STOPPED") = ckpt::kExitStopped;

@@ -2,11 +2,12 @@
 // count_signal.py behave as stories S1 and S2 (SIGINT, SIGTERM, SIGUSR1,
 // then a run that resumes), Ctrl-C twice ends as Python would without ckpt,
 // and numpy arrays, bytes and objects come back (arrays in place).
-// CKPT_PYTHON is the interpreter the package was built for; PYTHONPATH
-// points at the package assembled in the build tree.
+// CKPT_PYTHON is the interpreter the package was built for; CKPT_PYTHONPATH
+// the package assembled in the build tree (both set by CMake).
 #include <signal.h>
 
 #include <cstdlib>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -22,7 +23,7 @@ using test::TempDir;
 
 constexpr int kStopped = 85;
 
-std::string python() { return std::getenv("CKPT_PYTHON"); }
+std::string python() { return CKPT_PYTHON; }
 std::string source(const std::string& rel) { return std::string(CKPT_SOURCE_DIR) + "/" + rel; }
 
 SpawnOptions in(const TempDir& t, const std::string& name) {
@@ -30,7 +31,7 @@ SpawnOptions in(const TempDir& t, const std::string& name) {
   o.cwd = t.path();
   o.stdout_path = t / (name + ".out");
   o.stderr_path = t / (name + ".err");
-  o.env = {"CKPT_DIR="};
+  o.env = {"CKPT_DIR=", "PYTHONPATH=" CKPT_PYTHONPATH};
   return o;
 }
 
@@ -158,7 +159,7 @@ TEST(Python, ArraysBytesAndObjects) {
   e = test::run({python(), prog, "wrongsize"}, in(t, "wrongsize"));
   EXPECT_EQ(e.code, 1);
   std::string err = test::read_file(t / "wrongsize.err");
-  EXPECT_NE(err.find("ckpt._ckpt.Error"), std::string::npos) << err;
+  EXPECT_NE(err.find("ckpt.Error: "), std::string::npos) << err;
   EXPECT_NE(err.find("grid"), std::string::npos) << err;
 
   e = test::run({python(), prog, "badarray"}, in(t, "badarray"));

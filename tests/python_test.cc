@@ -5,6 +5,7 @@
 // CKPT_PYTHON is the interpreter the package was built for; CKPT_PYTHONPATH
 // the package assembled in the build tree (both set by CMake).
 #include <signal.h>
+#include <time.h>
 
 #include <cstdlib>
 #include <string>
@@ -165,6 +166,27 @@ TEST(Python, ArraysBytesAndObjects) {
   e = test::run({python(), prog, "badarray"}, in(t, "badarray"));
   EXPECT_EQ(e.code, 0);
   EXPECT_NE(test::read_file(t / "badarray.out").find("C-contiguous"), std::string::npos);
+}
+
+// The interval and the deadline, from the environment and from keywords.
+TEST(Python, IntervalAndDeadline) {
+  TempDir t;
+  std::string prog = source("tests/python/triggers.py");
+  SpawnOptions o = in(t, "interval");
+  o.env.push_back("CKPT_INTERVAL=0.3");
+  Exit e = test::run({python(), prog, "interval"}, o);
+  EXPECT_EQ(e.code, 0) << test::read_file(t / "interval.err");
+  EXPECT_EQ(test::read_file(t / "interval.out"),
+            "not at once True\nafter the interval True 1\nkeyword over env True\n");
+
+  o = in(t, "deadline");
+  // Due about 1.5 s from now.
+  o.env.push_back("CKPT_DEADLINE=" + std::to_string(time(nullptr) + 12));
+  o.env.push_back("CKPT_MARGIN=10.5");
+  e = test::run({python(), prog, "deadline"}, o);
+  EXPECT_EQ(e.code, 0) << test::read_file(t / "deadline.err");
+  EXPECT_EQ(test::read_file(t / "deadline.out"),
+            "before the margin True\nat the margin True\nonce True\nkeyword deadline True\n");
 }
 
 }  // namespace

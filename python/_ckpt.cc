@@ -9,19 +9,18 @@
 //  - the stop signals are handled here, not by libckpt's std::exit: Python
 //    must unwind (SystemExit) so that its buffered stdout is flushed and its
 //    finally blocks and atexit handlers run.
+#include <ckpt/ckpt.h>
 #include <pybind11/eval.h>
 #include <pybind11/functional.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <ckpt/ckpt.hpp>
 #include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <ckpt/ckpt.h>
-#include <ckpt/ckpt.hpp>
 
 #include "lib/triggers.h"  // stop_requested(), reraise_stop_signal(): the C++ exit path's pieces
 
@@ -44,8 +43,8 @@ void check(const ckpt::Status& s) {
 // exception crosses libckpt); its text is kept for the message.
 ckpt::Status from_python_error(const char* what, const std::string& name,
                                const py::error_already_set& e) {
-  return ckpt::Status::make(ckpt::Code::kInvalid, 0, "entry '%s': %s failed: %s", name.c_str(), what,
-                            e.what());
+  return ckpt::Status::make(ckpt::Code::kInvalid, 0, "entry '%s': %s failed: %s", name.c_str(),
+                            what, e.what());
 }
 
 class PyCheckpointer {
@@ -58,9 +57,9 @@ class PyCheckpointer {
     if (PyObject_GetBuffer(obj.ptr(), view.get(), PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) {
       PyErr_Clear();
       throw_status(ckpt::Status::make(ckpt::Code::kInvalid, 0,
-                               "entry '%s': a buffer must be writable and C-contiguous "
-                               "(numpy.ascontiguousarray makes a copy that is)",
-                               name.c_str()));
+                                      "entry '%s': a buffer must be writable and C-contiguous "
+                                      "(numpy.ascontiguousarray makes a copy that is)",
+                                      name.c_str()));
     }
     ckpt::Status s = ck_.add_buffer(name, view->buf, size_t(view->len));
     if (!s.is_ok()) {
@@ -150,7 +149,8 @@ class PyCheckpointer {
       PyErr_SetObject(PyExc_SystemExit, py::int_(stop_exit_status_).ptr());
       throw py::error_already_set();
     }
-    if (!quiet) std::fprintf(stderr, "ckpt: checkpoint failed, stopping without it: %s\n", s.message());
+    if (!quiet)
+      std::fprintf(stderr, "ckpt: checkpoint failed, stopping without it: %s\n", s.message());
     // As if ckpt were not there: Ctrl-C raises KeyboardInterrupt, SIGTERM kills.
     if (ckpt::lib::stop_signal() == SIGINT) {
       PyErr_SetNone(PyExc_KeyboardInterrupt);
@@ -199,23 +199,36 @@ Error.__module__ = "ckpt"
         for (auto [k, v] : kw) {
           std::string key = py::str(k);
           if (v.is_none()) continue;
-          if (key == "dir") o.dir = py::str(v);
-          else if (key == "interval") o.interval_seconds = v.cast<double>();
-          else if (key == "signals") o.signals = v.cast<std::vector<int>>();
-          else if (key == "stop_signals") o.stop_signals = v.cast<std::vector<int>>();
-          else if (key == "exit_on_stop") exit_on_stop = v.cast<bool>();
-          else if (key == "stop_exit_status") stop_exit_status = v.cast<int>();
-          else if (key == "deadline") o.deadline_unix = v.cast<int64_t>();
-          else if (key == "margin") o.deadline_margin_seconds = v.cast<double>();
-          else if (key == "find_slurm_deadline") o.find_slurm_deadline = v.cast<bool>();
-          else if (key == "keep") o.keep = v.cast<int>();
+          if (key == "dir")
+            o.dir = py::str(v);
+          else if (key == "interval")
+            o.interval_seconds = v.cast<double>();
+          else if (key == "signals")
+            o.signals = v.cast<std::vector<int>>();
+          else if (key == "stop_signals")
+            o.stop_signals = v.cast<std::vector<int>>();
+          else if (key == "exit_on_stop")
+            exit_on_stop = v.cast<bool>();
+          else if (key == "stop_exit_status")
+            stop_exit_status = v.cast<int>();
+          else if (key == "deadline")
+            o.deadline_unix = v.cast<int64_t>();
+          else if (key == "margin")
+            o.deadline_margin_seconds = v.cast<double>();
+          else if (key == "find_slurm_deadline")
+            o.find_slurm_deadline = v.cast<bool>();
+          else if (key == "keep")
+            o.keep = v.cast<int>();
           else if (key == "compress") {
             int level = v.cast<int>();
             o.compression = level > 0 ? ckpt::Compression::kZstd : ckpt::Compression::kNone;
             if (level > 0) o.compression_level = level;
-          } else if (key == "async_") o.async = v.cast<bool>();
-          else if (key == "quiet") o.quiet = v.cast<bool>();
-          else throw py::type_error("Checkpointer() got an unexpected keyword argument '" + key + "'");
+          } else if (key == "async_")
+            o.async = v.cast<bool>();
+          else if (key == "quiet")
+            o.quiet = v.cast<bool>();
+          else
+            throw py::type_error("Checkpointer() got an unexpected keyword argument '" + key + "'");
         }
         o.exit_on_stop = false;  // Python exits by SystemExit, not std::exit (see the top)
         auto p = std::make_unique<PyCheckpointer>(o);

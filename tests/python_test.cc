@@ -4,13 +4,12 @@
 // and numpy arrays, bytes and objects come back (arrays in place).
 // CKPT_PYTHON is the interpreter the package was built for; CKPT_PYTHONPATH
 // the package assembled in the build tree (both set by CMake).
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <time.h>
 
 #include <cstdlib>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "support/process.h"
 
@@ -68,7 +67,8 @@ TEST(Python, CountStopsAndResumes) {
     c.signal(sig);
     Exit e = c.wait();
     EXPECT_EQ(e.code, kStopped) << test::read_file(t / (name + ".err"));
-    EXPECT_NE(test::read_file(t / (name + ".err")).find("stopping (exit status 85)"), std::string::npos);
+    EXPECT_NE(test::read_file(t / (name + ".err")).find("stopping (exit status 85)"),
+              std::string::npos);
     auto got = numbers(t / (name + ".out"));
     ASSERT_GE(got.size(), 3u);
     expect_run(got, n + 1, got.back());

@@ -110,18 +110,18 @@ class PyCheckpointer {
 
   // Returns normally, or raises: ckpt.Error when the checkpoint failed,
   // SystemExit(stop_exit_status) after a stop signal.
+  // The stop flag is sticky, so it is read after the checkpoint: a stop
+  // signal that arrives while it is taken is not lost.
   void checkpoint() {
-    bool stop = ckpt::lib::stop_requested();
     ckpt::Status s = ck_.checkpoint();
-    if (stop && exit_on_stop_) stop_after(s);
+    if (exit_on_stop_ && ckpt::lib::stop_requested()) stop_after(s);
     check(s);
   }
 
   bool checkpoint_if_due() {
     if (!ck_.due()) return false;
-    bool stop = ckpt::lib::stop_requested();
     ckpt::Status s = ck_.checkpoint();
-    if (stop && exit_on_stop_) stop_after(s);
+    if (exit_on_stop_ && ckpt::lib::stop_requested()) stop_after(s);
     if (!s.is_ok()) {
       // As in C++: a failed checkpoint at a safe point is reported, not fatal.
       if (!ck_.options().quiet) std::fprintf(stderr, "ckpt: checkpoint failed: %s\n", s.message());

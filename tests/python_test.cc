@@ -6,7 +6,9 @@
 // the package assembled in the build tree (both set by CMake).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <string>
@@ -141,6 +143,28 @@ TEST(Python, SecondCtrlCEndsAsWithoutCkpt) {
   once.signal(SIGINT);
   Exit e2 = once.wait(10);
   EXPECT_EQ(e2.code, kStopped) << test::read_file(t / "once.err");
+}
+
+// The checkpoint a stop signal asks for fails (read-only directory): the
+// program ends as without ckpt, never with 85. Not as root (root writes
+// into a read-only directory).
+TEST(Python, FailedStopCheckpointEndsWithoutIt) {
+  if (geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
+  for (int sig : {SIGINT, SIGTERM}) {
+    TempDir t;
+    std::string name = "fail" + std::to_string(sig);
+    Child c({python(), source("tests/python/failstop.py")}, in(t, name));
+    wait_for_lines(t / (name + ".out"), 1);
+    c.signal(sig);
+    Exit e = c.wait(10);
+    chmod((t / "ckpt.d").c_str(), 0700);
+    std::string err = test::read_file(t / (name + ".err"));
+    EXPECT_EQ(e.signal, sig) << err;
+    EXPECT_NE(err.find("stopping without it"), std::string::npos) << err;
+    if (sig == SIGINT) {
+      EXPECT_NE(err.find("KeyboardInterrupt"), std::string::npos) << err;
+    }
+  }
 }
 
 // numpy arrays (restored into the same memory), bytes and pickled objects.

@@ -5,8 +5,11 @@
 // CKPT_PYTHON is the interpreter the package was built for; CKPT_PYTHONPATH
 // the package assembled in the build tree (both set by CMake).
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,6 +82,77 @@ TEST(Python, CountStopsAndResumes) {
   Exit e = test::run({python(), prog, std::to_string(n + 3), "1"}, in(t, "final"));
   EXPECT_EQ(e.code, 0) << test::read_file(t / "final.err");
   expect_run(numbers(t / "final.out"), n + 1, n + 3);
+}
+
+// Runs ARGV on a new terminal; once OUTPUT holds `after`, types Ctrl-C.
+// Returns the exit status (or 128+signal) and what the terminal showed.
+int on_terminal(const std::vector<std::string>& argv, const std::string& cwd, const char* after,
+                std::string* output) {
+  int fd;
+  pid_t pid = forkpty(&fd, nullptr, nullptr, nullptr);
+  if (pid < 0) return -1;  // no pseudo-terminals here
+  if (pid == 0) {
+    if (chdir(cwd.c_str()) != 0) _exit(126);
+    setenv("PYTHONPATH", CKPT_PYTHONPATH, 1);
+    setenv("CKPT_DIR", "", 1);
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+  bool typed = after == nullptr;
+  double end = test::now_seconds() + 60;
+  while (test::now_seconds() < end) {
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[512];
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;  // EIO: the program is gone
+      output->append(buf, size_t(n));
+    }
+    if (!typed && output->find(after) != std::string::npos) {
+      typed = write(fd, "\x03", 1) == 1;  // the terminal sends SIGINT to the program
+    }
+  }
+  close(fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The numbers a program showed on a terminal ("1\r\n2\r\n3\r\n^Cckpt: ...").
+std::vector<long> terminal_numbers(const std::string& out) {
+  std::vector<long> got;
+  size_t at = 0;
+  for (size_t nl; (nl = out.find("\r\n", at)) != std::string::npos; at = nl + 2) {
+    std::string line = out.substr(at, nl - at);
+    if (!line.empty() && line.find_first_not_of("0123456789") == std::string::npos)
+      got.push_back(std::atol(line.c_str()));
+  }
+  return got;
+}
+
+// S1 as a user sees it: 1 2 3 ^C, then 4 5 6, on a real terminal (the
+// terminal, not the test, sends SIGINT to the program's process group).
+TEST(Python, CountCtrlCOnATerminal) {
+  TempDir t;
+  std::string out;
+  int code =
+      on_terminal({python(), source("examples/count.py"), "100", "300"}, t.path(), "3\r\n", &out);
+  EXPECT_EQ(code, kStopped) << out;
+  EXPECT_NE(out.find("^C"), std::string::npos) << out;
+  EXPECT_NE(out.find("stopping (exit status 85)"), std::string::npos) << out;
+  auto first = terminal_numbers(out);
+  ASSERT_GE(first.size(), 3u) << out;
+  expect_run(first, 1, long(first.size()));
+  long n = first.back();
+
+  out.clear();
+  code = on_terminal({python(), source("examples/count.py"), std::to_string(n + 3), "1"}, t.path(),
+                     nullptr, &out);
+  EXPECT_EQ(code, 0) << out;
+  expect_run(terminal_numbers(out), n + 1, n + 3);
 }
 
 // S2: nothing saved until a signal; SIGTERM and SIGINT save what was

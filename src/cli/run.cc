@@ -31,6 +31,12 @@ void add_supervise_options(CLI::App* sub, control::SuperviseOptions* o, std::str
   sub->add_option("--stop-signal", *stop_sig,
                   "Signal to ckpt that checkpoints and stops, exit status 85 (default none)");
   sub->add_option("--zstd", o->zstd_level, "Compress images with zstd at this level (0: off)");
+  sub->add_option_function<std::string>(
+         "--external", [o](const std::string& v) { o->refuse_external = v == "refuse"; },
+         "A connection outside the job at a checkpoint: close (comes back closed after a "
+         "restart, with a warning; the default) or refuse (the checkpoint fails naming it)")
+      ->check(CLI::IsMember({"close", "refuse"}))
+      ->envname("CKPT_EXTERNAL");
 }
 
 static int supervise_fresh(control::SuperviseOptions o, const std::vector<std::string>& argv) {

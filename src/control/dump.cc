@@ -23,6 +23,7 @@
 
 #include "control/pipes.h"
 #include "control/procfs.h"
+#include "control/sockets.h"
 #include "control/seize.h"
 #include "control/process_image.h"
 #include "format/writer.h"
@@ -327,7 +328,8 @@ class Snapshot {
 
 // Pipes with their bytes in flight; unix sockets whose peer the process
 // holds too, with their unread data. Other sockets stay kOther.
-Status capture_pipes(pid_t pid, std::vector<FdInfo>* fds) {
+Status capture_pipes(pid_t pid, const DumpOptions& options, std::vector<FdInfo>* fds,
+                     std::vector<std::string>* warnings) {
   std::set<uint64_t> socket_inos, pipes_seen;
   for (const FdInfo& f : *fds)
     if (f.kind == FdKind::kUnixPair) socket_inos.insert(f.ino);
@@ -341,23 +343,37 @@ Status capture_pipes(pid_t pid, std::vector<FdInfo>* fds) {
       s = capture_pipe(pid, &f, pipes_seen.insert(f.ino).second);
     } else if (f.kind == FdKind::kUnixPair) {
       auto it = unix_sockets.find(f.ino);
-      if (it == unix_sockets.end() || !it->second.peer || !socket_inos.count(it->second.peer)) {
-        f.kind = FdKind::kOther;
-        continue;
-      }
       if (pidfd < 0) pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
       if (pidfd < 0) {
         s = Status::make(Code::kIo, errno, "pidfd_open");
         break;
       }
-      s = capture_unix_pair(pidfd, it->second, &f);
+      if (it != unix_sockets.end() && it->second.peer && socket_inos.count(it->second.peer)) {
+        s = capture_unix_pair(pidfd, it->second, &f);
+        continue;
+      }
+      f.kind = FdKind::kSocket;
+      std::string outside;
+      s = capture_socket(pidfd, &f, &outside);
+      if (!s.is_ok() || outside.empty()) continue;
+      std::string comm;
+      (void)read_text("/proc/" + std::to_string(pid) + "/comm", &comm);
+      while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+      std::string what = "descriptor " + std::to_string(f.fd) + " of " + comm + " is a " + outside +
+                         ", a connection outside the job";
+      if (options.refuse_external)
+        s = Status::make(Code::kUnsupported, 0, "%s: not checkpointed (with --external=close it "
+                         "would come back closed)", what.c_str());
+      else
+        warnings->push_back(what + ": it will come back closed after a restart");
     }
   }
   if (pidfd >= 0) ::close(pidfd);
   return s;
 }
 
-Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
+Status gather_fds(const Target& t, const DumpOptions& options, std::vector<FdInfo>* out,
+                  std::vector<std::string>* warnings) {
   std::string base = "/proc/" + std::to_string(t.pid);
   DIR* d = ::opendir((base + "/fd").c_str());
   if (!d) return Status::make(Code::kIo, errno, "cannot list the program's descriptors");
@@ -419,7 +435,7 @@ Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
       f.fdinfo.clear();
     out->push_back(std::move(f));
   }
-  return capture_pipes(t.pid, out);
+  return capture_pipes(t.pid, options, out, warnings);
 }
 
 Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcInfo* pi) {
@@ -640,7 +656,8 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   }
   CKPT_RETURN_IF_ERROR(place_frames(frames, &plans));
   std::vector<FdInfo> fds;
-  CKPT_RETURN_IF_ERROR(gather_fds(t, &fds));
+  std::vector<std::string> warnings;
+  CKPT_RETURN_IF_ERROR(gather_fds(t, options, &fds, &warnings));
 
   format::ImageWriter w;
   format::WriterOptions wo;
@@ -738,6 +755,7 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   result->file_bytes = w.bytes_written();
   result->memory_bytes = pw.bytes() + (from_copy ? from_copy->bytes() : 0);
   result->pause_s = t1 - t0;
+  result->warnings = std::move(warnings);
   result->total_s = now_s() - t0;
   return Status::ok();
 }

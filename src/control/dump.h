@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <ckpt/status.hpp>
 
@@ -40,6 +41,9 @@ struct DumpOptions {
   // program does after the snapshot happens twice once it is restarted. If
   // the checkpoint fails the program goes on.
   pid_t end_on_success = 0;
+  // A socket connected outside the job: fail the checkpoint (true), or
+  // save it to come back closed, with a warning (false).
+  bool refuse_external = false;
 };
 
 struct DumpResult {
@@ -47,6 +51,7 @@ struct DumpResult {
   uint64_t generation = 0;
   uint64_t file_bytes = 0, memory_bytes = 0;
   double pause_s = 0, total_s = 0;
+  std::vector<std::string> warnings;  // one line each, said at the checkpoint
 };
 
 Status checkpoint_process(Target& target, format::JobDir& dir, const DumpOptions& options,

@@ -224,7 +224,7 @@ const char* check_pipes(const std::vector<FdInfo>& fds) {
       auto [it, fresh] = socks.emplace(f.ino, &f);
       if (!fresh && (it->second->peer != f.peer || it->second->queued != f.queued))
         return "one socket recorded two ways";
-    } else if (!f.queued.empty() || f.peer || f.sock_type) {
+    } else if (!f.queued.empty() || f.peer || (f.sock_type && f.kind != FdKind::kSocket)) {
       return "queued bytes on a descriptor that holds none";
     }
   }

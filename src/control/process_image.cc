@@ -252,6 +252,9 @@ std::vector<uint8_t> encode(const FdInfo& v) {
   e.u32(v.sock_type);
   e.u32(uint32_t(v.queued.size()));
   for (const std::string& q : v.queued) e.bytes(q);
+  e.u32(v.sock_family);
+  e.u32(v.sock_state);
+  e.str(v.addr);
   return e.out;
 }
 
@@ -273,10 +276,13 @@ bool decode(const std::vector<uint8_t>& in, FdInfo* v) {
     uint32_t n = d.u32();
     if (n > (1u << 16)) return false;
     for (uint32_t k = 0; k < n && d.ok(); k++) v->queued.push_back(d.bytes());
+    v->sock_family = d.u32();
+    v->sock_state = d.u32();
+    v->addr = d.str();
   }
   // Only stdin, stdout and stderr are inherited (exec_restorer takes them from its own).
   return d.ok() && v->fd >= 0 && v->fd < 1 << 20 && uint32_t(v->kind) >= 1 &&
-         uint32_t(v->kind) <= 10 && (v->kind != FdKind::kInherited || v->fd <= 2);
+         uint32_t(v->kind) <= 11 && (v->kind != FdKind::kInherited || v->fd <= 2);
 }
 
 }  // namespace ckpt::control

@@ -71,6 +71,7 @@ enum class FdKind : uint32_t {
   kReport = 8,   // the injected library's report pipe: a new one at restart
   kPipe = 9,     // a pipe (ino: its identity), with the bytes in flight
   kUnixPair = 10,// a unix socket whose peer is held by the job too, with its unread data
+  kSocket = 11,  // another socket: bound or listening again, or closed (sockets.h)
 };
 
 struct FdInfo {
@@ -83,7 +84,10 @@ struct FdInfo {
   std::string path;
   std::string fdinfo;  // kEventfd, kTimerfd, kEpoll: /proc/PID/fdinfo/FD as read
   uint64_t peer = 0;       // kUnixPair: the peer socket's inode
-  uint32_t sock_type = 0;  // kUnixPair: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
+  uint32_t sock_type = 0;  // kUnixPair, kSocket: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
+  uint32_t sock_family = 0;  // kSocket: AF_UNIX, AF_INET, AF_INET6
+  uint32_t sock_state = 0;   // kSocket: SocketState (sockets.h)
+  std::string addr;          // kSocket: the address it is bound to (sockaddr bytes)
   // kPipe: the bytes in flight (on the pipe's first descriptor only);
   // kUnixPair: the messages queued for this end, oldest first.
   std::vector<std::string> queued;

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "control/pipes.h"
+#include "control/sockets.h"
 #include "format/reader.h"
 #include "restore/restore_abi.h"
 
@@ -268,6 +269,9 @@ const char* check_fd(const FdInfo& f, const std::vector<FdInfo>& before) {
     case FdKind::kReport:
     case FdKind::kPipe:
     case FdKind::kUnixPair:
+      break;
+    case FdKind::kSocket:
+      if (const char* why = check_socket(f)) return why;
       break;
     default:
       return "an unknown kind of descriptor";
@@ -648,6 +652,15 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
       case FdKind::kPipe:
       case FdKind::kUnixPair:
         src = pipe_ends[f.fd];
+        ::fcntl(src, F_SETFL, int(flags));
+        break;
+      case FdKind::kSocket:
+        src = make_socket(f, &why);
+        opened = true;
+        if (src < 0) {
+          write_err(e, why);
+          _exit(127);
+        }
         ::fcntl(src, F_SETFL, int(flags));
         break;
       case FdKind::kOther:

@@ -347,7 +347,10 @@ Status Supervisor::checkpoint(DumpResult* result, bool stop) {
   DumpOptions o;
   o.zstd_level = options_.zstd_level;
   if (stop) o.end_on_success = child_;
+  o.refuse_external = options_.refuse_external;
   Status s = checkpoint_process(target_, dir_, o, result);
+  for (const std::string& w : result->warnings)
+    if (warned_.insert(w).second) std::fprintf(stderr, "ckpt: warning: %s\n", w.c_str());
   if (s.is_ok()) ::unlink((dir_.dir() + "/finished").c_str());
   return s;
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct SuperviseOptions {
   // Run the program in its own user+pid namespace so that a restart gets
   // the same pid and tids; falls back (with a warning) where unavailable.
   bool pid_ns = true;
+  // A connection outside the job at a checkpoint: fail it (true), or save
+  // the socket to come back closed and warn (false). `--external`.
+  bool refuse_external = false;
 };
 
 // Paths of ckpt-restore and libckpt-inject.so, next to the ckpt binary or
@@ -71,6 +75,7 @@ class Supervisor {
   void drain_restore_messages();
   int sig_fd_ = -1, timer_fd_ = -1;
   bool stopping_ = false;
+  std::set<std::string> warned_;  // warnings said already (once per job)
 };
 
 }  // namespace ckpt::control

@@ -559,6 +559,27 @@ TEST_F(TransparentHostilePipe, BytesQueuedOnAFile) {
   expect_refused("queued bytes on a descriptor that holds none");
 }
 
+TEST_F(TransparentHostilePipe, SocketOfAnUnknownFamily) {
+  FdInfo f = pair_end(20, 900, 0, SOCK_STREAM);
+  f.kind = FdKind::kSocket;
+  f.sock_family = 99;
+  add(f);
+  expect_refused("unknown family");
+}
+
+TEST_F(TransparentHostilePipe, SocketBoundToARelativePath) {
+  FdInfo f = pair_end(20, 900, 0, SOCK_STREAM);
+  f.kind = FdKind::kSocket;
+  f.sock_family = AF_UNIX;
+  f.sock_state = 2;  // listening
+  std::string addr(2, '\0');
+  addr[0] = char(AF_UNIX);
+  addr += "../../victim.sock";
+  f.addr = addr;
+  add(f);
+  expect_refused("not absolute and canonical");
+}
+
 TEST_F(TransparentHostile, MappedFileIsEtcShadow) {
   if (::geteuid() == 0) GTEST_SKIP() << "root may open /etc/shadow";
   struct stat st;

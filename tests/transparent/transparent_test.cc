@@ -2,7 +2,10 @@
 // program uninterrupted for a reference, run it under `ckpt run`, checkpoint
 // mid-way, kill -9 the whole job, `ckpt restart`, and compare the output.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -160,6 +163,65 @@ TEST(Transparent, BlockingCallsSeeNoCheckpoint) {
 // data, a pipe whose writer is closed, a dup'd pipe end: all come back as
 // they were, through two checkpoint+kill rounds.
 TEST(Transparent, PipesAndSocketPairsKeepTheirData) { expect_same({program("t_pipes"), "3"}, 1.0, 2); }
+
+// A TCP listener, a bound UDP socket and an abstract unix listener keep
+// their addresses; connections opened after the restart work.
+TEST(Transparent, ListeningSocketsKeepTheirAddresses) {
+  expect_same({program("t_sockets"), "3"}, 1.0, 2);
+}
+
+// A listening socket of the test's, outside the job, that the program
+// connects to: the checkpoint says at once that this connection will come
+// back closed; after the restart the program reads end of file or an error.
+struct OutsidePeer {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // not the job's
+  int port = 0;
+  OutsidePeer() {
+    sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), l) == 0 && ::listen(fd, 4) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l) == 0)
+      port = ntohs(a.sin_port);
+  }
+  ~OutsidePeer() { ::close(fd); }
+};
+
+TEST(Transparent, ConnectionOutsideTheJobComesBackClosed) {
+  OutsidePeer peer;
+  ASSERT_GT(peer.port, 0);
+  Job job;
+  std::vector<std::string> argv = {program("t_sockets"), "2", std::to_string(peer.port)};
+  checkpoint_and_kill(job, argv, 0, 0.8);
+  std::string err = read_file(job.err);
+  EXPECT_NE(err.find("ckpt: warning: descriptor"), std::string::npos) << err;
+  EXPECT_NE(err.find("a connection outside the job: it will come back closed"), std::string::npos) << err;
+  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 120);
+  EXPECT_EQ(e.code, 0) << read_file(job.err);
+  std::string out = read_file(job.out);
+  EXPECT_NE(out.find("tcp: ping"), std::string::npos) << out;
+  EXPECT_TRUE(out.find("outside: closed") != std::string::npos ||
+              out.find("outside: error") != std::string::npos) << out;
+}
+
+TEST(TransparentBadInput, ConnectionOutsideTheJobRefusedOnRequest) {
+  OutsidePeer peer;
+  ASSERT_GT(peer.port, 0);
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--external", "refuse", "--", program("t_sockets"),
+             "2", std::to_string(peer.port)},
+            job.opts());
+  sleep_s(0.8);
+  Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
+  EXPECT_EQ(c.code, 1);
+  std::string err = job.ckpt_err();
+  EXPECT_EQ(lines(err).size(), 1u) << err;
+  EXPECT_NE(err.find("a connection outside the job: not checkpointed"), std::string::npos) << err;
+  Exit s = sup.wait(30);  // the job goes on to its end
+  EXPECT_EQ(s.code, 0) << read_file(job.err);
+  EXPECT_NE(read_file(job.out).find("outside: open"), std::string::npos) << read_file(job.out);
+}
 
 TEST(Transparent, CxxThreadsIostreamExceptions) { expect_same({program("t_cxx_threads"), "25"}, 1.0); }
 

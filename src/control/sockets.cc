@@ -1,0 +1,170 @@
+#include "control/sockets.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
+
+namespace ckpt::control {
+namespace {
+
+std::string describe(const sockaddr_storage& a, socklen_t len) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (a.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&a);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (a.ss_family == AF_INET6) {
+    auto* in = reinterpret_cast<const sockaddr_in6*>(&a);
+    inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(in->sin6_port));
+  }
+  if (a.ss_family == AF_UNIX) {
+    auto* un = reinterpret_cast<const sockaddr_un*>(&a);
+    size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    if (n == 0) return "(unnamed)";
+    if (un->sun_path[0] == 0) return "@" + std::string(un->sun_path + 1, n - 1);
+    return std::string(un->sun_path, strnlen(un->sun_path, n));
+  }
+  return "?";
+}
+
+int get_int(int fd, int opt) {
+  int v = 0;
+  socklen_t l = sizeof v;
+  return ::getsockopt(fd, SOL_SOCKET, opt, &v, &l) == 0 ? v : -1;
+}
+
+bool unix_path_name(const FdInfo& f) {
+  return f.sock_family == AF_UNIX && f.addr.size() > offsetof(sockaddr_un, sun_path) &&
+         f.addr[offsetof(sockaddr_un, sun_path)] != '\0';
+}
+
+}  // namespace
+
+Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
+  outside->clear();
+  int s = int(::syscall(SYS_pidfd_getfd, pidfd, f->fd, 0));
+  if (s < 0) return Status::make(Code::kIo, errno, "cannot reach socket %d of the program", f->fd);
+  f->sock_family = uint32_t(get_int(s, SO_DOMAIN));
+  f->sock_type = uint32_t(get_int(s, SO_TYPE));
+  bool listening = get_int(s, SO_ACCEPTCONN) == 1;
+  sockaddr_storage local = {}, peer = {};
+  socklen_t ll = sizeof local, pl = sizeof peer;
+  bool named = ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &ll) == 0 &&
+               ll > sizeof(sa_family_t);
+  bool connected = ::getpeername(s, reinterpret_cast<sockaddr*>(&peer), &pl) == 0;
+  ::close(s);
+  if (f->sock_family != AF_UNIX && f->sock_family != AF_INET && f->sock_family != AF_INET6)
+    return Status::make(Code::kUnsupported, 0,
+                        "descriptor %d is a socket of family %u, which ckpt cannot restore", f->fd,
+                        f->sock_family);
+  if (named) f->addr.assign(reinterpret_cast<const char*>(&local), ll);
+  if (f->sock_family != AF_UNIX && named) {
+    // An unbound inet socket shows the wildcard address, port 0.
+    uint16_t port = f->sock_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
+                                              : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port;
+    if (port == 0) f->addr.clear();
+  }
+  if (listening) {
+    f->sock_state = kSocketListening;
+  } else if (connected) {
+    const char* kind = f->sock_family == AF_UNIX ? "unix" : f->sock_type == SOCK_STREAM ? "TCP" : "UDP";
+    *outside = std::string(kind) + " " + (named ? describe(local, ll) : "(unnamed)") + " -> " +
+               describe(peer, pl);
+    f->sock_state = kSocketClosed;
+    f->addr.clear();  // it comes back unbound
+  } else {
+    f->sock_state = f->addr.empty() ? kSocketFresh : kSocketBound;
+  }
+  return Status::ok();
+}
+
+int make_socket(const FdInfo& f, std::string* error) {
+  auto fail = [&](const std::string& what) {
+    *error = "cannot restore socket " + std::to_string(f.fd) + ": " + what + ": " + std::strerror(errno);
+    return -1;
+  };
+  int type = int(f.sock_type) | SOCK_CLOEXEC;
+  if (f.sock_state == kSocketClosed && f.sock_family == AF_UNIX) {
+    // Connected to a peer that is gone: reads see end of file, writes EPIPE.
+    int sv[2];
+    if (::socketpair(AF_UNIX, type, 0, sv) != 0) return fail("socketpair");
+    ::close(sv[1]);
+    return sv[0];
+  }
+  int s = ::socket(int(f.sock_family), type, 0);
+  if (s < 0) return fail("socket");
+  if (f.sock_state == kSocketClosed) {
+    ::shutdown(s, SHUT_RDWR);
+    return s;
+  }
+  if (!f.addr.empty()) {
+    int one = 1;
+    (void)::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (unix_path_name(f)) {
+      // The old socket's file is still there: replaced only if it is a
+      // socket of this user. Restart makes no other kind of file.
+      const char* p = f.addr.data() + offsetof(sockaddr_un, sun_path);
+      std::string path(p, strnlen(p, f.addr.size() - offsetof(sockaddr_un, sun_path)));
+      struct stat st;
+      if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode) || st.st_uid != ::geteuid()) {
+          ::close(s);
+          errno = EEXIST;
+          return fail(path + " is no longer a socket of this user");
+        }
+        ::unlink(path.c_str());
+      }
+    }
+    // The killed job may still be letting go of the address: wait a little.
+    int r = -1;
+    for (int waited_ms = 0; waited_ms < 3000; waited_ms += 20) {
+      r = ::bind(s, reinterpret_cast<const sockaddr*>(f.addr.data()), socklen_t(f.addr.size()));
+      if (r == 0 || errno != EADDRINUSE) break;
+      ::usleep(20000);
+    }
+    if (r != 0) {
+      ::close(s);
+      return fail("bind to its address");
+    }
+  }
+  if (f.sock_state == kSocketListening && ::listen(s, SOMAXCONN) != 0) {
+    ::close(s);
+    return fail("listen");
+  }
+  return s;
+}
+
+const char* check_socket(const FdInfo& f) {
+  if (f.sock_family != AF_UNIX && f.sock_family != AF_INET && f.sock_family != AF_INET6)
+    return "a socket of an unknown family";
+  if (f.sock_type != SOCK_STREAM && f.sock_type != SOCK_DGRAM && f.sock_type != SOCK_SEQPACKET)
+    return "a socket of an unknown type";
+  if (f.sock_state > kSocketClosed) return "a socket in an unknown state";
+  if (f.addr.size() > sizeof(sockaddr_storage)) return "a socket address too long";
+  if ((f.sock_state == kSocketBound || f.sock_state == kSocketListening) &&
+      (f.addr.size() < sizeof(sa_family_t) ||
+       reinterpret_cast<const sockaddr*>(f.addr.data())->sa_family != f.sock_family))
+    return "a socket address of another family";
+  if (unix_path_name(f)) {
+    std::string path(f.addr.data() + offsetof(sockaddr_un, sun_path),
+                     strnlen(f.addr.data() + offsetof(sockaddr_un, sun_path),
+                             f.addr.size() - offsetof(sockaddr_un, sun_path)));
+    if (path.empty() || path[0] != '/' || path.find("/../") != std::string::npos ||
+        path.find("/./") != std::string::npos)
+      return "a socket path that is not absolute and canonical";
+  }
+  return nullptr;
+}
+
+}  // namespace ckpt::control

@@ -1,0 +1,38 @@
+// Sockets other than the pairs of pipes.h. A listening or bound socket is
+// rebuilt at restart on the same address; a socket connected to a peer
+// outside the job cannot be (the peer is not saved), so, as the user
+// chooses at `ckpt run`, the checkpoint that meets it either fails naming
+// it, or records it to come back closed and says so then, not at restart.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include <ckpt/status.hpp>
+
+#include "control/process_image.h"
+
+namespace ckpt::control {
+
+// FdInfo.sock_state for kSocket.
+enum SocketState : uint32_t {
+  kSocketFresh = 0,      // neither bound nor connected
+  kSocketBound = 1,      // bound (a datagram socket, say): bound again
+  kSocketListening = 2,  // listening: bound again and listening
+  kSocketClosed = 3,     // was connected outside the job: comes back closed
+};
+
+// Fills a kSocket descriptor from the program's socket (through pidfd).
+// *outside: a description of the peer when it is connected outside the job
+// ("TCP 127.0.0.1:40022 -> 93.184.216.34:443"), else empty.
+Status capture_socket(int pidfd, FdInfo* f, std::string* outside);
+
+// At restart: a socket like f's, bound, listening or closed as recorded.
+// -1 with *error on failure.
+int make_socket(const FdInfo& f, std::string* error);
+
+// The image's checks of a kSocket record: nullptr if sound.
+const char* check_socket(const FdInfo& f);
+
+}  // namespace ckpt::control

@@ -14,6 +14,8 @@
 #include <sys/sysinfo.h>
 
 #include <algorithm>
+#include <thread>
+#include <atomic>
 #include <map>
 #include <cstdio>
 #include <cstring>
@@ -305,6 +307,42 @@ const char* check_threads(const std::vector<ThreadInfo>& threads,
   return nullptr;
 }
 
+// A compressed DATA record and where it is unpacked in the memfd.
+struct Packed {
+  format::RecordInfo ri;
+  uint64_t at;
+};
+
+// Unpacks every compressed record into the memfd on every core: restart
+// time of a compressed image was single-threaded decompression.
+Status unpack_all(const format::ImageReader& r, const std::vector<Packed>& packed, int mfd) {
+  if (packed.empty()) return Status::ok();
+  unsigned cores = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  std::vector<Status> errors(cores);
+  auto work = [&](unsigned k) {
+    format::ImageReader::Unpacker u;
+    for (size_t i = next++; i < packed.size() && errors[k].is_ok(); i = next++) {
+      const Packed& p = packed[i];
+      uint64_t span = (p.ri.raw + kPage - 1) & ~(kPage - 1);
+      void* win = ::mmap(nullptr, size_t(span), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, off_t(p.at));
+      if (win == MAP_FAILED) {
+        errors[k] = Status::make(Code::kIo, errno, "cannot map the unpacked image");
+        break;
+      }
+      errors[k] = r.unpack_payload(p.ri, win, &u);
+      ::munmap(win, size_t(span));
+      if (!errors[k].is_ok()) next = packed.size();  // the others stop too
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned k = 1; k < cores; k++) threads.emplace_back(work, k);
+  work(0);
+  for (std::thread& t : threads) t.join();
+  for (const Status& e : errors) CKPT_RETURN_IF_ERROR(e);
+  return Status::ok();
+}
+
 }  // namespace
 
 Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan* plan) {
@@ -336,6 +374,7 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   if (::sysinfo(&si) == 0)
     memory_cap = (uint64_t(si.totalram) + uint64_t(si.totalswap)) * std::max<uint64_t>(si.mem_unit, 1);
   uint64_t cursor = kPage;
+  std::vector<Packed> packed;
   std::vector<uint8_t> payload;
   format::RecordInfo ri;
   bool end = false;
@@ -446,12 +485,7 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
             uint64_t span = (ri.raw + kPage - 1) & ~(kPage - 1);
             if (::ftruncate(mfd, off_t(cursor + span)) != 0)
               return Status::make(Code::kIo, errno, "cannot unpack the image into memory");
-            void* win = ::mmap(nullptr, size_t(span), PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
-                               off_t(cursor));
-            if (win == MAP_FAILED) return Status::make(Code::kIo, errno, "cannot map the unpacked image");
-            Status st = r.read_payload(ri, win);
-            ::munmap(win, size_t(span));
-            CKPT_RETURN_IF_ERROR(st);
+            packed.push_back({ri, cursor});  // unpacked below, on every core
             runs.push_back({p.addr + got, ri.raw, cursor, 0});
             cursor += span;
           }
@@ -468,6 +502,7 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
     }
   }
   if (!have_info) return Status::make(Code::kCorrupt, 0, "%s has no process record", image_path.c_str());
+  CKPT_RETURN_IF_ERROR(unpack_all(r, packed, mfd));
   if (plan->threads.empty())
     return Status::make(Code::kCorrupt, 0, "%s has no threads", image_path.c_str());
   if (const char* why = check_pipes(plan->fds))

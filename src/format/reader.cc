@@ -28,7 +28,6 @@ inline bool hash_ok(uint64_t stored, uint64_t computed) {
 
 ImageReader::~ImageReader() {
   if (fd_ >= 0) ::close(fd_);
-  if (dctx_) ZSTD_freeDCtx(dctx_);
 }
 
 Status ImageReader::corrupt(uint64_t offset, const char* what) const {
@@ -36,7 +35,7 @@ Status ImageReader::corrupt(uint64_t offset, const char* what) const {
                       (unsigned long long)offset, what);
 }
 
-Status ImageReader::read_at(uint64_t off, void* dst, size_t n) {
+Status ImageReader::read_at(uint64_t off, void* dst, size_t n) const {
   char* p = static_cast<char*>(dst);
   while (n > 0) {
     ssize_t r = ::pread(fd_, p, n, off_t(off));
@@ -162,13 +161,17 @@ Status ImageReader::read_payload(const RecordInfo& r, void* dst, bool check) {
       return corrupt(r.offset, "record payload checksum mismatch");
     return Status::ok();
   }
-  scratch_.resize(r.stored);
-  CKPT_RETURN_IF_ERROR(read_at(off, scratch_.data(), r.stored));
-  if (!hash_ok(r.payload_hash, XXH3_64bits(scratch_.data(), r.stored)))
+  return unpack_payload(r, dst, &unpacker_);
+}
+
+Status ImageReader::unpack_payload(const RecordInfo& r, void* dst, Unpacker* u) const {
+  u->scratch.resize(r.stored);
+  CKPT_RETURN_IF_ERROR(read_at(r.offset + kRecordHeaderSize, u->scratch.data(), r.stored));
+  if (!hash_ok(r.payload_hash, XXH3_64bits(u->scratch.data(), r.stored)))
     return corrupt(r.offset, "record payload checksum mismatch");
-  if (!dctx_) dctx_ = ZSTD_createDCtx();
-  if (!dctx_) return Status::make(Code::kIo, ENOMEM, "cannot create a zstd context");
-  size_t n = ZSTD_decompressDCtx(dctx_, dst, r.raw, scratch_.data(), r.stored);
+  if (!u->ctx) u->ctx = ZSTD_createDCtx();
+  if (!u->ctx) return Status::make(Code::kIo, ENOMEM, "cannot create a zstd context");
+  size_t n = ZSTD_decompressDCtx(u->ctx, dst, r.raw, u->scratch.data(), r.stored);
   if (ZSTD_isError(n) || n != r.raw) return corrupt(r.offset, "compressed payload does not decode");
   return Status::ok();
 }
@@ -183,13 +186,14 @@ Status ImageReader::check_payload(const RecordInfo& r) {
   XXH3_state_t* st = XXH3_createState();
   if (!st) return Status::make(Code::kIo, ENOMEM, "cannot allocate a hash state");
   XXH3_64bits_reset(st);
-  scratch_.resize(1 << 20);
+  std::vector<uint8_t>& scratch = unpacker_.scratch;
+  scratch.resize(1 << 20);
   uint64_t off = r.offset + kRecordHeaderSize, left = r.stored;
   Status s;
   while (left > 0 && s.is_ok()) {
-    size_t take = left < scratch_.size() ? size_t(left) : scratch_.size();
-    s = read_at(off, scratch_.data(), take);
-    XXH3_64bits_update(st, scratch_.data(), take);
+    size_t take = left < scratch.size() ? size_t(left) : scratch.size();
+    s = read_at(off, scratch.data(), take);
+    XXH3_64bits_update(st, scratch.data(), take);
     off += take;
     left -= take;
   }

@@ -55,8 +55,23 @@ class ImageReader {
   // Checks the payload's checksum without keeping it.
   Status check_payload(const RecordInfo& r);
 
+  // What one thread needs to unpack payloads on its own.
+  struct Unpacker {
+    Unpacker() = default;
+    ~Unpacker() {
+      if (ctx) ZSTD_freeDCtx(ctx);
+    }
+    Unpacker(const Unpacker&) = delete;
+    Unpacker& operator=(const Unpacker&) = delete;
+    ZSTD_DCtx* ctx = nullptr;
+    std::vector<uint8_t> scratch;
+  };
+  // read_payload for a compressed record of this file, safe to call from
+  // several threads at once (each with its own Unpacker).
+  Status unpack_payload(const RecordInfo& r, void* dst, Unpacker* u) const;
+
  private:
-  Status read_at(uint64_t off, void* dst, size_t n);
+  Status read_at(uint64_t off, void* dst, size_t n) const;
   Status corrupt(uint64_t offset, const char* what) const;
 
   int fd_ = -1;
@@ -64,8 +79,7 @@ class ImageReader {
   uint64_t size_ = 0, pos_ = 0;
   bool ended_ = false;
   FileHeader header_;
-  std::vector<uint8_t> scratch_;
-  ZSTD_DCtx* dctx_ = nullptr;
+  Unpacker unpacker_;
 };
 
 struct VerifyResult {

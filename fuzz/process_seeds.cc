@@ -2,7 +2,10 @@
 // the image writer as `ckpt checkpoint` writes them: one process, threads,
 // descriptors of every kind, anonymous memory with pages, a file mapping
 // (this program itself, so the unchanged-file check passes) and a [vdso].
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,6 +117,26 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
          "clockid: 1\nticks: 0\nit_value: (0, 500000000)\nit_interval: (1, 0)\n"),
       fd(9, FdKind::kEpoll, "anon_inode:[eventpoll]",
          "tfd:        7 events:       19 data:                7  pos:0 ino:1 sdev:f\n")};
+  // A pipe with bytes in flight, a socket pair with queued messages, a
+  // listening socket (FD kinds 9-11).
+  FdInfo pr = fd(10, FdKind::kPipe, "pipe:[1236]", {}, O_RDONLY), pw = pr;
+  pr.ino = pw.ino = 1236;
+  pr.size = pw.size = 65536;
+  pr.queued = {"in flight"};
+  pw.fd = 11;
+  pw.open_flags = O_WRONLY;
+  pw.queued.clear();
+  FdInfo sa = fd(12, FdKind::kUnixPair, "socket:[1237]"), sb = sa;
+  sa.ino = 1237, sa.peer = 1238, sa.sock_type = SOCK_DGRAM, sa.queued = {"one", "two"};
+  sb.fd = 13, sb.ino = 1238, sb.peer = 1237, sb.queued.clear();
+  FdInfo ls = fd(14, FdKind::kSocket, "socket:[1239]");
+  ls.sock_family = AF_INET, ls.sock_type = SOCK_STREAM, ls.sock_state = 2;
+  sockaddr_in lo = {};
+  lo.sin_family = AF_INET;
+  lo.sin_port = htons(40000);
+  lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ls.addr.assign(reinterpret_cast<const char*>(&lo), sizeof lo);
+  for (const FdInfo& f : {pr, pw, sa, sb, ls}) fds.push_back(f);
   for (size_t i = 0; s.is_ok() && i < fds.size(); i++) {
     rec = encode(fds[i]);
     s = w.record(format::kProcFd, rec.data(), rec.size());

@@ -126,11 +126,19 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   pw.fd = 11;
   pw.open_flags = O_WRONLY;
   pw.queued.clear();
-  FdInfo sa = fd(12, FdKind::kUnixPair, "socket:[1237]"), sb = sa;
-  sa.ino = 1237, sa.peer = 1238, sa.sock_type = SOCK_DGRAM, sa.queued = {"one", "two"};
-  sb.fd = 13, sb.ino = 1238, sb.peer = 1237, sb.queued.clear();
+  FdInfo sa = fd(12, FdKind::kUnixPair, "socket:[1237]");
+  sa.ino = 1237;
+  sa.peer = 1238;
+  sa.sock_type = SOCK_DGRAM;
+  FdInfo sb = sa;
+  sa.queued = {"one", "two"};
+  sb.fd = 13;
+  sb.ino = 1238;
+  sb.peer = 1237;
   FdInfo ls = fd(14, FdKind::kSocket, "socket:[1239]");
-  ls.sock_family = AF_INET, ls.sock_type = SOCK_STREAM, ls.sock_state = 2;
+  ls.sock_family = AF_INET;
+  ls.sock_type = SOCK_STREAM;
+  ls.sock_state = 2;  // listening
   sockaddr_in lo = {};
   lo.sin_family = AF_INET;
   lo.sin_port = htons(40000);

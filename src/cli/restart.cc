@@ -17,7 +17,7 @@ int restart_job(control::SuperviseOptions o) {
   control::RestorePlan plan;
   for (size_t i = gens.size(); i-- > 0;) {
     plan = control::RestorePlan();
-    s = control::prepare_restore(gens[i].path, false, &plan);
+    s = control::prepare_restore(gens[i].path, &plan);
     if (s.is_ok()) break;
     control::close_plan_fds(&plan);
     if (s.code() != Code::kCorrupt || i == 0) return fail("%s", s.message());

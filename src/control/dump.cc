@@ -43,12 +43,24 @@ void sleep_us(long us) {
   nanosleep(&ts, nullptr);
 }
 
-// The part of the Block the supervisor rewrites to start a checkpoint.
+// The part of the Block the supervisor rewrites to start a checkpoint: the
+// same fields in the same order as inject::Block, from request_seq to pad.
 struct Control {
   uint32_t request_seq, release_seq, collect_seq, collected_seq;
   uint32_t slots_used, arrived, overflow, pad;
 };
 constexpr uint64_t kControlOffset = offsetof(inject::Block, request_seq);
+#define CKPT_SAME_FIELD(f) \
+  static_assert(offsetof(Control, f) == offsetof(inject::Block, f) - kControlOffset, #f)
+CKPT_SAME_FIELD(release_seq);
+CKPT_SAME_FIELD(collect_seq);
+CKPT_SAME_FIELD(collected_seq);
+CKPT_SAME_FIELD(slots_used);
+CKPT_SAME_FIELD(arrived);
+CKPT_SAME_FIELD(overflow);
+CKPT_SAME_FIELD(pad);
+#undef CKPT_SAME_FIELD
+static_assert(sizeof(Control) == offsetof(inject::Block, fork_seq) - kControlOffset);
 
 class Quiescer {
  public:
@@ -187,10 +199,10 @@ Status plan_mapping(const MapLine& m, Plan* p) {
   return Status::ok();
 }
 
-// Reads the chosen pages of the program: which pages (from the page map),
-// and their bytes, either straight into the image (streamed, while the
-// program waits) or into a snapshot in our memory first (so the program runs
-// again before the image is written).
+// Reads the chosen pages of a process (the parked program, or its frozen
+// copy): which pages (from the page map), and their bytes, either streamed
+// straight into the image or, for the few the frozen copy cannot hold as they
+// were (shared memory), into a Snapshot first while the program waits.
 class PageWriter {
  public:
   PageWriter(pid_t pid, format::ImageWriter* w) : pid_(pid), w_(w) {
@@ -360,9 +372,10 @@ uint64_t snapshot_budget() {
   return std::strtoull(p + 13, nullptr, 10) * 1024 / 2;
 }
 
-// A copy of the program's pages in our memory. It is allocated and faulted
-// in before the program is stopped (sized from its resident set), so that the
-// program's pause is the copy alone; written parts are given back run by run.
+// A copy in our memory of the pages the frozen copy does not hold as they
+// were (shared memory, MADV_DONTFORK, MADV_WIPEONFORK). Sized from those
+// runs once the program is parked, faulted in at once (MAP_POPULATE), filled
+// while it waits; written parts are given back run by run.
 class Snapshot {
  public:
   ~Snapshot() {
@@ -389,7 +402,6 @@ class Snapshot {
 
 Status gather_fds(const Target& t, std::vector<FdInfo>* out) {
   std::string base = "/proc/" + std::to_string(t.pid);
-  std::vector<pid_t> dummy;
   DIR* d = ::opendir((base + "/fd").c_str());
   if (!d) return Status::make(Code::kIo, errno, "cannot list the program's descriptors");
   std::vector<int> fds;
@@ -595,7 +607,7 @@ Status checkpoint_process(const Target& t, format::JobDir& dir, const DumpOption
   format::ImageWriter w;
   format::WriterOptions wo;
   wo.zstd_level = options.zstd_level;
-  wo.direct = resident >= format::kDirectFrom;
+  wo.direct = options.direct && resident >= format::kDirectFrom;
   uint64_t gen = dir.next_generation();
   std::string path = dir.image_path(gen);
   CKPT_RETURN_IF_ERROR(w.open(path, format::Kind::kProcess, gen, wo));

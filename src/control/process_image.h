@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <ckpt/status.hpp>
+
 #include "inject/inject_abi.h"
 
 namespace ckpt::control {
@@ -88,10 +90,12 @@ std::vector<uint8_t> encode(const MappingInfo& v);
 std::vector<uint8_t> encode(const PagesInfo& v);
 std::vector<uint8_t> encode(const FdInfo& v);
 
-bool decode(const std::vector<uint8_t>& in, ProcInfo* v);
-bool decode(const std::vector<uint8_t>& in, ThreadInfo* v);
-bool decode(const std::vector<uint8_t>& in, MappingInfo* v);
-bool decode(const std::vector<uint8_t>& in, PagesInfo* v);
-bool decode(const std::vector<uint8_t>& in, FdInfo* v);
+// kCorrupt naming the record and its first bad field ("bad mapping record
+// (field end)"): one that does not fit, or a value no writer produces.
+Status decode(const std::vector<uint8_t>& in, ProcInfo* v);
+Status decode(const std::vector<uint8_t>& in, ThreadInfo* v);
+Status decode(const std::vector<uint8_t>& in, MappingInfo* v);
+Status decode(const std::vector<uint8_t>& in, PagesInfo* v);
+Status decode(const std::vector<uint8_t>& in, FdInfo* v);
 
 }  // namespace ckpt::control

@@ -29,7 +29,7 @@ void close_plan_fds(RestorePlan* plan);
 // Reads image_path completely, checking every checksum; kCorrupt for a
 // damaged image, kMismatch for a changed library or executable, kInvalid for
 // another user's image.
-Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan* plan);
+Status prepare_restore(const std::string& image_path, RestorePlan* plan);
 
 // In the child after fork: never returns. err_fd receives one line on failure.
 // report_fd: the write end of the new report pipe for the injected library.

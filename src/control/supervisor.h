@@ -14,6 +14,7 @@
 
 #include "control/dump.h"
 #include "control/restore_prep.h"
+#include "format/writer.h"
 #include "format/jobdir.h"
 
 namespace ckpt::control {
@@ -31,6 +32,7 @@ struct SuperviseOptions {
   // Run the program in its own user+pid namespace so that a restart gets
   // the same pid and tids; falls back (with a warning) where unavailable.
   bool pid_ns = true;
+  bool direct = format::direct_from_env();  // CKPT_DIRECT, read once
 };
 
 // Paths of ckpt-restore and libckpt-inject.so, next to the ckpt binary or

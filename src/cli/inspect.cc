@@ -86,6 +86,15 @@ std::string prot_text(const control::MappingInfo& m) {
   return s;
 }
 
+// XXH3-128 as 32 hex digits; "" if the image has none (older images).
+std::string hash_text(bool has, const control::ContentHash& h) {
+  if (!has) return "";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", (unsigned long long)h.hi,
+                (unsigned long long)h.lo);
+  return buf;
+}
+
 std::vector<int> signals_in(uint64_t mask) {
   std::vector<int> out;
   for (int s = 1; s <= 64; s++)
@@ -307,7 +316,7 @@ void print_text(const Decoded& d) {
     std::string timers;
     for (int k = 0; k < 3; k++) {
       const uint64_t* t = i.itimers[k];
-      if (!(t[2] || t[3])) continue;
+      if (!(t[0] || t[1] || t[2] || t[3])) continue;  // a pending expiry shows value 0
       char buf[96];
       std::snprintf(buf, sizeof buf, " %s in %.3f s every %.3f s;", which[k],
                     double(t[2]) + double(t[3]) * 1e-6, double(t[0]) + double(t[1]) * 1e-6);
@@ -371,6 +380,7 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     j.key("exe_size").num(i.exe_size);
     j.key("exe_ino").num(i.exe_ino);
     j.key("exe_mtime_ns").num(i.exe_mtime_ns);
+    j.key("exe_hash").str(hash_text(i.has_exe_hash, i.exe_hash));
     j.key("cwd").str(i.cwd);
     j.key("umask").num(i.umask);
     j.key("auxv_words").num(i.auxv.size());
@@ -405,6 +415,7 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
       j.key("prot").str(prot_text(m.m));
       j.key("kind").str(map_kind(m.m.kind));
       j.key("path").str(m.m.path);
+      j.key("hash").str(hash_text(m.m.has_hash, m.m.hash));
       j.key("saved_bytes").num(m.saved);
       j.key("runs").num(m.runs);
       j.close('}');
@@ -425,7 +436,7 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     const char* which[3] = {"real", "virtual", "prof"};
     for (int k = 0; k < 3; k++) {
       const uint64_t* t = i.itimers[k];
-      if (!(t[2] || t[3])) continue;
+      if (!(t[0] || t[1] || t[2] || t[3])) continue;  // a pending expiry shows value 0
       j.open('{');
       j.key("which").str(which[k]);
       j.key("value_us").num(t[2] * 1000000 + t[3]);

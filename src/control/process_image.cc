@@ -134,6 +134,10 @@ std::vector<uint8_t> encode(const ProcInfo& v) {
   e.u64(v.sigpending);
   e.u32(uint32_t(v.auxv.size()));
   for (uint64_t x : v.auxv) e.u64(x);
+  if (v.has_exe_hash) {
+    e.u64(v.exe_hash.hi);
+    e.u64(v.exe_hash.lo);
+  }
   return e.out;
 }
 
@@ -171,6 +175,11 @@ Status decode(const std::vector<uint8_t>& in, ProcInfo* v) {
   d.check(n <= 128, "auxv_words");
   v->auxv.resize(n <= 128 ? n : 0);
   for (uint64_t& x : v->auxv) x = d.u64("auxv");
+  v->has_exe_hash = d.more();
+  if (v->has_exe_hash) {
+    v->exe_hash.hi = d.u64("exe_hash");
+    v->exe_hash.lo = d.u64("exe_hash");
+  }
   return d.status();
 }
 
@@ -202,6 +211,10 @@ std::vector<uint8_t> encode(const MappingInfo& v) {
   e.u64(v.size);
   e.u64(v.mtime_ns);
   e.str(v.path);
+  if (v.has_hash) {
+    e.u64(v.hash.hi);
+    e.u64(v.hash.lo);
+  }
   return e.out;
 }
 
@@ -223,6 +236,11 @@ Status decode(const std::vector<uint8_t>& in, MappingInfo* v) {
   v->size = d.u64("size");
   v->mtime_ns = d.u64("mtime_ns");
   v->path = d.str("path");
+  v->has_hash = d.more();
+  if (v->has_hash) {
+    v->hash.hi = d.u64("hash");
+    v->hash.lo = d.u64("hash");
+  }
   return d.status();
 }
 

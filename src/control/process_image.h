@@ -10,6 +10,7 @@
 
 #include <ckpt/status.hpp>
 
+#include "control/identity.h"
 #include "inject/inject_abi.h"
 
 namespace ckpt::control {
@@ -34,6 +35,10 @@ struct ProcInfo {
   uint64_t rlimits[16][2] = {};
   uint64_t sigpending = 0;       // process-wide pending signals
   std::vector<uint64_t> auxv;    // words, up to and including AT_NULL
+  // The executable's content (appended field: absent in older images,
+  // whose executable is then identified by inode, size and mtime only).
+  bool has_exe_hash = false;
+  ContentHash exe_hash;
 };
 
 struct ThreadInfo {
@@ -56,6 +61,9 @@ struct MappingInfo {
   uint32_t special = 0;     // restore::kSpecial* for kSpecial
   uint64_t dev = 0, ino = 0, size = 0, mtime_ns = 0;  // for kFile: what must be unchanged
   std::string path;
+  // For kFile: the file's content (appended field, as has_exe_hash).
+  bool has_hash = false;
+  ContentHash hash;
 };
 
 struct PagesInfo {

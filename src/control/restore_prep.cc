@@ -84,10 +84,18 @@ bool canonical_path(const std::string& p) {
   return true;
 }
 
+// What a file the program had mapped (or ran) was at the checkpoint.
+struct FileId {
+  uint64_t ino, size, mtime;
+  const ContentHash* hash;  // null: an older image, identity by inode only
+};
+
 // A file the program had mapped (or ran): opened as the restorer will open
-// it, never through a final symlink, never created; it must be the same
-// regular file, unchanged.
-Status check_file(const std::string& path, uint64_t ino, uint64_t size, uint64_t mtime,
+// it, never through a final symlink, never created; it must be a regular
+// file with the same content: the same inode, size and mtime (the fast
+// path), or else the same size and content hash (a copy made with `cp -p`,
+// a move, a reinstall of the same version). `allowed`: the user said so.
+Status check_file(const std::string& path, const FileId& id, const RestoreOptions& options,
                   int oflags = O_RDONLY) {
   int fd = ::open(path.c_str(), oflags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
@@ -99,14 +107,23 @@ Status check_file(const std::string& path, uint64_t ino, uint64_t size, uint64_t
                         path.c_str(), errno == ELOOP ? " (it is now a symbolic link)" : "");
   struct stat st;
   int r = ::fstat(fd, &st);
-  ::close(fd);
-  if (r != 0 || !S_ISREG(st.st_mode))
+  if (r != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
     return Status::make(Code::kInvalid, 0, "%s is not a regular file: refused", path.c_str());
-  if (st.st_ino != ino || uint64_t(st.st_size) != size || mtime_ns(st) != mtime)
+  }
+  bool same = st.st_ino == id.ino && uint64_t(st.st_size) == id.size && mtime_ns(st) == id.mtime;
+  if (!same && id.hash && uint64_t(st.st_size) == id.size) {
+    ContentHash h;
+    same = content_hash(fd, st, &h).is_ok() && h == *id.hash;
+  }
+  ::close(fd);
+  for (const std::string& a : options.allow_changed) same |= a == path;
+  if (!same)
     return Status::make(Code::kMismatch, 0,
                         "%s changed since the checkpoint; restoring would mix old memory with "
-                        "new code (reinstall the old version or start the job again)",
-                        path.c_str());
+                        "new code (put the old version back, start the job again, or "
+                        "`ckpt restart --allow-changed %s` if you know it is compatible)",
+                        path.c_str(), path.c_str());
   return Status::ok();
 }
 
@@ -319,7 +336,8 @@ const char* check_threads(const std::vector<ThreadInfo>& threads,
 
 }  // namespace
 
-Status prepare_restore(const std::string& image_path, RestorePlan* plan) {
+Status prepare_restore(const std::string& image_path, RestorePlan* plan,
+                       const RestoreOptions& options) {
   plan->image = image_path;
   format::ImageReader r;
   CKPT_RETURN_IF_ERROR(r.open(image_path, /*owned_only=*/true));
@@ -415,10 +433,9 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan) {
             break;
           case MapKind::kFile:
             if (!canonical_path(m.path)) return bad("a mapped file's path is not absolute and canonical");
-            CKPT_RETURN_IF_ERROR(check_file(m.path, m.ino, m.size, m.mtime_ns,
-                                            (m.flags & restore::kMapShared) && (m.prot & PROT_WRITE)
-                                                ? O_RDWR
-                                                : O_RDONLY));
+            CKPT_RETURN_IF_ERROR(check_file(
+                m.path, {m.ino, m.size, m.mtime_ns, m.has_hash ? &m.hash : nullptr}, options,
+                (m.flags & restore::kMapShared) && (m.prot & PROT_WRITE) ? O_RDWR : O_RDONLY));
             break;
           case MapKind::kSpecial:
             if (m.special < 1 || m.special >= restore::kSpecialCount || have_special[m.special])
@@ -493,8 +510,11 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan) {
   for (const FdInfo& f : plan->fds)
     if (f.kind == FdKind::kFile || f.kind == FdKind::kDevice) CKPT_RETURN_IF_ERROR(check_fd_file(f));
   if (!plan->info.exe.empty() && plan->info.exe_ino)
-    CKPT_RETURN_IF_ERROR(
-        check_file(plan->info.exe, plan->info.exe_ino, plan->info.exe_size, plan->info.exe_mtime_ns));
+    CKPT_RETURN_IF_ERROR(check_file(plan->info.exe,
+                                    {plan->info.exe_ino, plan->info.exe_size,
+                                     plan->info.exe_mtime_ns,
+                                     plan->info.has_exe_hash ? &plan->info.exe_hash : nullptr},
+                                    options));
 
   // The metadata, after the page data.
   restore::RHeader h;

@@ -535,6 +535,70 @@ TEST_F(TransparentHostileFd, DescriptorTwice) {
   expect_refused("recorded twice");
 }
 
+// Content identity (docs/process-image.md): a file whose inode no longer
+// matches is compared by its content hash; an image cannot vouch for a
+// file with a hash it made up, and a cut-short hash is a decoding error.
+size_t hashed_library(const std::vector<Rec>& recs) {
+  for (size_t i = 0; i < recs.size(); i++) {
+    MappingInfo m;
+    if (recs[i].type == format::kProcMapping && control::decode(recs[i].payload, &m) &&
+        m.kind == MapKind::kFile && m.has_hash && m.path.find("libc") != std::string::npos)
+      return i;
+  }
+  return recs.size();
+}
+
+TEST_F(TransparentHostile, LibraryWithAnotherContentHash) {
+  size_t i = hashed_library(recs);
+  ASSERT_LT(i, recs.size()) << "no hashed libc mapping in the image";
+  MappingInfo m;
+  ASSERT_TRUE(control::decode(recs[i].payload, &m));
+  edit<MappingInfo>(recs[i], [](MappingInfo& v) {
+    v.ino += 1;  // not the fast path: the content decides
+    v.hash.lo ^= 1;
+  });
+  expect_refused(m.path + " changed since the checkpoint");
+}
+
+TEST_F(TransparentHostile, ExecutableWithAnotherContentHash) {
+  size_t i = find_first(recs, format::kProcInfo);
+  ProcInfo p;
+  ASSERT_TRUE(control::decode(recs[i].payload, &p));
+  ASSERT_TRUE(p.has_exe_hash);
+  edit<ProcInfo>(recs[i], [](ProcInfo& v) {
+    v.exe_ino += 1;
+    v.exe_hash.hi ^= 1;
+  });
+  expect_refused(p.exe + " changed since the checkpoint");
+}
+
+TEST_F(TransparentHostile, CutShortContentHash) {
+  size_t i = hashed_library(recs);
+  ASSERT_LT(i, recs.size());
+  recs[i].payload.resize(recs[i].payload.size() - 8);
+  expect_refused("bad mapping record (field hash)");
+}
+
+// An image of an older ckpt has no hashes: still read, its files compared
+// by inode, size and mtime as before.
+TEST_F(TransparentHostile, ImageWithoutHashesRestarts) {
+  for (Rec& r : recs) {
+    if (r.type == format::kProcMapping)
+      edit<MappingInfo>(r, [](MappingInfo& v) { v.has_hash = false; });
+    if (r.type == format::kProcInfo) edit<ProcInfo>(r, [](ProcInfo& v) { v.has_exe_hash = false; });
+  }
+  std::string dir = write_image(t, recs);
+  SpawnOptions o;
+  o.cwd = t.path();
+  o.stdout_path = t / "restart.out";
+  o.stderr_path = t / "restart.err";
+  Child c({ckpt_bin(), "restart", "--dir", dir}, o);
+  sleep_seconds(1.0);
+  ::kill(-c.pid(), SIGKILL);
+  c.wait(10);
+  EXPECT_FALSE(read_file(t / "restart.out").empty()) << read_file(t / "restart.err");
+}
+
 TEST_F(TransparentHostile, MappedFileIsEtcShadow) {
   if (::geteuid() == 0) GTEST_SKIP() << "root may open /etc/shadow";
   struct stat st;

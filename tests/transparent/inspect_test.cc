@@ -87,6 +87,9 @@ TEST_F(Inspect, ThreadsMappingsPagesOfAProcessImage) {
                            "len(set(t['tid'] for t in j['threads'])) == 5",
                            "j['process']['exe'].endswith('/t_threads')",
                            "j['process']['exe_size'] > 0",
+                           "len(j['process']['exe_hash']) == 32",
+                           "all(len(m['hash']) == 32 for m in j['mappings'] "
+                           "if m['kind'] == 'file' and 'x' in m['prot'])",
                            "any(m['kind'] == 'kernel' and m['path'] == '[vdso]' "
                            "for m in j['mappings'])",
                            "any(m['kind'] == 'file' and 'libc' in m['path'] for m in j['mappings'])",

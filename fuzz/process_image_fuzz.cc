@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fd < 0 || ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != ssize_t(size)) return 0;
 
   ckpt::control::RestorePlan plan;
-  ckpt::Status s = ckpt::control::prepare_restore(path, false, &plan);
+  ckpt::Status s = ckpt::control::prepare_restore(path, &plan);
   ckpt::control::close_plan_fds(&plan);
   // What exec_restorer takes for granted in a plan that passed.
   for (const ckpt::control::FdInfo& f : plan.fds)

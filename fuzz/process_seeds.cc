@@ -44,6 +44,12 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   struct stat st;
   if (n <= 0 || stat("/proc/self/exe", &st) != 0) return false;
   exe[n] = '\0';
+  // The executable's content hash, as a checkpoint records it (the fuzzer
+  // then reaches the hash comparison too).
+  control::ContentHash hash;
+  int exe_fd = open(exe, O_RDONLY | O_CLOEXEC);
+  bool hashed = exe_fd >= 0 && control::content_hash(exe_fd, st, &hash).is_ok();
+  if (exe_fd >= 0) close(exe_fd);
 
   ProcInfo pi;
   pi.uid = getuid();
@@ -55,6 +61,8 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   pi.exe_ino = st.st_ino;
   pi.exe_size = uint64_t(st.st_size);
   pi.exe_mtime_ns = mtime_ns(st);
+  pi.has_exe_hash = hashed;
+  pi.exe_hash = hash;
   pi.actions[10].handler = 0x401000;
   pi.rlimits[7][0] = pi.rlimits[7][1] = 1024;
   pi.auxv = {6, 4096, 0, 0};
@@ -75,6 +83,8 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   file.size = uint64_t(st.st_size);
   file.mtime_ns = mtime_ns(st);
   file.path = exe;
+  file.has_hash = hashed;
+  file.hash = hash;
   MappingInfo heap;
   heap.start = 0x10000000;
   heap.end = heap.start + 16 * 4096;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ gfortran cmake make pkg-config libzstd-dev libxxhash-dev libcli11-dev
-          libgtest-dev libbenchmark-dev python3 python3-numpy util-linux clang libclang-rt-14-dev
+          libgtest-dev libbenchmark-dev python3 python3-numpy util-linux clang clang-format libclang-rt-14-dev
           python3-dev python3-pybind11 pybind11-dev python3-setuptools python3-wheel python3-venv lmod)
 missing=()
 for p in "${packages[@]}"; do

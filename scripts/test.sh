@@ -38,6 +38,9 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 failed=0
+# One style for the whole tree (.clang-format; scripts/format.sh fixes it).
+echo "== format"
+"$src/scripts/format.sh" --check || { echo "== format: FAILED"; failed=1; }
 run_suite() {  # NAME BUILD_DIR [CMAKE_ARGS...]
   local name=$1 build=$2
   shift 2

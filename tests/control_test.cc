@@ -110,7 +110,15 @@ TEST(ProcessImage, RecordsRoundTrip) {
   EXPECT_EQ(n.end, 0x3000u);
   std::vector<uint8_t> rec = encode(m);
   rec.resize(rec.size() - 1);
-  EXPECT_FALSE(decode(rec, &n));
+  Status s = decode(rec, &n);
+  EXPECT_FALSE(s);
+  EXPECT_STREQ(s.message(), "bad mapping record (field path)");
+  m.kind = MapKind(9);
+  EXPECT_STREQ(decode(encode(m), &n).message(), "bad mapping record (field kind)");
+  ProcInfo pi;
+  pi.format_version = 99;
+  ProcInfo pj;
+  EXPECT_STREQ(decode(encode(pi), &pj).message(), "bad process record (field format_version)");
 }
 
 // The fuzz seeds (fuzz/process_seeds.cc) pass every check of a restart, so
@@ -122,7 +130,7 @@ TEST(ProcessImage, SeedImagesPrepareForRestore) {
     std::string path = std::string(dir) + "/ckpt-00000000000" + std::to_string(level + 1) + ".img";
     ASSERT_TRUE(fuzz::write_process_image(path, level, 3, 5));
     RestorePlan plan;
-    Status s = prepare_restore(path, false, &plan);
+    Status s = prepare_restore(path, &plan);
     EXPECT_TRUE(s.is_ok()) << s.message();
     EXPECT_EQ(plan.threads.size(), 3u);
     EXPECT_EQ(plan.fds.size(), 14u);  // kinds 1-11
@@ -164,7 +172,7 @@ Status prepare_minimal(const std::vector<FdInfo>& fds) {
     if (s.is_ok()) s = w.record(type, rec.data(), rec.size());
   if (s.is_ok()) s = w.commit();
   RestorePlan plan;
-  if (s.is_ok()) s = prepare_restore(path, false, &plan);
+  if (s.is_ok()) s = prepare_restore(path, &plan);
   close_plan_fds(&plan);
   unlink(path.c_str());
   rmdir(dir);

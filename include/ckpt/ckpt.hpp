@@ -62,11 +62,14 @@ struct Options {
   // background thread writes it; the program's stall is the copy.
   bool async = false;
   bool quiet = false;  // no one-line reports on stderr
+  // Big images are written with O_DIRECT (docs/image-format.md); false:
+  // buffered writes always.
+  bool direct = true;
 };
 
 // Options with the environment applied on top: CKPT_DIR, CKPT_INTERVAL,
 // CKPT_KEEP, CKPT_COMPRESS (0 or a zstd level), CKPT_ASYNC, CKPT_DEADLINE
-// (unix time), CKPT_MARGIN (seconds), CKPT_QUIET.
+// (unix time), CKPT_MARGIN (seconds), CKPT_QUIET, CKPT_DIRECT (0: no O_DIRECT).
 Options options_from_env(Options base = {});
 
 struct RestoreInfo {

@@ -38,6 +38,7 @@ std::function<int()> setup_status(CLI::App* sub);
 std::function<int()> setup_list(CLI::App* sub);
 std::function<int()> setup_inspect(CLI::App* sub);
 std::function<int()> setup_verify(CLI::App* sub);
+std::function<int()> setup_check(CLI::App* sub);
 // Transparent checkpointing (src/cli/run.cc, checkpoint.cc, restart.cc).
 std::function<int()> setup_run(CLI::App* sub);
 std::function<int()> setup_checkpoint(CLI::App* sub);

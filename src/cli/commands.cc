@@ -14,6 +14,8 @@ const std::vector<Command>& commands() {
       {"list", "List the images in a checkpoint directory", setup_list},
       {"inspect", "Decode an image file: header, records, entries", setup_inspect},
       {"verify", "Check every image's checksums; nonzero exit if one is damaged", setup_verify},
+      {"check", "Report what this kernel allows; nonzero exit if transparent mode cannot work",
+       setup_check},
       {"run", "Run an unmodified program so that it can be checkpointed", setup_run},
       {"checkpoint", "Checkpoint a running job now (--stop: and end it)", setup_checkpoint},
       {"restart", "Resume a job from its newest complete image", setup_restart},

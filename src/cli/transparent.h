@@ -14,6 +14,6 @@ void add_supervise_options(CLI::App* sub, control::SuperviseOptions* o, std::str
                            std::string* stop_sig);
 // Resumes the newest usable image in o.dir under a new supervisor; a damaged
 // newest image falls back to the previous one. Returns the exit status.
-int restart_job(control::SuperviseOptions o);
+int restart_job(control::SuperviseOptions o, const control::RestoreOptions& ro = {});
 
 }  // namespace ckpt::cli

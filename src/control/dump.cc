@@ -56,13 +56,59 @@ uint64_t mtime_ns(const struct stat& st) {
   return uint64_t(st.st_mtim.tv_sec) * 1000000000ull + uint64_t(st.st_mtim.tv_nsec);
 }
 
+// The content hash of the file at `path`, if it is still the file `st`
+// describes (the one mapped or run). Cached by identity (identity.h), so
+// each library is read once per supervisor. Without it (an unreadable
+// file), restart identifies the file by inode, size and mtime only.
+void hash_file(const std::string& path, const struct stat& st, bool* has, ContentHash* hash) {
+  *has = false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return;
+  struct stat now;
+  if (::fstat(fd, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino &&
+      now.st_size == st.st_size && mtime_ns(now) == mtime_ns(st))
+    *has = content_hash(fd, now, hash).is_ok();
+  ::close(fd);
+}
+
+// Files identified by content: the executable and every file with code
+// mapped (libraries), up to kMaxHashed bytes; data files mapped read-only
+// are identified by inode, size and mtime (hashing them could mean reading
+// gigabytes at every new supervisor).
+constexpr uint64_t kMaxHashed = 1ull << 30;
+using CodeFiles = std::set<std::pair<uint64_t, uint64_t>>;  // dev, ino
+
+// Finds the code files and hashes them before the program is stopped, so
+// that inside the pause they are found in the cache.
+CodeFiles warm_hashes(pid_t pid) {
+  CodeFiles code;
+  std::vector<MapLine> maps;
+  std::vector<std::string> paths;
+  char buf[4096];
+  ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
+  if (n > 0) paths.emplace_back(buf, size_t(n));
+  if (read_maps(pid, &maps).is_ok())
+    for (const MapLine& m : maps)
+      if (m.x && !m.path.empty() && m.path[0] == '/') paths.push_back(m.path);
+  for (const std::string& p : paths) {
+    struct stat st;
+    if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) > kMaxHashed)
+      continue;
+    if (!code.insert({uint64_t(st.st_dev), uint64_t(st.st_ino)}).second) continue;
+    bool has;
+    ContentHash h;
+    hash_file(p, st, &has, &h);
+  }
+  return code;
+}
+
 // How each mapping is saved.
 struct Plan {
   MappingInfo info;
   enum { kNone, kPresent, kPrivateCopies, kAll } pages = kNone;
 };
 
-Status plan_mapping(const MapLine& m, Plan* p) {
+Status plan_mapping(const MapLine& m, const CodeFiles& code, Plan* p) {
   MappingInfo& i = p->info;
   i.start = m.start;
   i.end = m.end;
@@ -101,14 +147,16 @@ Status plan_mapping(const MapLine& m, Plan* p) {
   i.ino = st.st_ino;
   i.size = uint64_t(st.st_size);
   i.mtime_ns = mtime_ns(st);
+  if (code.count({uint64_t(st.st_dev), uint64_t(st.st_ino)}))
+    hash_file(m.path, st, &i.has_hash, &i.hash);
   p->pages = m.shared ? Plan::kNone : Plan::kPrivateCopies;
   return Status::ok();
 }
 
-// Reads the chosen pages of the program: which pages (from the page map),
-// and their bytes, either straight into the image (streamed, while the
-// program waits) or into a snapshot in our memory first (so the program runs
-// again before the image is written).
+// Reads the chosen pages of a process (the parked program, or its frozen
+// copy): which pages (from the page map), and their bytes, either streamed
+// straight into the image or, for the few the frozen copy cannot hold as they
+// were (shared memory), into a Snapshot first while the program waits.
 class PageWriter {
  public:
   PageWriter(pid_t pid, format::ImageWriter* w) : pid_(pid), w_(w) {
@@ -299,9 +347,10 @@ uint64_t snapshot_budget() {
   return std::strtoull(p + 13, nullptr, 10) * 1024 / 2;
 }
 
-// A copy of the program's pages in our memory. It is allocated and faulted
-// in before the program is stopped (sized from its resident set), so that the
-// program's pause is the copy alone; written parts are given back run by run.
+// A copy in our memory of the pages the frozen copy does not hold as they
+// were (shared memory, MADV_DONTFORK, MADV_WIPEONFORK). Sized from those
+// runs once the program is parked, faulted in at once (MAP_POPULATE), filled
+// while it waits; written parts are given back run by run.
 class Snapshot {
  public:
   ~Snapshot() {
@@ -476,6 +525,7 @@ Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcIn
     pi->exe_ino = st.st_ino;
     pi->exe_size = uint64_t(st.st_size);
     pi->exe_mtime_ns = mtime_ns(st);
+    if (uint64_t(st.st_size) <= kMaxHashed) hash_file(pi->exe, st, &pi->has_exe_hash, &pi->exe_hash);
   }
   std::memcpy(pi->actions, b.actions, sizeof pi->actions);
   std::memcpy(pi->itimers, b.itimers, sizeof pi->itimers);
@@ -590,6 +640,7 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   // that it runs again as soon as the copy exists; unless the job ends with
   // this checkpoint (then nothing needs to run).
   bool hold = options.end_on_success > 0;
+  CodeFiles code = warm_hashes(t.pid);
   Seized seized;
   uint32_t seq = 0;
   std::vector<SignalFrame> frames;
@@ -651,7 +702,7 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
                           "the program has memory at %#llx, which the restorer needs",
                           (unsigned long long)m.start);
     Plan p;
-    CKPT_RETURN_IF_ERROR(plan_mapping(m, &p));
+    CKPT_RETURN_IF_ERROR(plan_mapping(m, code, &p));
     plans.push_back(std::move(p));
   }
   CKPT_RETURN_IF_ERROR(place_frames(frames, &plans));
@@ -662,7 +713,7 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   format::ImageWriter w;
   format::WriterOptions wo;
   wo.zstd_level = options.zstd_level;
-  wo.direct = resident >= format::kDirectFrom;
+  wo.direct = options.direct && resident >= format::kDirectFrom;
   uint64_t gen = dir.next_generation();
   std::string path = dir.image_path(gen);
   CKPT_RETURN_IF_ERROR(w.open(path, format::Kind::kProcess, gen, wo));

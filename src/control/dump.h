@@ -36,6 +36,7 @@ struct Target {
 struct DumpOptions {
   int zstd_level = 0;
   int keep = 2;  // complete images kept in the directory
+  bool direct = true;  // O_DIRECT for big images (format::direct_from_env)
   // For a checkpoint that stops the job: keep the program parked until the
   // image is durable, then kill this process (the job), so that nothing the
   // program does after the snapshot happens twice once it is restarted. If

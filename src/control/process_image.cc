@@ -5,6 +5,8 @@
 namespace ckpt::control {
 namespace {
 
+constexpr uint32_t kMaxString = 65536;  // docs/process-image.md: str
+
 class Enc {
  public:
   void u32(uint32_t v) {
@@ -25,25 +27,28 @@ class Enc {
   std::vector<uint8_t> out;
 };
 
+// Reads fields in order; the first one that does not fit (or that a check
+// rejects) is remembered by name, so an error says which field was bad.
 class Dec {
  public:
-  explicit Dec(const std::vector<uint8_t>& in) : p_(in.data()), end_(in.data() + in.size()) {}
-  uint32_t u32() {
-    if (end_ - p_ < 4) return fail();
+  Dec(const std::vector<uint8_t>& in, const char* record)
+      : p_(in.data()), end_(in.data() + in.size()), record_(record) {}
+  uint32_t u32(const char* field) {
+    if (end_ - p_ < 4) return fail(field);
     uint32_t v = get_u32(p_);
     p_ += 4;
     return v;
   }
-  uint64_t u64() {
-    if (end_ - p_ < 8) return fail();
+  uint64_t u64(const char* field) {
+    if (end_ - p_ < 8) return fail(field);
     uint64_t v = get_u64(p_);
     p_ += 8;
     return v;
   }
-  std::string str() {
-    uint32_t n = u32();
-    if (!ok_ || uint64_t(end_ - p_) < n || n > 65536) {
-      fail();
+  std::string str(const char* field) {
+    uint32_t n = u32(field);
+    if (bad_ || uint64_t(end_ - p_) < n || n > kMaxString) {
+      fail(field);
       return {};
     }
     std::string s(reinterpret_cast<const char*>(p_), n);
@@ -51,29 +56,38 @@ class Dec {
     return s;
   }
   // Like str, with a cap of 1 MiB (queued bytes).
-  std::string bytes() {
-    uint32_t n = u32();
-    if (!ok_ || uint64_t(end_ - p_) < n || n > (1u << 20)) {
-      fail();
+  std::string bytes(const char* field) {
+    uint32_t n = u32(field);
+    if (bad_ || uint64_t(end_ - p_) < n || n > (1u << 20)) {
+      fail(field);
       return {};
     }
     std::string s(reinterpret_cast<const char*>(p_), n);
     p_ += n;
     return s;
   }
+  bool ok() const { return !bad_; }
+  // A value that was read but is impossible.
+  void check(bool ok, const char* field) {
+    if (!ok) fail(field);
+  }
   // Extra trailing bytes are allowed: newer writers may append fields.
-  bool ok() const { return ok_; }
   bool more() const { return p_ < end_; }
+  Status status() const {
+    if (!bad_) return Status::ok();
+    return Status::make(Code::kCorrupt, 0, "bad %s record (field %s)", record_, bad_);
+  }
 
  private:
-  uint32_t fail() {
-    ok_ = false;
+  uint32_t fail(const char* field) {
+    if (!bad_) bad_ = field;
     p_ = end_;
     return 0;
   }
   const uint8_t* p_;
   const uint8_t* end_;
-  bool ok_ = true;
+  const char* record_;
+  const char* bad_ = nullptr;
 };
 
 void put_slot(Enc& e, const inject::ThreadSlot& s) {
@@ -89,15 +103,15 @@ void put_slot(Enc& e, const inject::ThreadSlot& s) {
 }
 
 void get_slot(Dec& d, inject::ThreadSlot* s) {
-  s->tid = int32_t(d.u32());
-  s->uc = d.u64();
-  s->fs = d.u64();
-  s->tid_addr = d.u64();
-  s->robust_head = d.u64();
-  s->robust_len = d.u64();
-  s->rseq_addr = d.u64();
-  s->rseq_len = d.u32();
-  s->rseq_sig = d.u32();
+  s->tid = int32_t(d.u32("tid"));
+  s->uc = d.u64("uc");
+  s->fs = d.u64("fs");
+  s->tid_addr = d.u64("tid_addr");
+  s->robust_head = d.u64("robust_head");
+  s->robust_len = d.u64("robust_len");
+  s->rseq_addr = d.u64("rseq_addr");
+  s->rseq_len = d.u32("rseq_len");
+  s->rseq_sig = d.u32("rseq_sig");
 }
 
 }  // namespace
@@ -133,43 +147,53 @@ std::vector<uint8_t> encode(const ProcInfo& v) {
   e.u64(v.sigpending);
   e.u32(uint32_t(v.auxv.size()));
   for (uint64_t x : v.auxv) e.u64(x);
+  if (v.has_exe_hash) {
+    e.u64(v.exe_hash.hi);
+    e.u64(v.exe_hash.lo);
+  }
   return e.out;
 }
 
-bool decode(const std::vector<uint8_t>& in, ProcInfo* v) {
-  Dec d(in);
-  v->format_version = d.u32();
-  v->uid = d.u32();
-  v->pid = int32_t(d.u32());
-  v->signal = d.u32();
-  v->block_addr = d.u64();
-  v->seq = d.u32();
-  v->pid_ns = d.u32();
-  for (uint64_t& x : v->mm) x = d.u64();
-  v->umask = d.u32();
-  v->cwd = d.str();
-  v->exe = d.str();
-  v->exe_ino = d.u64();
-  v->exe_size = d.u64();
-  v->exe_mtime_ns = d.u64();
+Status decode(const std::vector<uint8_t>& in, ProcInfo* v) {
+  Dec d(in, "process");
+  v->format_version = d.u32("format_version");
+  d.check(v->format_version == kProcFormatVersion, "format_version");
+  v->uid = d.u32("uid");
+  v->pid = int32_t(d.u32("pid"));
+  v->signal = d.u32("signal");
+  v->block_addr = d.u64("block_addr");
+  v->seq = d.u32("seq");
+  v->pid_ns = d.u32("pid_ns");
+  for (uint64_t& x : v->mm) x = d.u64("mm");
+  v->umask = d.u32("umask");
+  v->cwd = d.str("cwd");
+  v->exe = d.str("exe");
+  v->exe_ino = d.u64("exe_ino");
+  v->exe_size = d.u64("exe_size");
+  v->exe_mtime_ns = d.u64("exe_mtime_ns");
   for (int i = 1; i <= 64; i++) {
-    v->actions[i].handler = d.u64();
-    v->actions[i].flags = d.u64();
-    v->actions[i].restorer = d.u64();
-    v->actions[i].mask = d.u64();
+    v->actions[i].handler = d.u64("actions");
+    v->actions[i].flags = d.u64("actions");
+    v->actions[i].restorer = d.u64("actions");
+    v->actions[i].mask = d.u64("actions");
   }
   for (auto& t : v->itimers)
-    for (uint64_t& x : t) x = d.u64();
+    for (uint64_t& x : t) x = d.u64("itimers");
   for (auto& r : v->rlimits) {
-    r[0] = d.u64();
-    r[1] = d.u64();
+    r[0] = d.u64("rlimits");
+    r[1] = d.u64("rlimits");
   }
-  v->sigpending = d.u64();
-  uint32_t n = d.u32();
-  if (n > 128) return false;
-  v->auxv.resize(n);
-  for (uint64_t& x : v->auxv) x = d.u64();
-  return d.ok() && v->format_version == kProcFormatVersion;
+  v->sigpending = d.u64("sigpending");
+  uint32_t n = d.u32("auxv_words");
+  d.check(n <= 128, "auxv_words");
+  v->auxv.resize(n <= 128 ? n : 0);
+  for (uint64_t& x : v->auxv) x = d.u64("auxv");
+  v->has_exe_hash = d.more();
+  if (v->has_exe_hash) {
+    v->exe_hash.hi = d.u64("exe_hash");
+    v->exe_hash.lo = d.u64("exe_hash");
+  }
+  return d.status();
 }
 
 std::vector<uint8_t> encode(const ThreadInfo& v) {
@@ -179,11 +203,11 @@ std::vector<uint8_t> encode(const ThreadInfo& v) {
   return e.out;
 }
 
-bool decode(const std::vector<uint8_t>& in, ThreadInfo* v) {
-  Dec d(in);
+Status decode(const std::vector<uint8_t>& in, ThreadInfo* v) {
+  Dec d(in, "thread");
   get_slot(d, &v->slot);
-  v->sigpending = d.u64();
-  return d.ok();
+  v->sigpending = d.u64("sigpending");
+  return d.status();
 }
 
 std::vector<uint8_t> encode(const MappingInfo& v) {
@@ -200,25 +224,37 @@ std::vector<uint8_t> encode(const MappingInfo& v) {
   e.u64(v.size);
   e.u64(v.mtime_ns);
   e.str(v.path);
+  if (v.has_hash) {
+    e.u64(v.hash.hi);
+    e.u64(v.hash.lo);
+  }
   return e.out;
 }
 
-bool decode(const std::vector<uint8_t>& in, MappingInfo* v) {
-  Dec d(in);
-  v->start = d.u64();
-  v->end = d.u64();
-  v->pgoff = d.u64();
-  v->prot = d.u32();
-  v->flags = d.u32();
-  v->kind = MapKind(d.u32());
-  v->special = d.u32();
-  v->dev = d.u64();
-  v->ino = d.u64();
-  v->size = d.u64();
-  v->mtime_ns = d.u64();
-  v->path = d.str();
-  return d.ok() && v->start < v->end && (v->start & 4095) == 0 && (v->end & 4095) == 0 &&
-         v->end <= (1ull << 47) && uint32_t(v->kind) >= 1 && uint32_t(v->kind) <= 4;
+Status decode(const std::vector<uint8_t>& in, MappingInfo* v) {
+  Dec d(in, "mapping");
+  v->start = d.u64("start");
+  d.check((v->start & 4095) == 0, "start");
+  v->end = d.u64("end");
+  d.check(v->start < v->end && (v->end & 4095) == 0 && v->end <= (1ull << 47), "end");
+  v->pgoff = d.u64("pgoff");
+  v->prot = d.u32("prot");
+  v->flags = d.u32("flags");
+  uint32_t kind = d.u32("kind");
+  d.check(kind >= 1 && kind <= 4, "kind");
+  v->kind = MapKind(kind);
+  v->special = d.u32("special");
+  v->dev = d.u64("dev");
+  v->ino = d.u64("ino");
+  v->size = d.u64("size");
+  v->mtime_ns = d.u64("mtime_ns");
+  v->path = d.str("path");
+  v->has_hash = d.more();
+  if (v->has_hash) {
+    v->hash.hi = d.u64("hash");
+    v->hash.lo = d.u64("hash");
+  }
+  return d.status();
 }
 
 std::vector<uint8_t> encode(const PagesInfo& v) {
@@ -228,12 +264,15 @@ std::vector<uint8_t> encode(const PagesInfo& v) {
   return e.out;
 }
 
-bool decode(const std::vector<uint8_t>& in, PagesInfo* v) {
-  Dec d(in);
-  v->addr = d.u64();
-  v->len = d.u64();
-  return d.ok() && (v->addr & 4095) == 0 && (v->len & 4095) == 0 && v->len > 0 &&
-         v->addr + v->len <= (1ull << 47) && v->addr + v->len > v->addr;
+Status decode(const std::vector<uint8_t>& in, PagesInfo* v) {
+  Dec d(in, "pages");
+  v->addr = d.u64("addr");
+  d.check((v->addr & 4095) == 0, "addr");
+  v->len = d.u64("len");
+  d.check((v->len & 4095) == 0 && v->len > 0 && v->addr + v->len <= (1ull << 47) &&
+              v->addr + v->len > v->addr,
+          "len");
+  return d.status();
 }
 
 std::vector<uint8_t> encode(const FdInfo& v) {
@@ -258,31 +297,33 @@ std::vector<uint8_t> encode(const FdInfo& v) {
   return e.out;
 }
 
-bool decode(const std::vector<uint8_t>& in, FdInfo* v) {
-  Dec d(in);
-  v->fd = int32_t(d.u32());
-  v->kind = FdKind(d.u32());
-  v->open_flags = d.u32();
-  v->cloexec = d.u32();
-  v->pos = d.u64();
-  v->size = d.u64();
-  v->dev = d.u64();
-  v->ino = d.u64();
-  v->path = d.str();
-  if (d.more()) v->fdinfo = d.str();
-  if (d.more()) {
-    v->peer = d.u64();
-    v->sock_type = d.u32();
-    uint32_t n = d.u32();
-    if (n > (1u << 16)) return false;
-    for (uint32_t k = 0; k < n && d.ok(); k++) v->queued.push_back(d.bytes());
-    v->sock_family = d.u32();
-    v->sock_state = d.u32();
-    v->addr = d.str();
-  }
+Status decode(const std::vector<uint8_t>& in, FdInfo* v) {
+  Dec d(in, "descriptor");
+  v->fd = int32_t(d.u32("fd"));
+  d.check(v->fd >= 0 && v->fd < 1 << 20, "fd");
+  uint32_t kind = d.u32("kind");
   // Only stdin, stdout and stderr are inherited (exec_restorer takes them from its own).
-  return d.ok() && v->fd >= 0 && v->fd < 1 << 20 && uint32_t(v->kind) >= 1 &&
-         uint32_t(v->kind) <= 11 && (v->kind != FdKind::kInherited || v->fd <= 2);
+  d.check(kind >= 1 && kind <= 11 && (FdKind(kind) != FdKind::kInherited || v->fd <= 2), "kind");
+  v->kind = FdKind(kind);
+  v->open_flags = d.u32("open_flags");
+  v->cloexec = d.u32("cloexec");
+  v->pos = d.u64("pos");
+  v->size = d.u64("size");
+  v->dev = d.u64("dev");
+  v->ino = d.u64("ino");
+  v->path = d.str("path");
+  if (d.more()) v->fdinfo = d.str("fdinfo");
+  if (d.more()) {  // pipes and sockets (kinds 9-11)
+    v->peer = d.u64("peer");
+    v->sock_type = d.u32("sock_type");
+    uint32_t n = d.u32("nqueued");
+    d.check(n <= (1u << 16), "nqueued");
+    for (uint32_t k = 0; k < n && d.ok(); k++) v->queued.push_back(d.bytes("queued"));
+    v->sock_family = d.u32("sock_family");
+    v->sock_state = d.u32("sock_state");
+    v->addr = d.str("addr");
+  }
+  return d.status();
 }
 
 }  // namespace ckpt::control

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <ckpt/status.hpp>
+
+#include "control/identity.h"
 #include "inject/inject_abi.h"
 
 namespace ckpt::control {
@@ -32,6 +35,10 @@ struct ProcInfo {
   uint64_t rlimits[16][2] = {};
   uint64_t sigpending = 0;       // process-wide pending signals
   std::vector<uint64_t> auxv;    // words, up to and including AT_NULL
+  // The executable's content (appended field: absent in older images,
+  // whose executable is then identified by inode, size and mtime only).
+  bool has_exe_hash = false;
+  ContentHash exe_hash;
 };
 
 struct ThreadInfo {
@@ -54,6 +61,9 @@ struct MappingInfo {
   uint32_t special = 0;     // restore::kSpecial* for kSpecial
   uint64_t dev = 0, ino = 0, size = 0, mtime_ns = 0;  // for kFile: what must be unchanged
   std::string path;
+  // For kFile: the file's content (appended field, as has_exe_hash).
+  bool has_hash = false;
+  ContentHash hash;
 };
 
 struct PagesInfo {
@@ -99,10 +109,12 @@ std::vector<uint8_t> encode(const MappingInfo& v);
 std::vector<uint8_t> encode(const PagesInfo& v);
 std::vector<uint8_t> encode(const FdInfo& v);
 
-bool decode(const std::vector<uint8_t>& in, ProcInfo* v);
-bool decode(const std::vector<uint8_t>& in, ThreadInfo* v);
-bool decode(const std::vector<uint8_t>& in, MappingInfo* v);
-bool decode(const std::vector<uint8_t>& in, PagesInfo* v);
-bool decode(const std::vector<uint8_t>& in, FdInfo* v);
+// kCorrupt naming the record and its first bad field ("bad mapping record
+// (field end)"): one that does not fit, or a value no writer produces.
+Status decode(const std::vector<uint8_t>& in, ProcInfo* v);
+Status decode(const std::vector<uint8_t>& in, ThreadInfo* v);
+Status decode(const std::vector<uint8_t>& in, MappingInfo* v);
+Status decode(const std::vector<uint8_t>& in, PagesInfo* v);
+Status decode(const std::vector<uint8_t>& in, FdInfo* v);
 
 }  // namespace ckpt::control

@@ -68,10 +68,8 @@ uint64_t max_map_count() {
   }
   return uint64_t(x);
 }
-constexpr size_t kMaxThreads = 4096;   // the restorer's tid table
 constexpr size_t kMaxFds = 65536;
 constexpr int32_t kMaxFdNumber = 1 << 20;  // fs.nr_open's default
-constexpr uint64_t kMaxMeta = 128ull << 20;  // what the restorer maps
 
 // The paths an image names come from /proc (readlink): absolute and
 // canonical. Anything else ("../x", "a//b", an embedded NUL) was not written
@@ -91,10 +89,18 @@ bool canonical_path(const std::string& p) {
   return true;
 }
 
+// What a file the program had mapped (or ran) was at the checkpoint.
+struct FileId {
+  uint64_t ino, size, mtime;
+  const ContentHash* hash;  // null: an older image, identity by inode only
+};
+
 // A file the program had mapped (or ran): opened as the restorer will open
-// it, never through a final symlink, never created; it must be the same
-// regular file, unchanged.
-Status check_file(const std::string& path, uint64_t ino, uint64_t size, uint64_t mtime,
+// it, never through a final symlink, never created; it must be a regular
+// file with the same content: the same inode, size and mtime (the fast
+// path), or else the same size and content hash (a copy made with `cp -p`,
+// a move, a reinstall of the same version). `allowed`: the user said so.
+Status check_file(const std::string& path, const FileId& id, const RestoreOptions& options,
                   int oflags = O_RDONLY) {
   int fd = ::open(path.c_str(), oflags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
@@ -106,14 +112,23 @@ Status check_file(const std::string& path, uint64_t ino, uint64_t size, uint64_t
                         path.c_str(), errno == ELOOP ? " (it is now a symbolic link)" : "");
   struct stat st;
   int r = ::fstat(fd, &st);
-  ::close(fd);
-  if (r != 0 || !S_ISREG(st.st_mode))
+  if (r != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
     return Status::make(Code::kInvalid, 0, "%s is not a regular file: refused", path.c_str());
-  if (st.st_ino != ino || uint64_t(st.st_size) != size || mtime_ns(st) != mtime)
+  }
+  bool same = st.st_ino == id.ino && uint64_t(st.st_size) == id.size && mtime_ns(st) == id.mtime;
+  if (!same && id.hash && uint64_t(st.st_size) == id.size) {
+    ContentHash h;
+    same = content_hash(fd, st, &h).is_ok() && h == *id.hash;
+  }
+  ::close(fd);
+  for (const std::string& a : options.allow_changed) same |= a == path;
+  if (!same)
     return Status::make(Code::kMismatch, 0,
                         "%s changed since the checkpoint; restoring would mix old memory with "
-                        "new code (reinstall the old version or start the job again)",
-                        path.c_str());
+                        "new code (put the old version back, start the job again, or "
+                        "`ckpt restart --allow-changed %s` if you know it is compatible)",
+                        path.c_str(), path.c_str());
   return Status::ok();
 }
 
@@ -171,23 +186,35 @@ void info_pair(const std::string& info, const char* key, uint64_t* a, uint64_t* 
   }
 }
 
-int make_eventfd(const FdInfo& f) {
+// The three below recreate a descriptor from its fdinfo text. Each returns
+// the new descriptor, or -1 with errno set and *why saying which step failed;
+// a descriptor recreated only in part (a count, a timer or an interest lost)
+// would change what the program sees, so it is a failure, never a warning.
+int fail_fd(int fd, const char* step, const char** why) {
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  errno = err;
+  *why = step;
+  return -1;
+}
+
+int make_eventfd(const FdInfo& f, const char** why) {
   int flags = EFD_CLOEXEC | ((f.open_flags & O_NONBLOCK) ? EFD_NONBLOCK : 0);
   if (info_u64(f.fdinfo, "eventfd-semaphore:", 10)) flags |= EFD_SEMAPHORE;
   int fd = ::eventfd(0, flags);
+  if (fd < 0) return fail_fd(fd, "eventfd", why);
   uint64_t count = info_u64(f.fdinfo, "eventfd-count:", 16);
-  if (fd >= 0 && count && ::write(fd, &count, 8) != 8) {
-  }
+  if (count && ::write(fd, &count, 8) != 8) return fail_fd(fd, "its count", why);
   return fd;
 }
 
 // Armed as it was: the remaining time and the interval. An expiry not yet
 // read (ticks > 0; the kernel then shows no remaining time, since a periodic
 // timerfd is re-armed by the read) comes back as an immediate expiry.
-int make_timerfd(const FdInfo& f) {
+int make_timerfd(const FdInfo& f, const char** why) {
   int clock = int(info_u64(f.fdinfo, "clockid:", 10));
   int fd = ::timerfd_create(clock, TFD_CLOEXEC | ((f.open_flags & O_NONBLOCK) ? TFD_NONBLOCK : 0));
-  if (fd < 0) return fd;
+  if (fd < 0) return fail_fd(fd, "timerfd_create", why);
   uint64_t vs, vn, is, in;
   info_pair(f.fdinfo, "it_value:", &vs, &vn);
   info_pair(f.fdinfo, "it_interval:", &is, &in);
@@ -198,30 +225,40 @@ int make_timerfd(const FdInfo& f) {
     its.it_value = {0, 1};
     vn = 1;
   }
-  if ((vs || vn) && ::timerfd_settime(fd, 0, &its, nullptr) != 0) {
-  }
+  if ((vs || vn) && ::timerfd_settime(fd, 0, &its, nullptr) != 0)
+    return fail_fd(fd, "its timer", why);
   return fd;
 }
 
-int make_epoll(const FdInfo& f) {
+// `replaced`: descriptors that come back as /dev/null (kOther, warned about
+// already); an interest in one of them cannot be kept and is dropped with
+// them. `inherited`: stdio from `ckpt restart`, which may now be a file that
+// epoll refuses (EPERM); such an interest is dropped too.
+int make_epoll(const FdInfo& f, const std::vector<int>& replaced, const std::vector<int>& inherited,
+               const char** why) {
   int fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (fd < 0) return fd;
+  if (fd < 0) return fail_fd(fd, "epoll_create1", why);
   size_t pos = 0;
   while ((pos = f.fdinfo.find("tfd:", pos)) != std::string::npos) {
     int tfd;
     unsigned events;
     unsigned long long data;
-    if (std::sscanf(f.fdinfo.c_str() + pos, "tfd: %d events: %x data: %llx", &tfd, &events, &data) == 3) {
-      epoll_event ev = {};
-      ev.events = events;
-      ev.data.u64 = data;
-      ::epoll_ctl(fd, EPOLL_CTL_ADD, tfd, &ev);
+    if (std::sscanf(f.fdinfo.c_str() + pos, "tfd: %d events: %x data: %llx", &tfd, &events,
+                    &data) != 3) {
+      errno = EINVAL;
+      return fail_fd(fd, "its interest list", why);
     }
     pos += 4;
+    if (std::find(replaced.begin(), replaced.end(), tfd) != replaced.end()) continue;
+    epoll_event ev = {};
+    ev.events = events;
+    ev.data.u64 = data;
+    if (::epoll_ctl(fd, EPOLL_CTL_ADD, tfd, &ev) != 0 &&
+        !(errno == EPERM && std::find(inherited.begin(), inherited.end(), tfd) != inherited.end()))
+      return fail_fd(fd, "an interest of its list", why);
   }
   return fd;
 }
-
 
 // Each returns why a record cannot be from ckpt, or nullptr. Everything is
 // checked before anything is opened, mapped or written.
@@ -296,8 +333,8 @@ const char* check_threads(const std::vector<ThreadInfo>& threads,
     const inject::ThreadSlot& s = t.slot;
     if (s.tid <= 0 || s.tid > (1 << 22)) return "an impossible thread id";
     tids.push_back(s.tid);
-    // rt_sigreturn reads the ucontext and the siginfo after it (432 bytes).
-    if (!in_writable(maps, s.uc, 432)) return "a thread's signal frame outside its memory";
+    if (!in_writable(maps, s.uc, restore::kSigFrameSize))
+      return "a thread's signal frame outside its memory";
     if (s.tid_addr && !in_writable(maps, s.tid_addr, 4)) return "a thread's tid field outside its memory";
     if (s.rseq_addr && (s.rseq_len < 32 || s.rseq_len > 4096 || !in_writable(maps, s.rseq_addr, 32)))
       return "a thread's rseq area outside its memory";
@@ -345,7 +382,8 @@ Status unpack_all(const format::ImageReader& r, const std::vector<Packed>& packe
 
 }  // namespace
 
-Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan* plan) {
+Status prepare_restore(const std::string& image_path, RestorePlan* plan,
+                       const RestoreOptions& options) {
   plan->image = image_path;
   format::ImageReader r;
   CKPT_RETURN_IF_ERROR(r.open(image_path, /*owned_only=*/true));
@@ -385,13 +423,15 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
       return Status::make(Code::kCorrupt, 0, "%s: %s at offset %llu", image_path.c_str(), what,
                           (unsigned long long)ri.offset);
     };
+    // A record that does not decode: which record and field, and where.
+    auto undecodable = [&](const Status& s) { return bad(s.message()); };
     if (ri.type == format::kData) return bad("data without a PAGES record");
     if (!have_info && ri.type != format::kProcInfo) return bad("no process record first");
     CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
     switch (ri.type) {
       case format::kProcInfo:
         if (have_info) return bad("a second process record");
-        if (!decode(payload, &plan->info)) return bad("bad process record");
+        if (Status s = decode(payload, &plan->info); !s) return undecodable(s);
         if (plan->info.uid != ::getuid())
           return Status::make(Code::kInvalid, 0,
                               "%s is the image of another user's process (uid %u); only its "
@@ -402,14 +442,15 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
         break;
       case format::kProcThread: {
         ThreadInfo t;
-        if (!decode(payload, &t)) return bad("bad thread record");
-        if (plan->threads.size() >= kMaxThreads) return bad("more threads than ckpt restores (4096)");
+        if (Status s = decode(payload, &t); !s) return undecodable(s);
+        if (plan->threads.size() >= restore::kMaxThreads)
+          return bad("more threads than ckpt restores (4096)");
         plan->threads.push_back(t);
         break;
       }
       case format::kProcFd: {
         FdInfo f;
-        if (!decode(payload, &f)) return bad("bad descriptor record");
+        if (Status s = decode(payload, &f); !s) return undecodable(s);
         if (plan->fds.size() >= kMaxFds) return bad("more descriptors than ckpt restores (65536)");
         if (const char* why = check_fd(f, plan->fds)) return bad(why);
         plan->fds.push_back(f);
@@ -417,7 +458,7 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
       }
       case format::kProcMapping: {
         MappingInfo m;
-        if (!decode(payload, &m)) return bad("bad mapping record");
+        if (Status s = decode(payload, &m); !s) return undecodable(s);
         if (maps.size() >= map_cap) return bad("more mappings than the kernel allows (vm.max_map_count)");
         if (m.start % kPage || m.end % kPage || m.start >= m.end)
           return bad("a mapping that is empty, reversed or not page aligned");
@@ -439,10 +480,9 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
             break;
           case MapKind::kFile:
             if (!canonical_path(m.path)) return bad("a mapped file's path is not absolute and canonical");
-            CKPT_RETURN_IF_ERROR(check_file(m.path, m.ino, m.size, m.mtime_ns,
-                                            (m.flags & restore::kMapShared) && (m.prot & PROT_WRITE)
-                                                ? O_RDWR
-                                                : O_RDONLY));
+            CKPT_RETURN_IF_ERROR(check_file(
+                m.path, {m.ino, m.size, m.mtime_ns, m.has_hash ? &m.hash : nullptr}, options,
+                (m.flags & restore::kMapShared) && (m.prot & PROT_WRITE) ? O_RDWR : O_RDONLY));
             break;
           case MapKind::kSpecial:
             if (m.special < 1 || m.special >= restore::kSpecialCount || have_special[m.special])
@@ -458,7 +498,7 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
       }
       case format::kProcPages: {
         PagesInfo p;
-        if (!decode(payload, &p)) return bad("bad pages record");
+        if (Status s = decode(payload, &p); !s) return undecodable(s);
         if (p.addr % kPage || p.len % kPage || p.len == 0) return bad("pages not page aligned");
         if (maps.empty() || p.addr < maps.back().start || p.addr + p.len < p.addr ||
             p.addr + p.len > maps.back().end || maps.back().kind == MapKind::kSpecial)
@@ -515,15 +555,18 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   for (const FdInfo& f : plan->fds)
     if (f.kind == FdKind::kFile || f.kind == FdKind::kDevice) CKPT_RETURN_IF_ERROR(check_fd_file(f));
   if (!plan->info.exe.empty() && plan->info.exe_ino)
-    CKPT_RETURN_IF_ERROR(
-        check_file(plan->info.exe, plan->info.exe_ino, plan->info.exe_size, plan->info.exe_mtime_ns));
+    CKPT_RETURN_IF_ERROR(check_file(plan->info.exe,
+                                    {plan->info.exe_ino, plan->info.exe_size,
+                                     plan->info.exe_mtime_ns,
+                                     plan->info.has_exe_hash ? &plan->info.exe_hash : nullptr},
+                                    options));
 
   // The metadata, after the page data.
   restore::RHeader h;
   std::memset(&h, 0, sizeof h);
   h.magic = restore::kArgsMagic;
   h.version = restore::kArgsVersion;
-  h.flags = (set_tid || plan->info.pid_ns) ? restore::kArgsSetTid | restore::kArgsDropCaps : 0;
+  h.flags = plan->info.pid_ns ? restore::kArgsSetTid | restore::kArgsDropCaps : 0;
   std::vector<uint8_t> meta;
   std::string strings(1, '\0');
   std::vector<restore::RMap> rmaps;
@@ -574,7 +617,7 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   h.ncloexec = uint32_t(cloexec.size());
   h.cloexec_off = append(cloexec.data(), cloexec.size() * 4);
   h.strings_off = append(strings.data(), strings.size());
-  if (meta.size() > kMaxMeta)
+  if (meta.size() > restore::kMaxMeta)
     return Status::make(Code::kCorrupt, 0, "%s: more metadata than the restorer takes (128 MiB)",
                         image_path.c_str());
   h.meta_off = cursor;
@@ -583,7 +626,6 @@ Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan*
   size_t words = std::min<size_t>(plan->info.auxv.size(), 64);
   if (words) std::memcpy(h.auxv, plan->info.auxv.data(), words * 8);  // data() may be null
   h.auxv_words = uint32_t(words);
-  h.exe_fd = ~0u;
   std::memcpy(h.actions, plan->info.actions, sizeof h.actions);
   std::memcpy(h.itimers, plan->info.itimers, sizeof h.itimers);
   h.sigpending = plan->info.sigpending;
@@ -636,6 +678,11 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
     if (f.kind != FdKind::kEpoll) order.push_back(&f);
   for (const FdInfo& f : plan.fds)
     if (f.kind == FdKind::kEpoll) order.push_back(&f);
+  std::vector<int> replaced, inherited;
+  for (const FdInfo& f : plan.fds) {
+    if (f.kind == FdKind::kOther) replaced.push_back(f.fd);
+    if (f.kind == FdKind::kInherited) inherited.push_back(f.fd);
+  }
   for (const FdInfo* fp : order) {
     const FdInfo& f = *fp;
     int src = -1;
@@ -673,17 +720,19 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
         break;
       case FdKind::kEventfd:
       case FdKind::kTimerfd:
-      case FdKind::kEpoll:
-        src = f.kind == FdKind::kEventfd   ? make_eventfd(f)
-              : f.kind == FdKind::kTimerfd ? make_timerfd(f)
-                                           : make_epoll(f);
+      case FdKind::kEpoll: {
+        const char* why = "";
+        src = f.kind == FdKind::kEventfd   ? make_eventfd(f, &why)
+              : f.kind == FdKind::kTimerfd ? make_timerfd(f, &why)
+                                           : make_epoll(f, replaced, inherited, &why);
         opened = true;
         if (src < 0) {
           write_err(e, "cannot recreate descriptor " + std::to_string(f.fd) + " (" + f.path +
-                           "): " + std::strerror(errno));
+                           ", " + why + "): " + std::strerror(errno));
           _exit(127);
         }
         break;
+      }
       case FdKind::kPipe:
       case FdKind::kUnixPair:
         src = pipe_ends[f.fd];

@@ -26,10 +26,18 @@ struct RestorePlan {
 // Closes the plan's descriptors (after the restorer has them, or on failure).
 void close_plan_fds(RestorePlan* plan);
 
+struct RestoreOptions {
+  // Files (executable, libraries) accepted even if their content changed
+  // since the checkpoint (`ckpt restart --allow-changed FILE`), by the path
+  // the image records.
+  std::vector<std::string> allow_changed;
+};
+
 // Reads image_path completely, checking every checksum; kCorrupt for a
 // damaged image, kMismatch for a changed library or executable, kInvalid for
 // another user's image.
-Status prepare_restore(const std::string& image_path, bool set_tid, RestorePlan* plan);
+Status prepare_restore(const std::string& image_path, RestorePlan* plan,
+                       const RestoreOptions& options = {});
 
 // In the child after fork: never returns. err_fd receives one line on failure.
 // report_fd: the write end of the new report pipe for the injected library.

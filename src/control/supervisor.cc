@@ -20,6 +20,7 @@
 #include "control/procfs.h"
 #include "control/protocol.h"
 #include "inject/inject_abi.h"
+#include "restore/restore_abi.h"
 
 namespace ckpt::control {
 namespace {
@@ -110,7 +111,7 @@ void raise_ambient_caps() {
   struct {
     uint32_t version;
     int pid;
-  } hdr = {0x20080522, 0};
+  } hdr = {restore::kCapVersion, 0};
   struct {
     uint32_t effective, permitted, inheritable;
   } data[2] = {};
@@ -346,6 +347,7 @@ Status Supervisor::checkpoint(DumpResult* result, bool stop) {
     return Status::make(Code::kIo, 0, "the restarted program is still being restored after 60 s");
   DumpOptions o;
   o.zstd_level = options_.zstd_level;
+  o.direct = options_.direct;
   if (stop) o.end_on_success = child_;
   o.refuse_external = options_.refuse_external;
   Status s = checkpoint_process(target_, dir_, o, result);

@@ -15,6 +15,7 @@
 
 #include "control/dump.h"
 #include "control/restore_prep.h"
+#include "format/writer.h"
 #include "format/jobdir.h"
 
 namespace ckpt::control {
@@ -35,6 +36,7 @@ struct SuperviseOptions {
   // A connection outside the job at a checkpoint: fail it (true), or save
   // the socket to come back closed and warn (false). `--external`.
   bool refuse_external = false;
+  bool direct = format::direct_from_env();  // CKPT_DIRECT, read once
 };
 
 // Paths of ckpt-restore and libckpt-inject.so, next to the ckpt binary or

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace ckpt::format {
 
@@ -47,5 +48,16 @@ inline constexpr size_t kDefaultChunk = 8ull << 20;
 
 // libckpt entry kinds (kAppEntry payload).
 enum class EntryKind : uint32_t { kBytes = 1, kVector = 2, kString = 3, kCallback = 4 };
+
+// A kAppEntry record: kind: u32, elem: u32, size: u64, name_len: u32,
+// name[name_len] (docs/image-format.md). Encoded by encode_entry (writer.h),
+// decoded by decode_entry (reader.h): libckpt's restore and `ckpt inspect`
+// both use them.
+struct AppEntry {
+  EntryKind kind = EntryKind::kBytes;
+  uint32_t elem = 0;  // element size of a vector
+  uint64_t size = 0;  // bytes of data in the DATA records that follow
+  std::string name;
+};
 
 }  // namespace ckpt::format

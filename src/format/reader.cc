@@ -204,6 +204,20 @@ Status ImageReader::check_payload(const RecordInfo& r) {
   return Status::ok();
 }
 
+Status decode_entry(const std::vector<uint8_t>& p, AppEntry* e) {
+  if (p.size() < 20) return Status::make(Code::kCorrupt, 0, "bad entry record (field name_len)");
+  if (p.size() != 20 + size_t(get_u32(p.data() + 16)))
+    return Status::make(Code::kCorrupt, 0, "bad entry record (field name)");
+  uint32_t kind = get_u32(p.data());
+  if (kind < 1 || kind > 4)
+    return Status::make(Code::kCorrupt, 0, "bad entry record (field kind: %u)", kind);
+  e->kind = EntryKind(kind);
+  e->elem = get_u32(p.data() + 4);
+  e->size = get_u64(p.data() + 8);
+  e->name.assign(reinterpret_cast<const char*>(p.data() + 20), p.size() - 20);
+  return Status::ok();
+}
+
 Status verify_image(const std::string& path, VerifyResult* out, bool owned_only) {
   ImageReader reader;
   CKPT_RETURN_IF_ERROR(reader.open(path, owned_only));

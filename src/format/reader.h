@@ -89,6 +89,9 @@ struct VerifyResult {
   uint64_t file_bytes = 0;
 };
 
+// kCorrupt naming the field if `payload` is not a well-formed entry record.
+Status decode_entry(const std::vector<uint8_t>& payload, AppEntry* e);
+
 // Reads the whole image and checks every record: what `ckpt verify` does
 // and what a restore does before it touches the program's memory.
 Status verify_image(const std::string& path, VerifyResult* out, bool owned_only = false);

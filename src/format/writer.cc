@@ -37,6 +37,21 @@ ImageWriter::~ImageWriter() {
     if (z) ZSTD_freeCCtx(z);
 }
 
+bool direct_from_env() {
+  const char* d = std::getenv("CKPT_DIRECT");
+  return !(d && std::strcmp(d, "0") == 0);
+}
+
+std::vector<uint8_t> encode_entry(const AppEntry& e) {
+  std::vector<uint8_t> out(20 + e.name.size(), 0);
+  put_u32(out.data(), uint32_t(e.kind));
+  put_u32(out.data() + 4, e.elem);
+  put_u64(out.data() + 8, e.size);
+  put_u32(out.data() + 16, uint32_t(e.name.size()));
+  std::memcpy(out.data() + 20, e.name.data(), e.name.size());
+  return out;
+}
+
 Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t generation,
                          const WriterOptions& options) {
   abort();
@@ -52,8 +67,6 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
   buffer_.reserve(kBufferSize);
 
   fs_->unlink(temp_path_.c_str());  // a stale one from a crash
-  // CKPT_DIRECT=0: buffered writes always (a file system that mishandles O_DIRECT).
-  if (const char* d = std::getenv("CKPT_DIRECT"); d && std::strcmp(d, "0") == 0) options_.direct = false;
   int fd = -EINVAL;
   if (options_.direct) fd = fs_->open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0600);
   if (fd >= 0) {

@@ -23,6 +23,13 @@ namespace ckpt::format {
 // O_DIRECT (WriterOptions::direct).
 inline constexpr uint64_t kDirectFrom = 32ull << 20;
 
+// False if CKPT_DIRECT=0 is in the environment (a file system that
+// mishandles O_DIRECT): read once into each command's or library's options
+// (ckpt::Options::direct, control::SuperviseOptions::direct), not per image.
+bool direct_from_env();
+
+std::vector<uint8_t> encode_entry(const AppEntry& e);
+
 struct WriterOptions {
   int zstd_level = 0;  // 0: store uncompressed
   size_t chunk = kDefaultChunk;

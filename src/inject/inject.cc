@@ -6,8 +6,10 @@
 // Rules for this file: depend on libc at most, allocate nothing, take no
 // lock; everything on the checkpoint path is a raw system call or a plain
 // store into the static Block. Without CKPT_INJECT_FD in the environment the
-// library does nothing at all (children of the program, for instance). It
-// installs no signal handler and changes nothing the program can see.
+// library does nothing at all. Children of the program inherit the variable
+// and the descriptor, so they load the library and report too; the
+// supervisor keeps only the reports of the program's own pid (inject_abi.h).
+// It installs no signal handler and changes nothing the program can see.
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>

@@ -121,6 +121,7 @@ Options options_from_env(Options o) {
   o.deadline_unix = int64_t(env_double("CKPT_DEADLINE", double(o.deadline_unix)));
   o.deadline_margin_seconds = env_double("CKPT_MARGIN", o.deadline_margin_seconds);
   if (const char* q = std::getenv("CKPT_QUIET"); q && *q) o.quiet = std::atoi(q) != 0;
+  if (!format::direct_from_env()) o.direct = false;
   return o;
 }
 
@@ -186,7 +187,7 @@ static Status write_generation(format::JobDir& dir, const Options& o, uint64_t g
   // Big images go to the disk with O_DIRECT (see BlockWriter).
   uint64_t total = 0;
   for (const Segment& s : segments) total += s.size;
-  wo.direct = total >= format::kDirectFrom;
+  wo.direct = o.direct && total >= format::kDirectFrom;
   CKPT_RETURN_IF_ERROR(w.open(dir.image_path(generation), format::Kind::kApp, generation, wo));
   std::vector<uint8_t> meta;
   {
@@ -201,12 +202,7 @@ static Status write_generation(format::JobDir& dir, const Options& o, uint64_t g
   }
   for (const Segment& s : segments) {
     const Entry& e = *s.entry;
-    meta.assign(20 + e.name.size(), 0);
-    put_u32(meta.data(), uint32_t(e.kind));
-    put_u32(meta.data() + 4, e.elem);
-    put_u64(meta.data() + 8, s.size);
-    put_u32(meta.data() + 16, uint32_t(e.name.size()));
-    std::memcpy(meta.data() + 20, e.name.data(), e.name.size());
+    meta = format::encode_entry({e.kind, e.elem, s.size, e.name});
     CKPT_RETURN_IF_ERROR(w.record(format::kAppEntry, meta.data(), meta.size()));
     CKPT_RETURN_IF_ERROR(w.data(s.data, s.size));
   }
@@ -370,15 +366,13 @@ struct ImageEntry {
 };
 
 Status parse_entry(const std::vector<uint8_t>& p, const std::string& path, ImageEntry* e) {
-  if (p.size() < 20 || p.size() != 20 + size_t(get_u32(p.data() + 16)))
-    return Status::make(Code::kCorrupt, 0, "%s: malformed entry record", path.c_str());
-  uint32_t kind = get_u32(p.data());
-  if (kind < 1 || kind > 4)
-    return Status::make(Code::kCorrupt, 0, "%s: unknown entry kind %u", path.c_str(), kind);
-  e->kind = EntryKind(kind);
-  e->elem = get_u32(p.data() + 4);
-  e->size = get_u64(p.data() + 8);
-  e->name.assign(reinterpret_cast<const char*>(p.data() + 20), p.size() - 20);
+  format::AppEntry a;
+  if (Status s = format::decode_entry(p, &a); !s)
+    return Status::make(Code::kCorrupt, 0, "%s: %s", path.c_str(), s.message());
+  e->kind = a.kind;
+  e->elem = a.elem;
+  e->size = a.size;
+  e->name = std::move(a.name);
   return Status::ok();
 }
 

@@ -1,26 +1,33 @@
 // ckpt-restore: the static, freestanding restore program.
 //
 // Algorithm:
-//   `ckpt restart` has already verified and decompressed the image into a
-//   memfd (restore_abi.h), recreated the file descriptors, cwd, umask and
-//   rlimits, and exec'd this program as the process to be restored, with
-//   argv = {ckpt-restore, ARGS_FD, ERR_FD}. This program:
-//    1. blocks every signal, switches to its own stack (entry.S) and maps the
-//       metadata of the argument block inside its reserved range;
+//   `ckpt restart` has already verified the whole image, unpacked its
+//   compressed pages into a memfd laid out as restore_abi.h describes,
+//   recreated the file descriptors, cwd, umask and rlimits, and exec'd this
+//   program as the process to be restored, with
+//   argv = {ckpt-restore, ARGS_FD, ERR_FD, EXE_FD, IMAGE_FD} (EXE_FD: the
+//   program's executable, or -1; IMAGE_FD: the image, from which pages
+//   stored uncompressed are read straight into place). This program:
+//    1. blocks every signal, switches to its own stack (entry.S), maps the
+//       metadata of the argument block inside its reserved range, and checks
+//       the block again;
 //    2. moves the kernel's [vvar], [vvar_vclock] and [vdso] together into a
 //       parking spot inside the reserved range;
 //    3. unmaps every other mapping outside the reserved range (the kernel's
-//       [stack] for this exec among them);
+//       [stack] for this exec among them), and moves its own code off the
+//       ckpt-restore file so that /proc/self/exe can name the program's;
 //    4. maps every saved region (files mapped back from their files, memory
-//       anonymous), fills the saved pages, applies the saved protections;
+//       anonymous), fills the saved pages from the memfd or the image,
+//       applies the saved protections;
 //    5. moves the parked vdso pieces to their saved addresses, and gives the
-//       kernel back brk, stack, arguments, environment and auxv
-//       (PR_SET_MM_MAP);
+//       kernel back brk, stack, arguments, environment, auxv and the
+//       executable (PR_SET_MM_MAP);
 //    6. restores signal actions, interval timers and close-on-exec flags;
-//       raises again the signals that were pending (after step 7's clones);
 //    7. recreates every other thread with clone (TLS, tid field, optionally
-//       its old tid), each of which registers its robust list and rseq area
-//       and returns into its saved signal frame with rt_sigreturn;
+//       its old tid with clone3), each of which registers its robust list and
+//       rseq area, drops the capabilities exec gave it, and returns into its
+//       saved signal frame with rt_sigreturn; then raises again the signals
+//       that were pending;
 //    8. does the same for the main thread, after closing its own descriptors
 //       and unmapping the argument block.
 //   rt_sigreturn restores registers, FPU state, signal mask and altstack
@@ -317,7 +324,7 @@ void check_block() {
   const RThread* threads = reinterpret_cast<const RThread*>(g_meta + h.threads_off);
   for (uint32_t i = 0; i < h.nthreads; i++) {
     const RThread& t = threads[i];
-    if (overlaps_reserved(t.uc, t.uc + 432) || overlaps_reserved(t.tid_addr, t.tid_addr + 4) ||
+    if (overlaps_reserved(t.uc, t.uc + kSigFrameSize) || overlaps_reserved(t.tid_addr, t.tid_addr + 4) ||
         overlaps_reserved(t.rseq_addr, t.rseq_addr + 32))
       die("a thread the restorer refuses", 0, uint64_t(t.tid));
   }
@@ -416,7 +423,6 @@ void set_mm() {
   m.env_end = v[10];
   m.auxv = uint64_t(g_hdr->auxv);
   m.auxv_size = g_hdr->auxv_words * 8;
-  m.exe_fd = g_hdr->exe_fd;
   m.exe_fd = g_exe_fd < 0 ? ~0u : uint32_t(g_exe_fd);
   long r = sys::call(sys::kPrctl, kPrSetMm, kPrSetMmMap, long(&m), sizeof m, 0);
   if (r < 0 && g_exe_fd >= 0) {
@@ -470,7 +476,7 @@ void set_process_state() {
     struct {
       uint32_t version;
       int pid;
-    } hdr = {0x20080522, 0};
+    } hdr = {kCapVersion, 0};
     uint32_t data[6] = {};
     sys::call(sys::kCapset, long(&hdr), long(data));
   }
@@ -488,7 +494,7 @@ struct CloneArgs {
       set_tid_size, cgroup;
 };
 
-int32_t g_new_tids[4096];
+int32_t g_new_tids[kMaxThreads];
 
 void start_threads(const RThread* threads, uint32_t n) {
   for (uint32_t i = 1; i < n; i++) {
@@ -519,7 +525,7 @@ void start_threads(const RThread* threads, uint32_t n) {
                          t.fs, thread_start, const_cast<RThread*>(&t));
     }
     if (r < 0) die("cannot create a thread", r, uint64_t(t.tid));
-    if (i < 4096) g_new_tids[i] = int32_t(r);
+    g_new_tids[i] = int32_t(r);  // n <= kMaxThreads: checked in restorer_main
   }
   while (__atomic_load_n(&g_started, __ATOMIC_ACQUIRE) != int(n - 1)) sys::call(sys::kSchedYield);
 }
@@ -530,7 +536,7 @@ void raise_pending(uint32_t n) {
   long pid = sys::call(sys::kGetpid);
   g_new_tids[0] = int32_t(sys::call(sys::kGettid));
   const uint64_t* per_thread = reinterpret_cast<const uint64_t*>(g_meta + g_hdr->thread_pending_off);
-  for (uint32_t i = 0; i < n && i < 4096; i++)
+  for (uint32_t i = 0; i < n; i++)
     for (int sig = 1; sig <= 64; sig++)
       if (per_thread[i] >> (sig - 1) & 1) sys::call(sys::kTgkill, pid, g_new_tids[i], sig);
   for (int sig = 1; sig <= 64; sig++)
@@ -561,7 +567,7 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   g_hdr = &hdr;
   g_drop_caps = hdr.flags & kArgsDropCaps;
   uint64_t meta_len = (hdr.meta_size + kPage - 1) & ~(kPage - 1);
-  if (meta_len == 0 || meta_len > (128ull << 20)) die("bad argument block size");
+  if (meta_len == 0 || meta_len > kMaxMeta) die("bad argument block size");
   r = sys::call(sys::kMmap, long(kArgsArea), long(meta_len), kProtRead,
                 kMapPrivateF | kMapFixedNoreplace, args_fd, long(hdr.meta_off));
   if (r < 0) die("cannot map the argument block", r);
@@ -569,10 +575,9 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   if (hdr.maps_off + uint64_t(hdr.nmaps) * sizeof(RMap) > hdr.meta_size ||
       hdr.threads_off + uint64_t(hdr.nthreads) * sizeof(RThread) > hdr.meta_size ||
       hdr.runs_off + uint64_t(hdr.nruns) * sizeof(RRun) > hdr.meta_size ||
-      hdr.cloexec_off + uint64_t(hdr.ncloexec) * 4 > hdr.meta_size || hdr.nthreads == 0)
-    die("inconsistent argument block");
-
-  if (hdr.thread_pending_off + uint64_t(hdr.nthreads) * 8 > hdr.meta_size || hdr.nthreads > 4096)
+      hdr.cloexec_off + uint64_t(hdr.ncloexec) * 4 > hdr.meta_size ||
+      hdr.thread_pending_off + uint64_t(hdr.nthreads) * 8 > hdr.meta_size || hdr.nthreads == 0 ||
+      hdr.nthreads > kMaxThreads)
     die("inconsistent argument block");
   check_block();
   read_own_maps();
@@ -587,7 +592,6 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   set_process_state();
 
   const RThread* threads = reinterpret_cast<const RThread*>(g_meta + hdr.threads_off);
-  if (hdr.thread_pending_off + uint64_t(hdr.nthreads) * 8 > hdr.meta_size) die("inconsistent argument block");
   start_threads(threads, hdr.nthreads);
   raise_pending(hdr.nthreads);
   RThread main_thread = threads[0];

@@ -25,8 +25,19 @@ inline constexpr uint64_t kStackArea = kRestorerBase + (640ull << 20);
 inline constexpr uint64_t kThreadStack = 64ull << 10;  // per restored thread, while starting
 
 inline constexpr uint64_t kArgsMagic = 0x3153475241504b43ull;  // "CKPARGS1"
-inline constexpr uint32_t kArgsVersion = 2;
+inline constexpr uint32_t kArgsVersion = 3;
 inline constexpr uint64_t kPage = 4096;
+
+// Limits both sides check: `ckpt restart` refuses an image beyond them, and
+// the restorer refuses a block beyond them again.
+inline constexpr uint32_t kMaxThreads = uint32_t(inject::kMaxThreads);  // its tid table
+inline constexpr uint64_t kMaxMeta = 128ull << 20;  // the metadata it maps
+// rt_sigreturn reads the ucontext and the siginfo after it: the part of a
+// thread's signal frame that must be the program's own memory.
+inline constexpr uint64_t kSigFrameSize = 432;
+// _LINUX_CAPABILITY_VERSION_3, for capget/capset (the supervisor raises the
+// capabilities the restorer needs; the restorer drops them).
+inline constexpr uint32_t kCapVersion = 0x20080522;
 
 // RMap.flags
 inline constexpr uint32_t kMapShared = 1u << 0;
@@ -69,7 +80,7 @@ struct RHeader {
   uint64_t mm[11];  // start_code end_code start_data end_data start_brk brk start_stack
                     // arg_start arg_end env_start env_end
   uint64_t auxv[64];
-  uint32_t auxv_words, exe_fd;  // exe_fd: ~0u if none
+  uint32_t auxv_words, pad;
   RSpecial special[kSpecialCount];
   inject::KSigaction actions[65];
   uint64_t itimers[3][4];

@@ -21,6 +21,8 @@
 
 namespace {
 
+using ckpt::test::build_dir;
+using ckpt::test::ckpt_bin;
 using ckpt::test::read_file;
 using ckpt::test::TempDir;
 
@@ -47,11 +49,6 @@ Result sh(const std::string& cmd) {
   return r;
 }
 
-std::string build_dir() {
-  const char* b = std::getenv("CKPT_BUILD_DIR");
-  return b ? b : ".";
-}
-std::string ckpt_bin() { return build_dir() + "/src/ckpt"; }
 std::string count_signal() { return build_dir() + "/examples/count-signal"; }
 std::string plain_count() { return build_dir() + "/tests/slurm/plain-count"; }
 

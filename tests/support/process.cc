@@ -168,10 +168,16 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string build_path(const std::string& relative) {
+std::string build_dir() {
   const char* dir = std::getenv("CKPT_BUILD_DIR");
-  return std::string(dir && *dir ? dir : ".") + "/" + relative;
+  return dir && *dir ? dir : ".";
 }
+
+std::string build_path(const std::string& relative) { return build_dir() + "/" + relative; }
+
+std::string ckpt_bin() { return build_path("src/ckpt"); }
+
+std::string program(const std::string& name) { return build_path("tests/transparent/" + name); }
 
 double now_seconds() {
   timespec ts;

@@ -62,7 +62,11 @@ class TempDir {
 };
 
 // Paths of built programs (CKPT_BUILD_DIR is set by CTest).
+std::string build_dir();
 std::string build_path(const std::string& relative);
+std::string ckpt_bin();  // the ckpt command
+// A test program of tests/transparent (t_count, libt_tiny.so, ...).
+std::string program(const std::string& name);
 
 // Time since the epoch with sub-second resolution.
 double now_seconds();

@@ -29,12 +29,6 @@
 namespace ckpt::test {
 namespace {
 
-std::string build_dir() {
-  const char* d = std::getenv("CKPT_BUILD_DIR");
-  return d ? d : ".";
-}
-std::string ckpt_bin() { return build_dir() + "/src/ckpt"; }
-std::string program(const std::string& name) { return build_dir() + "/tests/transparent/" + name; }
 
 int trials() {
   const char* t = std::getenv("CKPT_TORTURE_TRIALS");

@@ -38,10 +38,7 @@ bool lookup(const char* name, User* u) {
   return true;
 }
 
-std::string bin(const std::string& rel) {
-  const char* d = std::getenv("CKPT_BUILD_DIR");
-  return std::string(d ? d : ".") + "/" + rel;
-}
+std::string bin(const std::string& rel) { return ckpt::test::build_path(rel); }
 
 void become(const User& u) {
   if (::setgroups(0, nullptr) != 0 || ::setresgid(u.gid, u.gid, u.gid) != 0 ||

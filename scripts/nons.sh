@@ -14,13 +14,14 @@
 # chroot: inside, restarting it must be refused in one clear line.
 #
 # Usage (root): scripts/nons.sh BUILD_DIR USER [CTEST_ARGS...]
-#   CTEST_ARGS default: -L transparent -LE torture
+#   CTEST_ARGS default: -L transparent (the kill -9 torture with
+#   CKPT_TORTURE_TRIALS, default here 10)
 set -euo pipefail
 build=$(cd "$1" && pwd)
 user=$2
 shift 2
 ctest_args=("$@")
-[ ${#ctest_args[@]} -eq 0 ] && ctest_args=(-L transparent -LE torture)
+[ ${#ctest_args[@]} -eq 0 ] && ctest_args=(-L transparent)
 [ "$(id -u)" -eq 0 ] || { echo "nons: needs root (chroot, mounts)" >&2; exit 1; }
 
 work=$(mktemp -d /var/tmp/ckpt-nons.XXXXXX)
@@ -49,11 +50,11 @@ unshare --mount --propagation private /bin/bash -euc '
   mount --rbind / "$work/root"
   exec chroot "$work/root" "$@"
 ' nons "$work" runuser -u "$user" -- /usr/bin/env -i HOME="$home" PATH=/usr/bin:/bin LANG=C.UTF-8 \
-    TMPDIR="$work/tmp" CKPT_NAMESPACE_IMAGE_DIR="$work/tmp/nsjob" \
+    TMPDIR="$work/tmp" CKPT_TORTURE_TRIALS="${CKPT_TORTURE_TRIALS:-10}" CKPT_NAMESPACE_IMAGE_DIR="$work/tmp/nsjob" \
     bash -c 'cd "$1" && shift && unshare -U true 2> /dev/null && { echo "nons: user namespaces are not refused here"; exit 1; }
              ctest -j2 --output-on-failure --timeout 600 "$@"
              st=$?
              echo "nons: skipped here, with their reasons:"
-             grep -h -A1 ": Skipped$" Testing/Temporary/LastTest.log \
+             grep -a -h -A1 ": Skipped$" Testing/Temporary/LastTest.log \
                | grep -v -e ": Skipped$" -e "^--$" | sort | uniq -c || true
              exit $st' nons "$build" "${ctest_args[@]}"

@@ -194,12 +194,8 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
     // in it could never be restarted here.
     Userns u = probe_userns();
     if (!u.ok) {
-      if (keep_caps)
-        return Status::make(Code::kUnsupported, 0,
-                            "cannot restart this image here: it was taken in namespace mode (its "
-                            "pids and thread ids kept in a user+pid namespace of its own) and %s; "
-                            "it needs %s",
-                            u.why.c_str(), u.remedy.c_str());
+      if (keep_caps)  // ckpt restart said it in full already; Status holds 240 characters
+        return Status::make(Code::kUnsupported, 0, "%s", namespace_image_refusal(u).c_str());
       std::fprintf(stderr,
                    "ckpt: warning: %s; running in no-namespace mode: the program's pid and "
                    "thread ids will change across restarts\n",

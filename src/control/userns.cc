@@ -115,4 +115,9 @@ Userns explain_userns(const UsernsFacts& f) {
   return u;
 }
 
+std::string namespace_image_refusal(const Userns& u) {
+  return "cannot restart this image here: it was taken in namespace mode (its pids and thread ids "
+         "kept in a user+pid namespace of its own) and " + u.why + "; it needs " + u.remedy;
+}
+
 }  // namespace ckpt::control

@@ -33,5 +33,8 @@ UsernsFacts probe_userns_facts();
 // The verdict and its wording, from the facts (pure: tested on its own).
 Userns explain_userns(const UsernsFacts& f);
 inline Userns probe_userns() { return explain_userns(probe_userns_facts()); }
+// The one line (without "ckpt: ") refusing to restart a namespace-mode image
+// where u says namespaces cannot be had: why, and what would allow it.
+std::string namespace_image_refusal(const Userns& u);
 
 }  // namespace ckpt::control

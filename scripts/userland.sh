@@ -5,8 +5,9 @@
 # ctest (Slurm and two-user tests excepted: they stay on the host).
 #
 # The root is made with debootstrap once and kept as a tarball
-# ($CKPT_USERLAND_CACHE, default /var/tmp/ckpt-debian13.tar; removed or
-# CKPT_USERLAND_FRESH=1: made anew). Each run unpacks a fresh copy and
+# ($CKPT_USERLAND_CACHE, default /var/tmp/ckpt-debian13.tar; made anew when
+# missing, a week old, or CKPT_USERLAND_FRESH=1; scripts/deps.sh inside
+# installs what was added since). Each run unpacks a fresh copy and
 # enters it as a container runtime does: a private mount and pid namespace,
 # /proc mounted anew, /sys and /dev bound, then pivot_root. Not chroot: the
 # kernel refuses user namespaces to a chrooted process, and the tests here
@@ -14,7 +15,7 @@
 #
 # Usage (root): scripts/userland.sh [CTEST_ARGS...]
 # Environment: CKPT_DEBIAN_MIRROR (default: deb.debian.org, then the mirror
-# of this machine's apt sources).
+# of this machine's apt sources); CKPT_TORTURE_TRIALS (default here 10).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 suite=trixie
@@ -76,7 +77,7 @@ work=$(mktemp -d /var/tmp/ckpt-userland.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 t0=$SECONDS
-if [ "${CKPT_USERLAND_FRESH:-0}" = 1 ] || [ ! -s "$cache" ]; then
+if [ "${CKPT_USERLAND_FRESH:-0}" = 1 ] || [ ! -s "$cache" ] || [ -n "$(find "$cache" -mtime +7)" ]; then
   make_root "$root"
   tar -C "$root" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache"
   say "root made and cached in $cache ($((SECONDS - t0)) s)"
@@ -98,7 +99,8 @@ set -euo pipefail
 /home/ckpttest/src/scripts/deps.sh
 id -u ckpttest > /dev/null 2>&1 || useradd -M -d /home/ckpttest -s /bin/bash ckpttest
 chown -R ckpttest: /home/ckpttest
-as_user() { runuser -u ckpttest -- env -i HOME=/home/ckpttest PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"; }
+as_user() { runuser -u ckpttest -- env -i HOME=/home/ckpttest PATH=/usr/bin:/bin LANG=C.UTF-8 \
+              CKPT_TORTURE_TRIALS="$CKPT_TORTURE_TRIALS" "$@"; }
 t=$SECONDS
 as_user /home/ckpttest/src/scripts/build.sh /home/ckpttest/build > /home/ckpttest/build.log 2>&1 \
   || { tail -50 /home/ckpttest/build.log; echo "userland: BUILD FAILED"; exit 1; }
@@ -107,8 +109,11 @@ echo "userland: built in $((SECONDS - t)) s, $warnings compiler warnings"
 grep 'warning:' /home/ckpttest/build.log | head -20 || true
 t=$SECONDS
 cd /home/ckpttest/build
-as_user ctest -j2 --output-on-failure --timeout 600 "$@"
+st=0
+as_user ctest -j2 --output-on-failure --timeout 600 "$@" || st=$?
 echo "userland: tests took $((SECONDS - t)) s"
+exit $st
 EOF
 chmod 0755 "$root/home/ckpttest/run.sh"
-enter "$root" /home/ckpttest/run.sh "${ctest_args[@]}"
+enter "$root" /usr/bin/env CKPT_TORTURE_TRIALS="${CKPT_TORTURE_TRIALS:-10}" /home/ckpttest/run.sh \
+  "${ctest_args[@]}"

@@ -209,6 +209,7 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
     if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0)
       return Status::make(Code::kIo, errno, "pipe");
     long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+    int clone_errno = errno;
     if (b == 0) {
       // The job dies with its supervisor: a restart must never find the
       // old program still running (the namespace dies with its init). Had
@@ -262,7 +263,7 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
     }
     ::close(go[1]);
     ::close(ready[0]);
-    int e = errno;
+    int e = clone_errno;
     if (keep_caps)
       return Status::make(Code::kUnsupported, e,
                           "cannot restart this image here: it was taken in namespace mode and the "
@@ -338,6 +339,7 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
     return Status::make(Code::kNotFound, 0, "cannot find %s (is ckpt installed completely?)",
                         restorer.c_str());
   bool ns = plan.info.pid_ns != 0;
+  if (!ns) mode_why_ = "the image was taken in no-namespace mode";
   int msg[2], rep[2];
   if (::pipe2(msg, O_CLOEXEC) != 0 || ::pipe2(rep, O_CLOEXEC) != 0)
     return Status::make(Code::kIo, errno, "pipe");

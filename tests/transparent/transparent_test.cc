@@ -185,6 +185,16 @@ TEST(TransparentMode, RecordedInTheJobDirectory) {
   struct stat st;
   ASSERT_EQ(::stat((job.dir + "/mode").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // A restart records the image's mode.
+  Job again;
+  Child sup({ckpt_bin(), "run", "--dir", again.dir, "--", program("t_count"), "20"}, again.opts());
+  sleep_s(0.5);
+  ASSERT_EQ(again.ckpt({"checkpoint", "--dir", again.dir, "--stop"}).code, 0) << again.ckpt_err();
+  EXPECT_EQ(sup.wait(30).code, 85);
+  ::unlink((again.dir + "/mode").c_str());
+  EXPECT_EQ(again.ckpt({"restart", "--dir", again.dir}).code, 0) << again.ckpt_err();
+  EXPECT_EQ(read_file(again.dir + "/mode"),
+            userns().ok ? "namespace\n" : "no-namespace: the image was taken in no-namespace mode\n");
 }
 
 // An image taken in namespace mode, restarted where user namespaces are

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds ckpt and runs its main test suite in a fresh Debian 13 (trixie)
 # root, as an ordinary user, the way a new user of Debian 13 would:
-# scripts/deps.sh installs what is missing, then the release build and
-# ctest (Slurm and two-user tests excepted: they stay on the host).
+# scripts/deps.sh installs what is missing, then the release build,
+# ./scripts/demo.sh, and ctest (Slurm and two-user tests excepted: they stay
+# on the host).
 #
 # The root is made with debootstrap once and kept as a tarball
 # ($CKPT_USERLAND_CACHE, default /var/tmp/ckpt-debian13.tar; made anew when
@@ -102,13 +103,17 @@ chown -R ckpttest: /home/ckpttest
 as_user() { runuser -u ckpttest -- env -i HOME=/home/ckpttest PATH=/usr/bin:/bin LANG=C.UTF-8 \
               CKPT_TORTURE_TRIALS="$CKPT_TORTURE_TRIALS" "$@"; }
 t=$SECONDS
-as_user /home/ckpttest/src/scripts/build.sh /home/ckpttest/build > /home/ckpttest/build.log 2>&1 \
+as_user /home/ckpttest/src/scripts/build.sh /home/ckpttest/src/build > /home/ckpttest/build.log 2>&1 \
   || { tail -50 /home/ckpttest/build.log; echo "userland: BUILD FAILED"; exit 1; }
 warnings=$(grep -c 'warning:' /home/ckpttest/build.log || true)
 echo "userland: built in $((SECONDS - t)) s, $warnings compiler warnings"
 grep 'warning:' /home/ckpttest/build.log | head -20 || true
+# The README's first command, unchanged (its build is the one just made).
+as_user bash -c 'cd /home/ckpttest/src && ./scripts/demo.sh' > /home/ckpttest/demo.log 2>&1 \
+  || { cat /home/ckpttest/demo.log; echo "userland: DEMO FAILED"; exit 1; }
+echo "userland: ./scripts/demo.sh ran: $(tail -1 /home/ckpttest/demo.log)"
 t=$SECONDS
-cd /home/ckpttest/build
+cd /home/ckpttest/src/build
 st=0
 as_user ctest -j2 --output-on-failure --timeout 600 "$@" || st=$?
 echo "userland: tests took $((SECONDS - t)) s"

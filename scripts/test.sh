@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Builds ckpt and runs every test: the normal build as an ordinary user,
 # then the ASan+UBSan and TSan builds. As root, the tests run as the
-# unprivileged user "ckpttest" (created if missing), since users are not root.
-# Usage: scripts/test.sh [--quick]   (--quick: skip the sanitizer builds)
+# unprivileged user "ckpttest" (created if missing), since users are not root,
+# and two more stages run: the transparent tests where user namespaces are
+# refused (scripts/nons.sh), and the build and main suite in a fresh
+# Debian 13 root (scripts/userland.sh).
+# Usage: scripts/test.sh [--quick]   (--quick: skip the sanitizer builds,
+#   the fuzz run and the Debian 13 stage)
+# CKPT_DEBIAN13=0 skips the Debian 13 stage, =1 runs it even with --quick.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
@@ -63,6 +68,19 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$build_base/build/tests/twouser/twouser_tests" 
   echo "== two users (as root, acting as ckpttest and ckpttest2)"
   (cd "$build_base/build" && ctest --output-on-failure --timeout 120 -L twouser) \
     || { echo "== two users: TESTS FAILED"; failed=1; }
+fi
+# Every job in the no-namespace mode: user namespaces refused (a chroot).
+if [ "$(id -u)" -eq 0 ] && [ -x "$build_base/build/tests/transparent/transparent_tests" ]; then
+  echo "== no-namespace mode (transparent tests in a chroot, where user namespaces are refused)"
+  t=$SECONDS
+  "$src/scripts/nons.sh" "$build_base/build" "$user" || { echo "== no-namespace mode: TESTS FAILED"; failed=1; }
+  echo "== no-namespace mode: $((SECONDS - t)) s"
+fi
+if [ "$(id -u)" -eq 0 ] && [ "${CKPT_DEBIAN13:-$((1 - quick))}" = 1 ]; then
+  echo "== Debian 13 (a fresh debootstrap root entered with pivot_root: deps, build, main suite)"
+  t=$SECONDS
+  "$src/scripts/userland.sh" || { echo "== Debian 13: FAILED"; failed=1; }
+  echo "== Debian 13: $((SECONDS - t)) s"
 fi
 if [ $quick -eq 0 ]; then
   CTEST_ARGS="-E install_and_consume -LE 'slurm|twouser'" run_suite "asan+ubsan (Slurm jobs run in the release suite only: their timing is what they test)" "$build_base/build-asan" \

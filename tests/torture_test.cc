@@ -63,6 +63,8 @@ TEST(Torture, KillNineDuringCheckpoints) {
     test::sleep_seconds(0.02 + (rng() % 150) / 1000.0);
     c.signal(SIGKILL);
     c.wait();
+    // Killed before it made its directory (under load, 20 ms is early): nothing to check.
+    if (access((t / "job").c_str(), F_OK) != 0 && errno == ENOENT) continue;
     format::JobDir jd;
     ASSERT_TRUE(jd.open(t / "job", false).is_ok());
     for (const auto& g : jd.list()) {

@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "cli/transparent.h"
+#include "control/userns.h"
 #include "format/jobdir.h"
 
 namespace ckpt::cli {
@@ -24,6 +25,15 @@ int restart_job(control::SuperviseOptions o, const control::RestoreOptions& ro) 
     control::close_plan_fds(&plan);
     if (s.code() != Code::kCorrupt || i == 0) return fail("%s", s.message());
     std::fprintf(stderr, "ckpt: %s; using the previous image\n", s.message());
+  }
+  // A namespace-mode image where namespaces cannot be had: said in full here
+  // (a Status message is cut at 240 characters).
+  if (plan.info.pid_ns) {
+    control::Userns u = control::probe_userns();
+    if (!u.ok) {
+      control::close_plan_fds(&plan);
+      return fail("%s", control::namespace_image_refusal(u).c_str());
+    }
   }
   s = sup.launch_restored(plan);
   if (!s.is_ok()) return fail("%s", s.message());

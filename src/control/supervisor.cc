@@ -19,6 +19,7 @@
 
 #include "control/procfs.h"
 #include "control/protocol.h"
+#include "control/userns.h"
 #include "inject/inject_abi.h"
 #include "restore/restore_abi.h"
 
@@ -189,10 +190,27 @@ Status Supervisor::open_job() {
 Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, bool keep_caps) {
   target_.pid_ns = false;
   if (want_ns) {
+    // Tried first in a throw-away child: where the namespace can be created
+    // but not used to restore tids (AppArmor on Ubuntu 24.04), a job started
+    // in it could never be restarted here.
+    Userns u = probe_userns();
+    if (!u.ok) {
+      if (keep_caps)  // ckpt restart said it in full already; Status holds 240 characters
+        return Status::make(Code::kUnsupported, 0, "%s", namespace_image_refusal(u).c_str());
+      std::fprintf(stderr,
+                   "ckpt: warning: %s; running in no-namespace mode: the program's pid and "
+                   "thread ids will change across restarts\n",
+                   u.why.c_str());
+      mode_why_ = u.why;
+      want_ns = false;
+    }
+  }
+  if (want_ns) {
     int go[2], ready[2];
     if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0)
       return Status::make(Code::kIo, errno, "pipe");
     long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+    int clone_errno = errno;
     if (b == 0) {
       // The job dies with its supervisor: a restart must never find the
       // old program still running (the namespace dies with its init). Had
@@ -241,17 +259,21 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
       target_.pid = pid_t(std::atoi(children.c_str()));
       target_.pid_ns = true;
       if (target_.pid <= 0) return Status::make(Code::kIo, 0, "the program did not start");
+      record_mode();
       return Status::ok();
     }
     ::close(go[1]);
     ::close(ready[0]);
+    int e = clone_errno;
     if (keep_caps)
-      return Status::make(Code::kUnsupported, errno,
-                          "this image was taken in a user+pid namespace, which cannot be created here");
+      return Status::make(Code::kUnsupported, e,
+                          "cannot restart this image here: it was taken in namespace mode and the "
+                          "job's user+pid namespace cannot be created");
+    mode_why_ = std::string("user namespaces cannot be created (") + std::strerror(e) + ")";
     std::fprintf(stderr,
-                 "ckpt: warning: no user namespaces here (%s); the program's pid and thread ids "
-                 "will change across restarts\n",
-                 std::strerror(errno));
+                 "ckpt: warning: %s; running in no-namespace mode: the program's pid and thread "
+                 "ids will change across restarts\n",
+                 mode_why_.c_str());
   }
   pid_t supervisor = ::getpid();
   pid_t pid = ::fork();
@@ -265,7 +287,19 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
   }
   child_ = pid;
   target_.pid = pid;
+  record_mode();
   return Status::ok();
+}
+
+void Supervisor::record_mode() {
+  std::string line = target_.pid_ns ? "namespace\n" : "no-namespace: " + mode_why_ + "\n";
+  // Written in place, not renamed: one short write, and no temp file for a
+  // kill -9 to leave behind. A reader that finds it empty knows nothing.
+  int fd = ::open((dir_.dir() + "/mode").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  if (::write(fd, line.data(), line.size()) < 0) {
+  }
+  ::close(fd);
 }
 
 Status Supervisor::launch(const std::vector<std::string>& argv) {
@@ -306,6 +340,7 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
     return Status::make(Code::kNotFound, 0, "cannot find %s (is ckpt installed completely?)",
                         restorer.c_str());
   bool ns = plan.info.pid_ns != 0;
+  if (!ns) mode_why_ = "the image was taken in no-namespace mode";
   int msg[2], rep[2];
   if (::pipe2(msg, O_CLOEXEC) != 0 || ::pipe2(rep, O_CLOEXEC) != 0)
     return Status::make(Code::kIo, errno, "pipe");

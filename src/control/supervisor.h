@@ -63,6 +63,10 @@ class Supervisor {
   // stop: the job ends once the image is durable, without running on.
   Status checkpoint(DumpResult* result, bool stop = false);
   void handle_client();
+  // Writes DIR/mode, one line: "namespace" (pids and tids kept across a
+  // restart) or "no-namespace: WHY" (they change), for `ckpt status`.
+  void record_mode();
+  std::string mode_why_;  // why the job runs without a namespace
   int finish(int wait_status);
 
   SuperviseOptions options_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "control/userns.h"
 #include "support/process.h"
 
 namespace ckpt::test {
@@ -22,6 +24,23 @@ namespace {
 std::string source(const std::string& name) {
   return std::string(CKPT_TRANSPARENT_SOURCE_DIR) + "/programs/" + name;
 }
+std::string heldout(const std::string& name) {
+  return std::string(CKPT_TRANSPARENT_SOURCE_DIR) + "/heldout/" + name;
+}
+
+// Whether jobs here run in namespace mode (pids and tids kept), and if not why.
+const control::Userns& userns() {
+  static const control::Userns u = control::probe_userns();
+  return u;
+}
+#define SKIP_WITHOUT_NAMESPACES()                                                   \
+  if (!userns().ok)                                                                 \
+  GTEST_SKIP() << "needs namespace mode; here the job runs in no-namespace mode: " \
+               << userns().why
+#define SKIP_WITH_NAMESPACES()                                                          \
+  if (userns().ok)                                                                      \
+  GTEST_SKIP() << "tests the no-namespace mode; user namespaces are available here (the " \
+                  "no-namespace CI stage runs it in a chroot)"
 
 void sleep_s(double s) { usleep(useconds_t(s * 1e6)); }
 
@@ -119,7 +138,112 @@ TEST(Transparent, MemoryWrittenDuringTheCheckpointIsOfOneInstant) {
 TEST(Transparent, SignalsTimersClockIdentity) { expect_same({program("t_signals"), "25"}, 1.0, 2); }
 
 // Needs unprivileged user namespaces (the job then runs in its own pid namespace).
-TEST(Transparent, PidsAndTidsPreserved) { expect_same({program("t_identity"), "25"}, 1.0, 2); }
+TEST(Transparent, PidsAndTidsPreserved) {
+  SKIP_WITHOUT_NAMESPACES();
+  expect_same({program("t_identity"), "25"}, 1.0, 2);
+}
+
+// What the no-namespace mode guarantees: the pid and tids change, but glibc's
+// cached ones follow (getpid, gettid, raise and pthread_kill reach the right
+// thread); an error-checking mutex held across the checkpoint refuses to
+// unlock (EPERM: it stored the old tid); /proc/self/exe names ckpt-restore.
+TEST(TransparentNoNamespace, OwnPidThroughGlibcCaches) {
+  SKIP_WITH_NAMESPACES();
+  std::vector<std::string> argv = {program("t_identity"), "25"};
+  std::vector<std::string> ref = lines(reference(argv));
+  Job job;
+  std::vector<std::string> got = lines(checkpointed(job, argv, 1.0, 2));
+  ASSERT_EQ(got.size(), ref.size()) << read_file(job.err);
+  EXPECT_EQ(ref.back(), "pid-same 1 tid-same 1 unlock 0 signals 2 cache-ok 1 exe-same 1");
+  EXPECT_EQ(got.back(), "pid-same 0 tid-same 0 unlock 1 signals 2 cache-ok 1 exe-same 0");
+  got.pop_back();
+  ref.pop_back();
+  EXPECT_EQ(got, ref);
+}
+
+// The mode is in DIR/mode for `ckpt status`, and said once on stderr when it
+// is the no-namespace one.
+TEST(TransparentMode, RecordedInTheJobDirectory) {
+  Job job;
+  Exit e = job.ckpt({"run", "--dir", job.dir, "--", program("t_count"), "2"});
+  EXPECT_EQ(e.code, 0) << job.ckpt_err();
+  std::string mode = read_file(job.dir + "/mode");
+  std::string err = job.ckpt_err();
+  if (userns().ok) {
+    EXPECT_EQ(mode, "namespace\n");
+    EXPECT_EQ(err, "");
+  } else {
+    EXPECT_EQ(mode, "no-namespace: " + userns().why + "\n");
+    EXPECT_NE(err.find("running in no-namespace mode"), std::string::npos) << err;
+    EXPECT_EQ(lines(err).size(), 1u) << err;
+  }
+  struct stat st;
+  ASSERT_EQ(::stat((job.dir + "/mode").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // A restart records the image's mode.
+  Job again;
+  Child sup({ckpt_bin(), "run", "--dir", again.dir, "--", program("t_count"), "20"}, again.opts());
+  sleep_s(0.5);
+  ASSERT_EQ(again.ckpt({"checkpoint", "--dir", again.dir, "--stop"}).code, 0) << again.ckpt_err();
+  EXPECT_EQ(sup.wait(30).code, 85);
+  ::unlink((again.dir + "/mode").c_str());
+  EXPECT_EQ(again.ckpt({"restart", "--dir", again.dir}).code, 0) << again.ckpt_err();
+  EXPECT_EQ(read_file(again.dir + "/mode"),
+            userns().ok ? "namespace\n" : "no-namespace: the image was taken in no-namespace mode\n");
+}
+
+// An image taken in namespace mode, restarted where user namespaces are
+// refused: one line that says why and what would allow it, and the image is
+// kept. The no-namespace CI stage makes that image outside its chroot and
+// names its directory in CKPT_NAMESPACE_IMAGE_DIR.
+TEST(TransparentNoNamespace, NamespaceImageRefusedInOneLine) {
+  SKIP_WITH_NAMESPACES();
+  const char* dir = std::getenv("CKPT_NAMESPACE_IMAGE_DIR");
+  if (!dir) GTEST_SKIP() << "no namespace image: CKPT_NAMESPACE_IMAGE_DIR is not set";
+  std::string image = std::string(dir) + "/ckpt-000000000001.img";
+  std::string before = read_file(image);
+  ASSERT_FALSE(before.empty()) << image;
+  Job job;
+  Exit e = job.ckpt({"restart", "--dir", dir});
+  EXPECT_EQ(e.code, 1);
+  std::string err = job.ckpt_err();
+  EXPECT_EQ(lines(err).size(), 1u) << err;
+  EXPECT_EQ(err.rfind("ckpt: cannot restart this image here: it was taken in namespace mode", 0), 0u)
+      << err;
+  EXPECT_NE(err.find(userns().why), std::string::npos) << err;
+  EXPECT_NE(err.find("it needs " + userns().remedy), std::string::npos) << err;
+  EXPECT_EQ(read_file(image), before);
+}
+
+// Each way user namespaces are refused gets its own reason and remedy.
+TEST(TransparentMode, EachRefusalExplained) {
+  control::UsernsFacts f;
+  f.created = f.capable = true;
+  EXPECT_TRUE(control::explain_userns(f).ok);
+  f.capable = false;  // Ubuntu 24.04: created, capabilities denied
+  f.err = EPERM;
+  f.apparmor_restrict = 1;
+  control::Userns u = control::explain_userns(f);
+  EXPECT_FALSE(u.ok);
+  EXPECT_NE(u.why.find("apparmor_restrict_unprivileged_userns=1"), std::string::npos) << u.why;
+  EXPECT_NE(u.remedy.find("AppArmor profile"), std::string::npos) << u.remedy;
+  f = {};
+  f.err = ENOSPC;
+  f.max_user_namespaces = 0;
+  EXPECT_NE(control::explain_userns(f).why.find("user.max_user_namespaces=0"), std::string::npos);
+  f = {};
+  f.err = EPERM;
+  f.unprivileged_userns_clone = 0;
+  EXPECT_NE(control::explain_userns(f).remedy.find("unprivileged_userns_clone=1"), std::string::npos);
+  f = {};
+  f.err = EPERM;
+  f.seccomp = true;
+  EXPECT_NE(control::explain_userns(f).why.find("seccomp"), std::string::npos);
+  f.seccomp = false;
+  u = control::explain_userns(f);
+  EXPECT_NE(u.why.find("chroot"), std::string::npos) << u.why;
+  EXPECT_NE(u.remedy.find("pivot_root"), std::string::npos) << u.remedy;
+}
 
 // A checkpoint the program cannot notice: threads blocked in nanosleep,
 // poll, select, epoll_wait and read (pipe, socket) see no EINTR and no
@@ -223,6 +347,20 @@ TEST(Transparent, Fortran) {
   if (access(program("t_count_f90").c_str(), X_OK) != 0) GTEST_SKIP() << "no Fortran compiler";
   expect_same({program("t_count_f90"), "25"}, 1.0);
 }
+
+// Held-out style: programs nobody here wrote (interpreters running ordinary
+// scripts, an OpenMP runtime, 40 threads), checkpointed twice mid-way,
+// killed and restarted, end as an uninterrupted run does.
+TEST(TransparentHeldOut, Python3) {
+  expect_same({"/usr/bin/python3", heldout("chain.py"), "30"}, 1.0, 2);
+}
+TEST(TransparentHeldOut, Perl) { expect_same({"/usr/bin/perl", heldout("chain.pl"), "30"}, 1.0, 2); }
+TEST(TransparentHeldOut, Gawk) {
+  if (access("/usr/bin/gawk", X_OK) != 0) GTEST_SKIP() << "no gawk (Debian: gawk)";
+  expect_same({"/usr/bin/gawk", "-l", "time", "-f", heldout("chain.awk"), "30"}, 1.0, 2);
+}
+TEST(TransparentHeldOut, OpenMP) { expect_same({program("t_omp"), "30"}, 1.0, 2); }
+TEST(TransparentHeldOut, FortyThreads) { expect_same({program("t_threads"), "40", "300"}, 1.0, 2); }
 
 TEST(Transparent, PythonLoop) {
   if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";

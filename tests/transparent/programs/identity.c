@@ -1,7 +1,9 @@
 /* Pids and tids survive a restart (in ckpt's user+pid namespace), so does
    whatever depends on them: an error-checking mutex locked before the
    checkpoint is unlocked after it by its owner; pthread_kill reaches a thread;
-   /proc/self/exe still names the program. */
+   /proc/self/exe still names the program. In either mode, glibc's cached
+   pid and tids agree with the kernel's (cache-ok), so raise and pthread_kill
+   reach the right thread. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -14,7 +16,7 @@
 static pthread_mutex_t owned;
 static volatile int stop, hits;
 static pid_t worker_tid0;
-static int worker_same = -1;
+static int worker_same = -1, worker_cache = -1;
 
 static void on_usr1(int s) { (void)s; hits++; }
 
@@ -23,6 +25,7 @@ static void* worker(void* arg) {
   worker_tid0 = gettid();
   while (!stop) usleep(10000);
   worker_same = gettid() == worker_tid0;
+  worker_cache = gettid() == (pid_t)syscall(SYS_gettid);
   return 0;
 }
 
@@ -46,11 +49,14 @@ int main(int argc, char** argv) {
   }
   pthread_kill(t, SIGUSR1);
   usleep(20000);
+  raise(SIGUSR1);
   int unlock = pthread_mutex_unlock(&owned);
   stop = 1;
   pthread_join(t, 0);
   if (readlink("/proc/self/exe", exe1, sizeof exe1 - 1) < 0) return 1;
-  printf("pid-same %d tid-same %d unlock %d pthread_kill %d exe-same %d\n", getpid() == pid0,
-         worker_same, unlock, hits, strcmp(exe0, exe1) == 0);
+  int cache = getpid() == (pid_t)syscall(SYS_getpid) && gettid() == (pid_t)syscall(SYS_gettid) &&
+              worker_cache == 1;
+  printf("pid-same %d tid-same %d unlock %d signals %d cache-ok %d exe-same %d\n", getpid() == pid0,
+         worker_same, unlock, hits, cache, strcmp(exe0, exe1) == 0);
   return 0;
 }

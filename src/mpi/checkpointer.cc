@@ -224,7 +224,7 @@ uint64_t Checkpointer::durable_generation() const {
 std::string Checkpointer::fast_dir() const { return impl_->fast_node; }
 
 // Every rank gets rank 0's verdict: OK, or the first failing rank's line.
-static Status agree_status(MPI_Comm comm, int rank, int size, const Status& mine) {
+static Status agree_status(MPI_Comm comm, int rank, int size, const Status& mine, bool name_rank = true) {
   int bad = mine.is_ok() ? INT_MAX : rank, first = INT_MAX;
   MPI_Allreduce(&bad, &first, 1, MPI_INT, MPI_MIN, comm);
   if (first == INT_MAX) return Status::ok();
@@ -234,7 +234,7 @@ static Status agree_status(MPI_Comm comm, int rank, int size, const Status& mine
   MPI_Bcast(msg, int(kMsg), MPI_CHAR, first, comm);
   MPI_Bcast(&code, 1, MPI_INT, first, comm);
   msg[kMsg - 1] = '\0';
-  if (size == 1) return Status::make(Code(code), 0, "%s", msg);
+  if (size == 1 || !name_rank) return Status::make(Code(code), 0, "%s", msg);
   return Status::make(Code(code), 0, "rank %d: %s", first, msg);
 }
 
@@ -320,7 +320,7 @@ Status Checkpointer::start() {
     }
     if (s.is_ok() && !::realpath(m.o.dir.c_str(), real)) s = Status::make(Code::kIo, errno, "cannot resolve %s", m.o.dir.c_str());
   }
-  CKPT_RETURN_IF_ERROR(last_ = agree_status(m.comm, rank_, size_, s));
+  CKPT_RETURN_IF_ERROR(last_ = agree_status(m.comm, rank_, size_, s, /*name_rank=*/false));
   MPI_Bcast(real, PATH_MAX, MPI_CHAR, 0, m.comm);
   real[PATH_MAX - 1] = '\0';
   m.durable = real;

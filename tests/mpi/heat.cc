@@ -8,6 +8,7 @@
 //        [--pids DIR]                       each rank writes its pid to DIR/pid-R
 //        [--deadline-in S --skew-ms MS]     a deadline S s ahead, seen MS ms later per rank
 //        [--break-durable-at S]             rank 0 makes rank 1's durable directory unreachable
+//        [--fsize BYTES]                    a file size limit (a full node-local disk)
 //        [--no-init]                        restore() before MPI_Init
 //
 // Rank 0 writes the final grid (every rank's block in rank order) to FILE.
@@ -15,6 +16,7 @@
 // line on stderr), 2 bad arguments.
 #include <mpi.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@ struct Args {
   int kill_rank = -1, kill_at = -1;
   long kill_in_checkpoint = -1;
   int break_durable_at = -1;
+  long fsize = -1;
   double deadline_in = 0, skew_ms = 0;
   bool no_init = false;
   std::string out, events, pids;
@@ -62,6 +65,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--out") a.out = next();
     else if (k == "--events") a.events = next();
     else if (k == "--pids") a.pids = next();
+    else if (k == "--fsize") a.fsize = atol(next());
     else if (k == "--no-init") a.no_init = true;
     else {
       fprintf(stderr, "heat: unknown argument %s\n", k.c_str());
@@ -89,6 +93,11 @@ int main(int argc, char** argv) {
     return s.is_ok() ? 0 : 1;
   }
   MPI_Init(&argc, &argv);
+  if (a.fsize >= 0) {  // after MPI_Init: its own shared memory files are made
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit rl = {rlim_t(a.fsize), rlim_t(a.fsize)};
+    setrlimit(RLIMIT_FSIZE, &rl);
+  }
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);

@@ -4,6 +4,7 @@
 // their own fast directories (CKPT_RANKS_PER_NODE), so losing one is
 // removing its directory; scripts/cluster.sh has the real thing.
 #include <dirent.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -360,6 +361,38 @@ TEST(Mpi, NotInitialisedIsOneLine) {
   EXPECT_EQ(e.code, 1) << err;
   EXPECT_NE(err.find("ckpt: MPI is not initialised: call MPI_Init before restore() or start()"), std::string::npos)
       << err;
+}
+
+}  // namespace
+}  // namespace ckpt::test
+
+namespace ckpt::test {
+namespace {
+
+// ckpt run refuses an MPI program at launch, in one line that points to
+// the MPI mode, and starts nothing.
+TEST(Mpi, TransparentRunRefusesMpiProgram) {
+  TempDir t;
+  SpawnOptions o;
+  o.stderr_path = t / "err.txt";
+  Exit e = run({build_path("src/ckpt"), "run", "--dir", t / "d", "--", build_path("tests/mpi/heat"), "--steps", "1"}, o);
+  std::string err = read_file(t / "err.txt");
+  EXPECT_EQ(e.code, 2) << err;
+  EXPECT_EQ(lines(err).size(), 1u) << err;
+  EXPECT_NE(err.find("heat is linked with libmpi"), std::string::npos) << err;
+  EXPECT_NE(err.find("use libckpt's MPI mode (ckpt::mpi, docs/mpi.md)"), std::string::npos) << err;
+  struct stat st;
+  EXPECT_NE(::stat((t / "d/lock").c_str(), &st), 0);
+  // Launched as one of several ranks, even a program not linked with MPI.
+  o.env = {"OMPI_COMM_WORLD_SIZE=4"};
+  e = run({build_path("src/ckpt"), "run", "--dir", t / "d", "--", "/bin/true"}, o);
+  err = read_file(t / "err.txt");
+  EXPECT_EQ(e.code, 2) << err;
+  EXPECT_NE(err.find("runs as one rank of an MPI job (OMPI_COMM_WORLD_SIZE)"), std::string::npos) << err;
+  // A plain program runs.
+  o.env = {};
+  e = run({build_path("src/ckpt"), "run", "--dir", t / "d2", "--", "/bin/true"}, o);
+  EXPECT_EQ(e.code, 0) << read_file(t / "err.txt");
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ namespace ckpt::mpi {
 
 namespace {
 
-constexpr size_t kChunk = 16 << 20;  // bytes per message of an image transfer
+constexpr size_t kChunk = 4 << 20;  // bytes per message of an image transfer
 constexpr int kTagCopy = 7001;
 constexpr int kTagRebuild = 7002;
 constexpr size_t kMsg = 256;  // one message line in a rank's report
@@ -122,6 +122,7 @@ struct Checkpointer::Impl {
   MPI_Comm agree = MPI_COMM_NULL;  // checkpoint_if_due()'s allreduce only
   Options o;
   bool started = false, finished = false;
+  bool timing = std::getenv("CKPT_MPI_TIMING") != nullptr;  // each rank's phases on stderr
   std::string durable, fast_root, fast_node, own_dir, partner_dir, durable_rank_dir;
   std::vector<int> node_of;  // node index of every rank
   int to = 0, from = 0;      // I send my copy to `to` and hold `from`'s
@@ -500,14 +501,18 @@ static Report my_report(Checkpointer::Impl& m) {
 Status Checkpointer::checkpoint() {
   Impl& m = *impl_;
   if (!m.started) CKPT_RETURN_IF_ERROR(start());
+  m.finished = false;
   uint64_t g = m.next_gen++;
 
   // 1. My image on the fast level, 2. its copy on my partner's node.
   ::unlink(m.own_path(g).c_str());  // a leftover of an uncommitted attempt
+  int64_t t0 = mono_ns();
   Status mine = lib::Hooks::write_state(state_, m.own_path(g), g);
+  int64_t t1 = mono_ns();
   Report rep = my_report(m);
   Status partner;
   Status sent = exchange_copies(m, g, mine, &rep.size, &rep.hash, &partner);
+  int64_t t2 = mono_ns();
   if (!sent.is_ok()) {
     rep.ok = 0;
     set_msg(rep.msg, sent.message());
@@ -584,6 +589,9 @@ Status Checkpointer::checkpoint() {
     }
     m.cv.notify_all();
   }
+  if (m.timing)
+    std::fprintf(stderr, "ckpt: rank %d generation %llu: own image %.3f s, partner copy %.3f s, commit %.3f s\n", rank_,
+                 (unsigned long long)g, double(t1 - t0) * 1e-9, double(t2 - t1) * 1e-9, double(mono_ns() - t2) * 1e-9);
   // 5. The durable level: what the reports say has been copied.
   commit_durable(m, rank_, size_, all, m.o.serial.quiet);
   // The triggers that asked for it are spent (a stop stays: agree_slow).

@@ -707,6 +707,16 @@ Status Hooks::load_state(Checkpointer& ck, const std::string& path) {
   return Status::ok();
 }
 
+bool Hooks::deadline_reached(const Checkpointer& ck) {
+  return ck.impl_->deadline_pending && mono_now_ns() >= ck.impl_->deadline_due_ns;
+}
+
+void Hooks::spend_deadline(Checkpointer& ck) {
+  ck.impl_->deadline_pending = false;
+  ck.impl_->deadline_due_ns = INT64_MAX;
+  ck.next_due_ns_ = std::min(ck.impl_->interval_due_ns, ck.impl_->deadline_due_ns);
+}
+
 bool Hooks::rearm(Checkpointer& ck) {
   bool stop = stop_requested();
   clear_signal_flags();

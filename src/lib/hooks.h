@@ -19,6 +19,10 @@ struct Hooks {
   // After a checkpoint: clears the signal flags and sets the next interval
   // and deadline times. True if a stop signal had asked for it.
   static bool rearm(Checkpointer& ck);
+  // The deadline's time has come (a checkpoint is due because of it).
+  static bool deadline_reached(const Checkpointer& ck);
+  // The deadline is spent: another rank saw it first and all checkpointed.
+  static void spend_deadline(Checkpointer& ck);
   // The options, changeable before start() (the MPI mode finds the Slurm
   // deadline once on rank 0 and gives it to every rank).
   static Options& options(Checkpointer& ck) { return ck.options_; }

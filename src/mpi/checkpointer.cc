@@ -136,7 +136,7 @@ struct Checkpointer::Impl {
 
   // Agreement.
   MPI_Request req = MPI_REQUEST_NULL;
-  int send[3] = {0, 0, 0}, recv[3] = {0, 0, 0};
+  int send[4] = {0, 0, 0, 0}, recv[4] = {0, 0, 0, 0};  // due, stop, -period, deadline
   int64_t posted_ns = 0;
   uint64_t posted_calls = 0;
 
@@ -625,11 +625,15 @@ bool Checkpointer::agree_slow() {
   if (have) MPI_Wait(&m.req, MPI_STATUS_IGNORE);
   bool due = have && m.recv[0] != 0;
   bool stop = have && m.recv[1] != 0;
+  bool deadline = have && m.recv[3] != 0;
   uint64_t period = have ? uint64_t(-int64_t(m.recv[2])) : 1;
   bool did = false;
   if (due) {
     Status s = checkpoint();  // rank 0 reports a failure
     did = s.is_ok();
+    // A deadline seen by one rank is spent for all: the ranks that have not
+    // reached it yet would otherwise ask for a second checkpoint.
+    if (deadline) lib::Hooks::spend_deadline(state_);
     if (stop) {
       if (s.is_ok()) {
         (void)finish();
@@ -654,9 +658,10 @@ bool Checkpointer::agree_slow() {
   m.send[0] = state_.due() || lib::stop_requested() ? 1 : 0;
   m.send[1] = lib::stop_requested() ? 1 : 0;
   m.send[2] = -propose;  // MAX of the negation: the smallest proposal wins
+  m.send[3] = lib::Hooks::deadline_reached(state_) ? 1 : 0;
   m.posted_ns = now;
   m.posted_calls = calls_;
-  MPI_Iallreduce(m.send, m.recv, 3, MPI_INT, MPI_MAX, m.agree, &m.req);
+  MPI_Iallreduce(m.send, m.recv, 4, MPI_INT, MPI_MAX, m.agree, &m.req);
   next_agree_ = calls_ + std::max<uint64_t>(period, 1);
   return did;
 }

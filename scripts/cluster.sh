@@ -4,8 +4,8 @@
 #   scripts/cluster.sh up [N]   N nodes (default 3): each in its own network
 #                               namespace (10.77.0.1X on bridge ckpt-br0)
 #                               and UTS namespace (host name nX), with its own
-#                               slurmd and node-local directory
-#                               (TMPDIR=$DIR/local/nX for its jobs); one
+#                               slurmd and node-local /tmp (a mount
+#                               namespace: $DIR/local/nX is its /tmp); one
 #                               slurmctld on 10.77.0.1; munge
 #   scripts/cluster.sh down     stops all of it, removes the namespaces
 #   scripts/cluster.sh env      the line that points Slurm's commands here
@@ -17,7 +17,9 @@
 # ports, other directory). Exit status 77 when it cannot run here.
 set -u
 PATH=$PATH:/usr/sbin:/sbin
-DIR=${CKPT_CLUSTER_DIR:-/tmp/ckpt-cluster}
+# Not under /tmp: every node has its own /tmp. Jobs' shared (durable)
+# directories must not be under /tmp either.
+DIR=${CKPT_CLUSTER_DIR:-/var/tmp/ckpt-cluster}
 CONF=$DIR/slurm.conf
 BR=ckpt-br0
 NET=10.77.0
@@ -54,7 +56,6 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=pmix
 MailProg=/bin/true
-TaskProlog=$DIR/task_prolog.sh
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool/%n
 SlurmctldPidFile=$DIR/run/slurmctld.pid
@@ -69,12 +70,6 @@ EOF
   done
   echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP" >>"$CONF.tmp"
   mv "$CONF.tmp" "$CONF" && chmod 0644 "$CONF"
-  # The node-local directory of each job's tasks.
-  cat >"$DIR/task_prolog.sh" <<EOF
-#!/bin/sh
-echo "export TMPDIR=$DIR/local/\$SLURMD_NODENAME"
-EOF
-  chmod 0755 "$DIR/task_prolog.sh"
 }
 
 up() {
@@ -99,13 +94,15 @@ up() {
     ip -n ckpt-n$i link set eth0 up
     ip -n ckpt-n$i link set lo up
     install -d -m 1777 "$DIR/local/n$i"
+    install -d -m 0755 "$DIR/spool/n$i"
     grep -q " n$i\$" /etc/hosts || echo "$NET.1$i n$i" >>/etc/hosts
   done
   SLURM_CONF=$CONF slurmctld -f "$CONF" >>"$DIR/log/slurmctld.start" 2>&1 || die "slurmctld did not start ($DIR/log)"
   for i in $(seq "$n"); do
     # Its own host name (so MPI and ckpt::mpi see n$i) and network; nsenter,
     # not ip netns exec, which would remount /sys and hide the cgroups.
-    nsenter --net=/run/netns/ckpt-n$i unshare --uts sh -c "hostname n$i && exec slurmd -f '$CONF' -N n$i" \
+    nsenter --net=/run/netns/ckpt-n$i unshare --uts --mount --propagation private \
+      sh -c "hostname n$i && mount --bind '$DIR/local/n$i' /tmp && exec slurmd -f '$CONF' -N n$i" \
       >>"$DIR/log/slurmd-n$i.start" 2>&1 || die "slurmd n$i did not start ($DIR/log)"
   done
   local st
@@ -124,7 +121,8 @@ kill_node() {
   [ -n "$name" ] && ip netns list | grep -q "^ckpt-$name\b" || die "no node $name"
   # Every process in the node's network namespace: slurmd, slurmstepd, tasks.
   for p in $(ip netns pids ckpt-$name); do kill -9 "$p" 2>/dev/null; done
-  rm -rf "${DIR:?}/local/$name" && install -d -m 1777 "$DIR/local/$name"
+  # Its node-local /tmp, with ckpt::mpi's fast level.
+  find "${DIR:?}/local/$name" -mindepth 1 -delete 2>/dev/null
   say "node $name killed (its processes and node-local directory)"
 }
 

@@ -297,7 +297,9 @@ Status Checkpointer::start() {
 
   // The durable level: rank 0 creates it and holds its lock for the job.
   Status s;
-  char real[PATH_MAX];
+  char real[PATH_MAX] = "";
+  char job_id[33] = "";
+  std::string id_text;
   if (rank_ == 0) {
     s = make_dirs(m.o.dir);
     if (s.is_ok()) {
@@ -320,9 +322,33 @@ Status Checkpointer::start() {
       }
     }
     if (s.is_ok() && !::realpath(m.o.dir.c_str(), real)) s = Status::make(Code::kIo, errno, "cannot resolve %s", m.o.dir.c_str());
+    // The job's identity: a random number kept in DURABLE/id. The fast
+    // level is keyed by it, so a new directory at an old path never picks
+    // up what an earlier job left on the nodes.
+    std::string idpath = m.o.dir + "/id";
+    if (s.is_ok() && read_small(idpath, &id_text, 64).code() == Code::kNotFound) {
+      uint64_t r[2] = {0, 0};
+      int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        (void)!::read(fd, r, sizeof r);
+        ::close(fd);
+      }
+      char b[40];
+      std::snprintf(b, sizeof b, "%016llx%016llx\n", (unsigned long long)r[0], (unsigned long long)(r[1] ^ uint64_t(mono_ns())));
+      AtomicFile f;
+      s = f.open(idpath);
+      if (s.is_ok()) s = f.write(b, std::strlen(b));
+      if (s.is_ok()) s = f.commit();
+      id_text.clear();
+      if (s.is_ok()) s = read_small(idpath, &id_text, 64);
+    }
+    if (s.is_ok() && (id_text.size() != 33 || id_text[32] != '\n'))
+      s = Status::make(Code::kCorrupt, 0, "%s is damaged (want 32 hex digits and a newline)", idpath.c_str());
+    if (s.is_ok()) std::snprintf(job_id, sizeof job_id, "%.32s", id_text.c_str());
   }
   CKPT_RETURN_IF_ERROR(last_ = agree_status(m.comm, rank_, size_, s, /*name_rank=*/false));
   MPI_Bcast(real, PATH_MAX, MPI_CHAR, 0, m.comm);
+  MPI_Bcast(job_id, sizeof job_id, MPI_CHAR, 0, m.comm);
   real[PATH_MAX - 1] = '\0';
   m.durable = real;
   m.durable_rank_dir = m.durable + "/" + rank_name("rank", rank_);
@@ -335,8 +361,7 @@ Status Checkpointer::start() {
     root = t && *t ? t : "/tmp";
   }
   char key[80];
-  std::snprintf(key, sizeof key, "/ckpt-mpi-%u-%016llx", unsigned(geteuid()),
-                (unsigned long long)XXH3_64bits(m.durable.data(), m.durable.size()));
+  std::snprintf(key, sizeof key, "/ckpt-mpi-%u-%.16s", unsigned(geteuid()), job_id);
   m.fast_root = root + key;
   m.fast_node = m.fast_root + "/node-" + name;
   m.own_dir = m.fast_node + "/" + rank_name("rank", rank_);

@@ -369,6 +369,28 @@ TEST(Mpi, NotInitialisedIsOneLine) {
 namespace ckpt::test {
 namespace {
 
+// The C API: killed after step 12, resumed from step 10, the same total as
+// an uninterrupted run (20 steps of 1+2+3+4 = 200).
+TEST(Mpi, CApiKilledAndResumed) {
+  Job j;
+  std::vector<std::string> argv = launcher(4);
+  argv.push_back(build_path("tests/mpi/count_c"));
+  SpawnOptions o;
+  o.env = {"CKPT_DIR=" + j.dir(), "CKPT_FAST_DIR=" + j.fast(), "CKPT_RANKS_PER_NODE=2",
+           "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_btl=self,vader"};
+  o.stdout_path = j.tmp / "out.txt";
+  o.stderr_path = j.tmp / "err.txt";
+  std::vector<std::string> killed = argv;
+  for (std::string a : {"20", "1", "12"}) killed.push_back(a);
+  EXPECT_NE(run(killed, o, 120).code, 0) << read_file(j.tmp / "err.txt");
+  argv.push_back("20");
+  Exit e = run(argv, o, 120);
+  std::string out = read_file(j.tmp / "out.txt");
+  ASSERT_EQ(e.code, 0) << read_file(j.tmp / "err.txt");
+  EXPECT_NE(out.find("resumed at 10\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("total 200\n"), std::string::npos) << out;
+}
+
 // ckpt run refuses an MPI program at launch, in one line that points to
 // the MPI mode, and starts nothing.
 TEST(Mpi, TransparentRunRefusesMpiProgram) {

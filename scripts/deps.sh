@@ -15,10 +15,12 @@ required=(
   python3-dev python3-pybind11 pybind11-dev python3-setuptools python3-wheel python3-venv
   lmod clang-format
 )
-# Optional parts (the fuzz build: clang and its libFuzzer runtime): each
+# Optional parts (the fuzz build: clang and its libFuzzer runtime; libckpt's
+# MPI mode and the multi-node cluster: Open MPI, iproute2): each
 # one that cannot be installed is named in a warning, and the rest goes on.
 optional=(
   clang libclang-rt-dev
+  openmpi-bin libopenmpi-dev iproute2
 )
 [ "${1:-}" = "--required" ] && optional=()
 

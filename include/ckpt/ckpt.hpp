@@ -92,6 +92,10 @@ class Reader {
   virtual size_t remaining() const = 0;
 };
 
+namespace lib {
+struct Hooks;  // the MPI mode's access to the registered state (src/lib/hooks.h)
+}  // namespace lib
+
 namespace detail {
 // Set by the signal handlers; read by checkpoint_if_due().
 extern volatile sig_atomic_t g_signal_pending;
@@ -163,6 +167,7 @@ class Checkpointer {
   struct Impl;  // opaque
 
  private:
+  friend struct lib::Hooks;
   static constexpr int64_t kNever = INT64_MAX;
   using PtrFn = void* (*)(void*);
   using SizeFn = size_t (*)(void*);

@@ -1,7 +1,13 @@
 // ckpt run [--dir DIR] [--interval SECONDS] -- PROGRAM [ARGS...]
+#include <elf.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
 
 #include "cli/command.h"
 #include "cli/transparent.h"
@@ -39,6 +45,93 @@ void add_supervise_options(CLI::App* sub, control::SuperviseOptions* o, std::str
       ->envname("CKPT_EXTERNAL");
 }
 
+// The MPI libraries `path` (an ELF executable) is linked with directly:
+// its DT_NEEDED entries that name libmpi or libmpich. Empty for anything
+// else (scripts, static programs, unreadable files).
+static std::string mpi_library_of(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st;
+  std::vector<char> f;
+  if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (1 << 30)) {
+    f.resize(size_t(st.st_size));
+    if (pread(fd, f.data(), f.size(), 0) != ssize_t(f.size())) f.clear();
+  }
+  ::close(fd);
+  if (f.size() < sizeof(Elf64_Ehdr) || memcmp(f.data(), ELFMAG, SELFMAG) != 0 || f[EI_CLASS] != ELFCLASS64) return "";
+  Elf64_Ehdr eh;
+  memcpy(&eh, f.data(), sizeof eh);
+  auto phdr = [&](int i, Elf64_Phdr* out) {
+    uint64_t off = eh.e_phoff + uint64_t(i) * eh.e_phentsize;
+    if (eh.e_phentsize < sizeof *out || off + sizeof *out > f.size()) return false;
+    memcpy(out, f.data() + off, sizeof *out);
+    return true;
+  };
+  auto file_offset = [&](uint64_t vaddr, uint64_t* off) {  // through the PT_LOADs
+    Elf64_Phdr ph;
+    for (int i = 0; i < eh.e_phnum && phdr(i, &ph); i++)
+      if (ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+        *off = vaddr - ph.p_vaddr + ph.p_offset;
+        return true;
+      }
+    return false;
+  };
+  Elf64_Phdr dyn{};
+  bool found = false;
+  for (int i = 0; i < eh.e_phnum && !found && phdr(i, &dyn); i++) found = dyn.p_type == PT_DYNAMIC;
+  if (!found || dyn.p_offset + dyn.p_filesz > f.size()) return "";
+  std::vector<uint64_t> needed;
+  uint64_t strtab = 0;
+  for (uint64_t o = dyn.p_offset; o + sizeof(Elf64_Dyn) <= dyn.p_offset + dyn.p_filesz; o += sizeof(Elf64_Dyn)) {
+    Elf64_Dyn d;
+    memcpy(&d, f.data() + o, sizeof d);
+    if (d.d_tag == DT_NULL) break;
+    if (d.d_tag == DT_NEEDED) needed.push_back(d.d_un.d_val);
+    if (d.d_tag == DT_STRTAB) strtab = d.d_un.d_ptr;
+  }
+  uint64_t base;
+  if (!strtab || !file_offset(strtab, &base)) return "";
+  for (uint64_t n : needed) {
+    if (base + n >= f.size()) continue;
+    std::string lib(f.data() + base + n, strnlen(f.data() + base + n, f.size() - base - n));
+    if (lib.rfind("libmpi.so", 0) == 0 || lib.rfind("libmpich", 0) == 0 || lib.rfind("libmpi_", 0) == 0) return lib;
+  }
+  return "";
+}
+
+// PROGRAM as execvp would find it.
+static std::string find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  for (size_t at = 0; at <= p.size();) {
+    size_t end = p.find(':', at);
+    if (end == std::string::npos) end = p.size();
+    std::string c = (end == at ? "." : p.substr(at, end - at)) + "/" + name;
+    if (::access(c.c_str(), X_OK) == 0) return c;
+    at = end + 1;
+  }
+  return name;
+}
+
+// Transparent checkpointing sees one process; the ranks of an MPI job and
+// the messages between them would not come back together. One line that
+// says so and points to libckpt's MPI mode, or "" when PROGRAM is not MPI.
+std::string mpi_refusal(const std::vector<std::string>& argv) {
+  if (argv.empty()) return "";
+  std::string lib = mpi_library_of(find_program(argv[0]));
+  const char* launched = nullptr;
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MPI_LOCALNRANKS"}) {
+    const char* n = std::getenv(v);
+    if (n && std::atoi(n) > 1) launched = v;
+  }
+  if (lib.empty() && !launched) return "";
+  std::string why = !lib.empty() ? "is linked with " + lib : std::string("runs as one rank of an MPI job (") + launched + ")";
+  return argv[0] + " " + why +
+         ": ckpt run cannot checkpoint MPI programs transparently; use libckpt's MPI mode (ckpt::mpi, "
+         "docs/mpi.md) and ckpt sbatch --app --ntasks=N";
+}
+
 static int supervise_fresh(control::SuperviseOptions o, const std::vector<std::string>& argv) {
   control::Supervisor sup(o);
   Status s = sup.open_job();
@@ -65,6 +158,10 @@ std::function<int()> setup_run(CLI::App* sub) {
     o->stop_signal = parse_signal(*stop_sig);
     if (o->ckpt_signal < 0) return fail("unknown signal %s", sig->c_str());
     if (o->stop_signal < 0) return fail("unknown signal %s", stop_sig->c_str());
+    if (std::string no = mpi_refusal(*argv); !no.empty()) {
+      fail("%s", no.c_str());
+      return 2;
+    }
     format::JobDir jd;
     if (jd.open(o->dir, false).is_ok() && !jd.list().empty() &&
         ::access((jd.dir() + "/finished").c_str(), F_OK) != 0)

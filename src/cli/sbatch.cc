@@ -43,6 +43,8 @@ const char kUsage[] =
     "                       'ckpt run' and 'ckpt checkpoint --stop'\n"
     "  --app-signal SIG     the signal for --app (default INT: libckpt saves and\n"
     "                       stops with status 85; TERM works too)\n"
+    "  --mpi TYPE           with --app: an MPI program using libckpt's MPI mode,\n"
+    "                       started by srun --mpi=TYPE (pmix for Open MPI)\n"
     "  --interval SECONDS   transparent mode: also checkpoint every so often\n"
     "\n"
     "sbatch options (--time, --partition, --ntasks, --output, ...) are checked\n"

@@ -19,6 +19,7 @@
 #include "format/jobdir.h"
 #include "format/reader.h"
 #include "format/writer.h"
+#include "lib/hooks.h"
 #include "lib/testing.h"
 #include "lib/triggers.h"
 
@@ -179,8 +180,8 @@ Fs* g_fs = nullptr;
 
 void lib::set_fs_for_testing(Fs* fs) { g_fs = fs; }
 
-static Status write_generation(format::JobDir& dir, const Options& o, uint64_t generation,
-                               const std::vector<Segment>& segments) {
+static Status write_image(const std::string& path, const Options& o, uint64_t generation,
+                          const std::vector<Segment>& segments) {
   format::ImageWriter w(g_fs ? g_fs : Fs::posix());
   format::WriterOptions wo;
   wo.zstd_level = o.compression == Compression::kZstd ? std::max(1, o.compression_level) : 0;
@@ -188,7 +189,7 @@ static Status write_generation(format::JobDir& dir, const Options& o, uint64_t g
   uint64_t total = 0;
   for (const Segment& s : segments) total += s.size;
   wo.direct = o.direct && total >= format::kDirectFrom;
-  CKPT_RETURN_IF_ERROR(w.open(dir.image_path(generation), format::Kind::kApp, generation, wo));
+  CKPT_RETURN_IF_ERROR(w.open(path, format::Kind::kApp, generation, wo));
   std::vector<uint8_t> meta;
   {
     char host[256] = "";
@@ -206,7 +207,12 @@ static Status write_generation(format::JobDir& dir, const Options& o, uint64_t g
     CKPT_RETURN_IF_ERROR(w.record(format::kAppEntry, meta.data(), meta.size()));
     CKPT_RETURN_IF_ERROR(w.data(s.data, s.size));
   }
-  CKPT_RETURN_IF_ERROR(w.commit());
+  return w.commit();
+}
+
+static Status write_generation(format::JobDir& dir, const Options& o, uint64_t generation,
+                               const std::vector<Segment>& segments) {
+  CKPT_RETURN_IF_ERROR(write_image(dir.image_path(generation), o, generation, segments));
   dir.prune(o.keep);
   return Status::ok();
 }
@@ -565,6 +571,17 @@ Status Checkpointer::wait() {
   return s;
 }
 
+// After a checkpoint: the next interval, and the deadline is spent once passed.
+static int64_t rearm_times(Checkpointer::Impl* impl, const Options& o) {
+  int64_t now = mono_now_ns();
+  if (o.interval_seconds > 0) impl->interval_due_ns = now + int64_t(o.interval_seconds * 1e9);
+  if (impl->deadline_pending && now >= impl->deadline_due_ns) {
+    impl->deadline_pending = false;
+    impl->deadline_due_ns = INT64_MAX;
+  }
+  return std::min(impl->interval_due_ns, impl->deadline_due_ns);
+}
+
 Status Checkpointer::checkpoint() {
   if (!impl_->started) CKPT_RETURN_IF_ERROR(start());
   bool stop = lib::stop_requested();
@@ -623,14 +640,7 @@ Status Checkpointer::checkpoint() {
   if (s.is_ok()) generation_ = gen;
   else impl_->next_generation--;
 
-  int64_t now = mono_now_ns();
-  if (options_.interval_seconds > 0)
-    impl_->interval_due_ns = now + int64_t(options_.interval_seconds * 1e9);
-  if (impl_->deadline_pending && now >= impl_->deadline_due_ns) {
-    impl_->deadline_pending = false;
-    impl_->deadline_due_ns = INT64_MAX;
-  }
-  next_due_ns_ = std::min(impl_->interval_due_ns, impl_->deadline_due_ns);
+  next_due_ns_ = rearm_times(impl_.get(), options_);
 
   if (stop && options_.exit_on_stop) {
     if (s.is_ok()) s = wait();
@@ -653,4 +663,60 @@ bool Checkpointer::checkpoint_due_slow() {
   return s.is_ok();
 }
 
+namespace lib {
+
+static std::vector<Segment> serialize(Checkpointer::Impl* impl, Status* s) {
+  std::vector<Segment> segs;
+  *s = Status::ok();
+  for (Entry& e : impl->entries) {
+    if (e.kind == EntryKind::kCallback) {
+      e.serialized.clear();
+      VectorWriter w(&e.serialized);
+      *s = e.save(w);
+      if (!s->is_ok()) return {};
+      segs.push_back({&e, e.serialized.data(), e.serialized.size()});
+    } else if (e.kind == EntryKind::kBytes) {
+      segs.push_back({&e, static_cast<const uint8_t*>(e.ptr), e.size});
+    } else {
+      segs.push_back({&e, static_cast<const uint8_t*>(e.data_fn(e.obj)), e.size_fn(e.obj)});
+    }
+  }
+  return segs;
+}
+
+Status Hooks::write_state(Checkpointer& ck, const std::string& path, uint64_t generation) {
+  Status s;
+  std::vector<Segment> segs = serialize(ck.impl_.get(), &s);
+  if (!s.is_ok()) return s;
+  return write_image(path, ck.options_, generation, segs);
+}
+
+Status Hooks::load_state(Checkpointer& ck, const std::string& path) {
+  format::VerifyResult v;
+  CKPT_RETURN_IF_ERROR(format::verify_image(path, &v, /*owned_only=*/true));
+  if (v.header.kind != format::Kind::kApp)
+    return Status::make(Code::kMismatch, 0, "%s is a process image, not libckpt state", path.c_str());
+  CKPT_RETURN_IF_ERROR(load_image(ck.impl_.get(), path));
+  ck.generation_ = v.header.generation;
+  return Status::ok();
+}
+
+bool Hooks::deadline_reached(const Checkpointer& ck) {
+  return ck.impl_->deadline_pending && mono_now_ns() >= ck.impl_->deadline_due_ns;
+}
+
+void Hooks::spend_deadline(Checkpointer& ck) {
+  ck.impl_->deadline_pending = false;
+  ck.impl_->deadline_due_ns = INT64_MAX;
+  ck.next_due_ns_ = std::min(ck.impl_->interval_due_ns, ck.impl_->deadline_due_ns);
+}
+
+bool Hooks::rearm(Checkpointer& ck) {
+  bool stop = stop_requested();
+  clear_signal_flags();
+  ck.next_due_ns_ = rearm_times(ck.impl_.get(), ck.options_);
+  return stop;
+}
+
+}  // namespace lib
 }  // namespace ckpt

@@ -202,6 +202,11 @@ Status parse_args(const std::vector<std::string>& args, Request* r) {
         if (sig.empty() || sig.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+") != std::string::npos)
           return invalid("--app-signal %s: give a signal name such as TERM, INT or USR1", v);
         r->app_signal = sig;
+      } else if (name == "mpi") {
+        CKPT_RETURN_IF_ERROR(value_of(a, eq, &v));
+        if (v.empty() || v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+          return invalid("--mpi %s: give one of srun --mpi=list's types, such as pmix", v);
+        r->srun_mpi = v;
       } else if (name == "dir") {
         CKPT_RETURN_IF_ERROR(value_of(a, eq, &v));
         if (v.empty()) return invalid("--dir needs a directory%s", "");
@@ -277,6 +282,10 @@ Status check(Request* r, std::string* warning) {
     *warning = "no --time given: the partition's default limit applies (the warning comes " +
                std::to_string(r->lead) + " to " + std::to_string(r->lead + 30) + " s before it)";
   }
+  if (!r->app && !r->srun_mpi.empty())
+    return Status::make(Code::kInvalid, 0,
+                        "--mpi needs --app: ckpt run cannot checkpoint MPI programs transparently; use "
+                        "libckpt's MPI mode (docs/mpi.md)");
   if (!r->app && r->interval > 0 && r->interval < 1)
     return Status::make(Code::kInvalid, 0, "--interval below 1 s would checkpoint without pause");
   return Status::ok();
@@ -385,7 +394,9 @@ record running "run $run started"
   if (r.app) {
     s += "# The program uses libckpt: it saves its state on SIG" + r.app_signal +
          " and exits with status 85.\n";
-    s += "srun" + prog + " &\n";
+    if (!r.srun_mpi.empty())
+      s += "# An MPI program (libckpt's MPI mode): every rank gets the signal, all save one generation.\n";
+    s += "srun" + (r.srun_mpi.empty() ? std::string() : " --mpi=" + r.srun_mpi) + prog + " &\n";
   } else {
     s += "# Transparent: ckpt run starts the program, or resumes it from the newest image in CKPT_DIR.\n";
     s += "srun \"$CKPT\" run --dir \"$CKPT_DIR\"";

@@ -35,6 +35,7 @@ struct Request {
   Chain chain = Chain::kNone;
   bool app = false;                // the program uses libckpt: only signal it
   std::string app_signal = "INT";  // what it is sent in app mode (a libckpt stop signal)
+  std::string srun_mpi;            // --mpi=TYPE: srun's MPI plugin (app mode, ckpt::mpi programs)
   double interval = 0;             // transparent mode: `ckpt run --interval`
   bool help = false;
   std::vector<std::string> program;  // PROGRAM ARGS...

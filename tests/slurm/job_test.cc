@@ -124,6 +124,24 @@ std::string script_for(std::vector<std::string> args) {
   return batch_script(r, paths_for(r, "/j/d", "/opt/ckpt"), "test");
 }
 
+// An MPI program using libckpt's MPI mode: srun --mpi=TYPE, the rank count
+// in the script (so every requeued run has the same), INT to every rank.
+TEST(SlurmScript, MpiAppMode) {
+  std::string s = script_for({"--time=10", "--app", "--mpi=pmix", "--ntasks=8", "--", "./heat"});
+  expect_valid_bash(s);
+  EXPECT_NE(s.find("#SBATCH --ntasks=8\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("srun --mpi=pmix ./heat &\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("scancel -s INT \"$SLURM_JOB_ID\""), std::string::npos);
+  Request r;
+  ASSERT_TRUE(parse({"--mpi=pmix", "--", "./heat"}, &r).is_ok());
+  std::string warning;
+  Status st = check(&r, &warning);
+  EXPECT_FALSE(st.is_ok());
+  EXPECT_NE(std::string(st.message()).find("--mpi needs --app: ckpt run cannot checkpoint MPI programs"),
+            std::string::npos) << st.message();
+  EXPECT_FALSE(parse({"--app", "--mpi=pm;x", "--", "./heat"}, &r).is_ok());
+}
+
 TEST(SlurmScript, RequeueAppMode) {
   std::string s = script_for({"--time=10", "--app", "-n", "1", "--", "./prog", "it's", "a b"});
   expect_valid_bash(s);

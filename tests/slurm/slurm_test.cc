@@ -234,6 +234,36 @@ TEST(SlurmJob, S5_ChainSingleton) {
   chain_twice(t / "single.d", "singleton");
 }
 
+// An MPI program using libckpt's MPI mode (tests/mpi/heat.cc), 4 ranks
+// under srun --mpi=pmix: warned, every rank saves one generation and exits
+// 85, requeued with the same rank count, resumed, and its result is the
+// uninterrupted run's, bit for bit.
+TEST(SlurmJob, MpiProgramRequeuedWithTheSameRankCount) {
+  SKIP_WITHOUT_SLURM();
+  std::string heat = build_dir() + "/tests/mpi/heat";
+  if (access(heat.c_str(), X_OK) != 0) GTEST_SKIP() << "no MPI here (tests/mpi/heat is not built)";
+  if (sh("srun --mpi=list 2>&1").out.find("pmix") == std::string::npos) GTEST_SKIP() << "Slurm has no PMIx plugin";
+  TempDir t;
+  std::string dir = t / "heat.d", out = dir + "/job.out";
+  std::string args = "--n 64 --steps 500 --sleep-ms 20 --out " + (t / "out.bin");
+  std::string id = submit("--time=5 --app --mpi=pmix --ntasks=4 --overcommit --dir " + dir + " -- " + heat + " " + args);
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), " run 0 (") == 1; }, 90)) << dump(out);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "requeueing job") == 1; }, 90)) << dump(out);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 180)) << dump(out);
+  std::string o = read_file(out);
+  EXPECT_NE(o.find("saved generation 1 of 4 ranks; stopping (exit status 85)"), std::string::npos) << o;
+  EXPECT_NE(o.find("restored generation 1 of 4 ranks"), std::string::npos) << o;
+  EXPECT_NE(o.find("resumed at step "), std::string::npos) << o;
+  // The same program, uninterrupted, 4 ranks.
+  Result plain = sh("cd " + t.path() + " && CKPT_DIR=" + (t / "plain.d") + " srun --mpi=pmix -n 4 --overcommit " + heat +
+                    " --n 64 --steps 500 --out " + (t / "plain.bin"));
+  ASSERT_EQ(plain.rc, 0) << plain.err;
+  EXPECT_TRUE(read_file(t / "out.bin") == read_file(t / "plain.bin")) << "differs from the uninterrupted run";
+}
+
 TEST(SlurmJob, S7_TransparentProgramRequeuedAndResumed) {
   SKIP_WITHOUT_SLURM();
   if (sh(ckpt_bin() + " run --help").rc != 0) GTEST_SKIP() << "ckpt run is not built yet";

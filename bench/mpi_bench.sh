@@ -1,0 +1,20 @@
+#!/bin/bash
+# libckpt's MPI mode at 4 and 8 ranks: bandwidth to the fast level with its
+# partner copies and to the durable level against parallel dd in the same
+# directories, and checkpoint_if_due() when nothing is due.
+#   bench/mpi_bench.sh BUILD_DIR [FAST_DIR [DURABLE_DIR [MIB [RUNS]]]]
+set -eu
+build=${1:?usage: $0 BUILD_DIR [FAST_DIR [DURABLE_DIR [MIB [RUNS]]]]}
+fast=${2:-${TMPDIR:-/tmp}/ckpt-bench-fast}
+durable=${3:-$PWD/ckpt-bench-durable}
+mib=${4:-256}
+runs=${5:-3}
+root=()
+[ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
+export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
+for n in 4 8; do
+  rm -rf "$fast" "$durable"
+  mpirun -n "$n" --oversubscribe "${root[@]}" "$build/bench/mpi_bench" --fast "$fast" --dir "$durable" \
+    --mib "$mib" --runs "$runs"
+done
+rm -rf "$fast" "$durable"

@@ -1,0 +1,153 @@
+#!/bin/bash
+# A multi-node Slurm on this one machine, for ckpt's multinode tests.
+#
+#   scripts/cluster.sh up [N]   N nodes (default 3): each in its own network
+#                               namespace (10.77.0.1X on bridge ckpt-br0)
+#                               and UTS namespace (host name nX), with its own
+#                               slurmd and node-local /tmp (a mount
+#                               namespace: $DIR/local/nX is its /tmp); one
+#                               slurmctld on 10.77.0.1; munge
+#   scripts/cluster.sh down     stops all of it, removes the namespaces
+#   scripts/cluster.sh env      the line that points Slurm's commands here
+#   scripts/cluster.sh kill-node NAME   a node failure: its slurmd and every
+#                               process of its namespace killed, its
+#                               node-local directory removed
+#
+# Needs root (namespaces, daemons). Coexists with scripts/slurm.sh (other
+# ports, other directory). Exit status 77 when it cannot run here.
+set -u
+PATH=$PATH:/usr/sbin:/sbin
+# Not under /tmp: every node has its own /tmp. Jobs' shared (durable)
+# directories must not be under /tmp either.
+DIR=${CKPT_CLUSTER_DIR:-/var/tmp/ckpt-cluster}
+CONF=$DIR/slurm.conf
+BR=ckpt-br0
+NET=10.77.0
+SKIP=77
+say() { echo "cluster.sh: $*" >&2; }
+skip() { say "skipped: $*"; exit $SKIP; }
+die() { say "error: $*"; exit 1; }
+alive() { local p; p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && [ -d "/proc/$p" ]; }
+
+nodes() { cat "$DIR/nodes" 2>/dev/null; }
+
+write_conf() {
+  local n=$1 i
+  cat >"$CONF.tmp" <<EOF
+# Written by ckpt's scripts/cluster.sh: $n Slurm nodes in network namespaces.
+ClusterName=ckptcluster
+SlurmctldHost=$(hostname -s)($NET.1)
+SlurmUser=slurm
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=cred_expire=5
+SchedulerParameters=sched_interval=1,bf_interval=1
+KillWait=5
+MinJobAge=600
+ReturnToService=2
+SlurmdTimeout=10
+MessageTimeout=5
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=pmix
+MailProg=/bin/true
+StateSaveLocation=$DIR/state
+SlurmdSpoolDir=$DIR/spool/%n
+SlurmctldPidFile=$DIR/run/slurmctld.pid
+SlurmdPidFile=$DIR/run/slurmd-%n.pid
+SlurmctldLogFile=$DIR/log/slurmctld.log
+SlurmdLogFile=$DIR/log/slurmd-%n.log
+SlurmctldPort=6827
+SlurmdPort=6828
+EOF
+  for i in $(seq "$n"); do
+    echo "NodeName=n$i NodeAddr=$NET.1$i NodeHostname=n$i CPUs=2 RealMemory=2000 State=UNKNOWN" >>"$CONF.tmp"
+  done
+  echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP" >>"$CONF.tmp"
+  mv "$CONF.tmp" "$CONF" && chmod 0644 "$CONF"
+}
+
+up() {
+  local n=${1:-3} i
+  [ "$(id -u)" = 0 ] || skip "needs root (namespaces and daemons)"
+  for c in ip unshare nsenter slurmctld slurmd munge; do command -v $c >/dev/null || skip "$c is not installed (scripts/slurm.sh up installs Slurm)"; done
+  ip netns add ckpt-probe 2>/dev/null && ip netns del ckpt-probe || skip "cannot create network namespaces here"
+  down quiet
+  install -d -m 0755 "$DIR" "$DIR/run" "$DIR/log" "$DIR/spool"
+  install -d -m 0755 -o slurm -g slurm "$DIR/state"
+  install -d -m 1777 "$DIR/local"
+  touch "$DIR/log/slurmctld.log" && chown slurm:slurm "$DIR/log/slurmctld.log"
+  munge -n 2>/dev/null | unmunge >/dev/null 2>&1 || skip "munged is not running (scripts/slurm.sh up starts it)"
+  write_conf "$n"
+  seq -f "n%g" "$n" >"$DIR/nodes"
+  ip link add $BR type bridge && ip addr add $NET.1/24 dev $BR && ip link set $BR up || die "cannot make bridge $BR"
+  for i in $(seq "$n"); do
+    ip netns add ckpt-n$i || die "netns ckpt-n$i"
+    ip link add ckv$i type veth peer name eth0 netns ckpt-n$i || die "veth ckv$i"
+    ip link set ckv$i master $BR up
+    ip -n ckpt-n$i addr add $NET.1$i/24 dev eth0
+    ip -n ckpt-n$i link set eth0 up
+    ip -n ckpt-n$i link set lo up
+    install -d -m 1777 "$DIR/local/n$i"
+    install -d -m 0755 "$DIR/spool/n$i"
+    grep -q " n$i\$" /etc/hosts || echo "$NET.1$i n$i" >>/etc/hosts
+  done
+  SLURM_CONF=$CONF slurmctld -f "$CONF" >>"$DIR/log/slurmctld.start" 2>&1 || die "slurmctld did not start ($DIR/log)"
+  for i in $(seq "$n"); do
+    # Its own host name (so MPI and ckpt::mpi see n$i) and network; nsenter,
+    # not ip netns exec, which would remount /sys and hide the cgroups.
+    nsenter --net=/run/netns/ckpt-n$i unshare --uts --mount --propagation private \
+      sh -c "hostname n$i && mount --bind '$DIR/local/n$i' /tmp && exec slurmd -f '$CONF' -N n$i" \
+      >>"$DIR/log/slurmd-n$i.start" 2>&1 || die "slurmd n$i did not start ($DIR/log)"
+  done
+  local st
+  for _ in $(seq 150); do
+    st=$(SLURM_CONF=$CONF timeout 10 sinfo -h -o %t 2>/dev/null | sort -u | tr '\n' ' ')
+    [ "$st" = "idle " ] && break
+    sleep 0.2
+  done
+  [ "$st" = "idle " ] || die "nodes are '$st', not idle, after 30 s (see $DIR/log/)"
+  say "up: $n nodes idle"
+  echo "export SLURM_CONF=$CONF"
+}
+
+kill_node() {
+  local name=$1 i=${1#n} p
+  [ -n "$name" ] && ip netns list | grep -q "^ckpt-$name\b" || die "no node $name"
+  # Every process in the node's network namespace: slurmd, slurmstepd, tasks.
+  for p in $(ip netns pids ckpt-$name); do kill -9 "$p" 2>/dev/null; done
+  # Its node-local /tmp, with ckpt::mpi's fast level.
+  find "${DIR:?}/local/$name" -mindepth 1 -delete 2>/dev/null
+  say "node $name killed (its processes and node-local directory)"
+}
+
+down() {
+  local i
+  if [ -d "$DIR" ]; then
+    for name in $(nodes); do
+      ip netns list 2>/dev/null | grep -q "^ckpt-$name\b" && for p in $(ip netns pids ckpt-$name); do kill -9 "$p" 2>/dev/null; done
+    done
+    if alive "$DIR/run/slurmctld.pid"; then
+      kill "$(cat "$DIR/run/slurmctld.pid")" 2>/dev/null
+      for _ in $(seq 50); do alive "$DIR/run/slurmctld.pid" || break; sleep 0.1; done
+    fi
+    for name in $(nodes); do ip netns del ckpt-$name 2>/dev/null; done
+  fi
+  ip link del $BR 2>/dev/null
+  rm -rf "${DIR:?}/state/"* "${DIR:?}/spool/"* 2>/dev/null
+  [ "${1:-}" = quiet ] || say "down"
+  return 0
+}
+
+case "${1:-}" in
+  up) up "${2:-3}" ;;
+  down) down ;;
+  env) echo "export SLURM_CONF=$CONF" ;;
+  kill-node) kill_node "${2:-}" ;;
+  *) echo "usage: $0 up [N]|down|env|kill-node NAME" >&2; exit 2 ;;
+esac

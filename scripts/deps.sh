@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(g++ gfortran cmake make pkg-config libzstd-dev libxxhash-dev libcli11-dev
-          libgtest-dev libbenchmark-dev python3 python3-numpy util-linux clang libclang-rt-14-dev)
+          libgtest-dev libbenchmark-dev python3 python3-numpy util-linux clang libclang-rt-14-dev
+          man-db groff-base)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

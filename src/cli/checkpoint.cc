@@ -11,9 +11,9 @@
 namespace ckpt::cli {
 
 std::function<int()> setup_checkpoint(CLI::App* sub) {
-  auto dir = std::make_shared<std::string>(format::default_dir());
+  auto dir = std::make_shared<std::string>();
   auto stop = std::make_shared<bool>(false);
-  sub->add_option("--dir", *dir, "Checkpoint directory ($CKPT_DIR, else ckpt.d)");
+  add_dir_option(sub, dir.get());
   sub->add_flag("--stop", *stop,
                 "End the program after the checkpoint (`ckpt run` then exits with status 85)");
   return [dir, stop] {

@@ -2,6 +2,8 @@
 // new supervised job (so it can be checkpointed again).
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "cli/command.h"
 #include "cli/transparent.h"
 #include "format/jobdir.h"
@@ -20,8 +22,17 @@ int restart_job(control::SuperviseOptions o) {
     s = control::prepare_restore(gens[i].path, false, &plan);
     if (s.is_ok()) break;
     control::close_plan_fds(&plan);
-    if (s.code() != Code::kCorrupt || i == 0) return fail("%s", s.message());
-    std::fprintf(stderr, "ckpt: %s; using the previous image\n", s.message());
+    std::string aside;
+    if (s.code() == Code::kCorrupt) {
+      // As libckpt does: kept for inspection, out of the way of generations.
+      std::string kept = gens[i].path + ".damaged";
+      if (::rename(gens[i].path.c_str(), kept.c_str()) == 0) aside = "; set aside as " + kept;
+    }
+    if (s.code() != Code::kCorrupt || i == 0) {
+      sup.record_failure(std::string("restart failed: ") + s.message() + aside, true);
+      return fail("%s%s", s.message(), aside.c_str());
+    }
+    std::fprintf(stderr, "ckpt: %s%s; using the previous image\n", s.message(), aside.c_str());
   }
   s = sup.launch_restored(plan);
   if (!s.is_ok()) return fail("%s", s.message());
@@ -30,15 +41,11 @@ int restart_job(control::SuperviseOptions o) {
 
 std::function<int()> setup_restart(CLI::App* sub) {
   auto o = std::make_shared<control::SuperviseOptions>();
-  o->dir = format::default_dir();
-  auto sig = std::make_shared<std::string>("USR1");
-  auto stop_sig = std::make_shared<std::string>();
-  add_supervise_options(sub, o.get(), sig.get(), stop_sig.get());
+  auto a = std::make_shared<SuperviseArgs>();
+  add_supervise_options(sub, o.get(), a.get());
   sub->footer("Exit status: the resumed program's; 85 if stopped again by a checkpoint --stop.");
-  return [o, sig, stop_sig] {
-    o->ckpt_signal = parse_signal(*sig);
-    o->stop_signal = parse_signal(*stop_sig);
-    if (o->ckpt_signal < 0 || o->stop_signal < 0) return fail("unknown signal name");
+  return [o, a] {
+    if (!resolve_supervise_options(*a, o.get())) return kExitUsage;
     return restart_job(*o);
   };
 }

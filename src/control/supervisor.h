@@ -13,6 +13,7 @@
 #include <ckpt/status.hpp>
 
 #include "control/dump.h"
+#include "control/job_state.h"
 #include "control/restore_prep.h"
 #include "format/jobdir.h"
 
@@ -23,7 +24,8 @@ inline constexpr int kExitStopped = 85;
 
 struct SuperviseOptions {
   std::string dir;
-  int interval_s = 0;     // periodic checkpoints; 0: none
+  double interval_s = 0;  // periodic checkpoints; 0: none
+  int keep = 2;           // complete images kept in the directory
   int ckpt_signal = 10;   // SIGUSR1: checkpoint and continue
   int stop_signal = 0;    // checkpoint and stop; 0: none
   int zstd_level = 0;
@@ -49,6 +51,8 @@ class Supervisor {
   Status launch_restored(RestorePlan& plan);
   // Runs until the program ends; returns the exit status for `ckpt`.
   int run();
+  // Records a failure (one line) in the job's state file, for `ckpt status`.
+  void record_failure(const std::string& what, bool restart_failed = false);
 
  private:
   // Starts exec_child in a new process (in a new user+pid namespace when
@@ -69,8 +73,13 @@ class Supervisor {
   int restore_fd_ = -1;  // the restore path's messages (warnings, or why it failed)
   bool restore_failed_ = false;
   void drain_restore_messages();
+  std::string restore_message_;  // the restore path's last words, if it failed
   int sig_fd_ = -1, timer_fd_ = -1;
+  int status_fd_ = -1;  // namespace mode: the init reports the program's wait status here
   bool stopping_ = false;
+  JobState state_;       // what DIR/job.state says (control/job_state.h)
+  bool had_state_ = false;
+  void save_state();
 };
 
 }  // namespace ckpt::control

@@ -145,7 +145,7 @@ int env_int(const char* name, int fallback) {
 __attribute__((constructor)) void inject_init() {
   int fd = env_int("CKPT_INJECT_FD", -1);
   if (fd < 0) return;
-  int sig = env_int("CKPT_SIGNAL", kDefaultSignal);
+  int sig = env_int("CKPT_INJECT_SIGNAL", kDefaultSignal);
   g_block.magic = kBlockMagic;
   g_block.version = kBlockVersion;
   g_block.signal = uint32_t(sig);

@@ -4,7 +4,10 @@
 
 #include <cstdio>
 
+#include <sys/stat.h>
+
 #include "cli/command.h"
+#include "cli/progress.h"
 #include "cli/transparent.h"
 #include "format/jobdir.h"
 
@@ -16,6 +19,12 @@ int restart_job(control::SuperviseOptions o) {
   if (!s.is_ok()) return fail("%s", s.message());
   auto gens = sup.job().list();
   if (gens.empty()) return fail("no checkpoint in %s to restart from", sup.job().dir().c_str());
+  // Progress: the image is read once to check it, and its pages once more
+  // by the restorer (a compressed one: unpacked, then read): about twice its size.
+  struct stat st;
+  uint64_t size = ::stat(gens.back().path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+  Progress progress("restart", [] { return bytes_read_by_tree(int(::getpid())); }, 2 * size,
+                    o.quiet, [&sup] { return sup.restored(); });
   control::RestorePlan plan;
   for (size_t i = gens.size(); i-- > 0;) {
     plan = control::RestorePlan();

@@ -445,6 +445,7 @@ void Supervisor::drain_restore_messages() {
       if (n == 0) {
         ::close(restore_fd_);
         restore_fd_ = -1;
+        restored_ = true;
       }
       return;
     }
@@ -479,6 +480,7 @@ void Supervisor::record_failure(const std::string& what, bool restart_failed) {
 
 int Supervisor::finish(int st) {
   drain_restore_messages();
+  restored_ = true;
   if (restore_failed_) {
     std::fprintf(stderr, "ckpt: the restart failed; the image is unchanged\n");
     record_failure("restart failed: " + (restore_message_.empty() ? std::string("see its output")

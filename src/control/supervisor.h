@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -51,6 +52,8 @@ class Supervisor {
   Status launch_restored(RestorePlan& plan);
   // Runs until the program ends; returns the exit status for `ckpt`.
   int run();
+  // True once a restarted program runs on its own (the restorer is done).
+  bool restored() const { return restored_; }
   // Records a failure (one line) in the job's state file, for `ckpt status`.
   void record_failure(const std::string& what, bool restart_failed = false);
 
@@ -72,6 +75,7 @@ class Supervisor {
   void read_reports();
   int restore_fd_ = -1;  // the restore path's messages (warnings, or why it failed)
   bool restore_failed_ = false;
+  std::atomic<bool> restored_{false};  // read by the progress line's thread
   void drain_restore_messages();
   std::string restore_message_;  // the restore path's last words, if it failed
   int sig_fd_ = -1, timer_fd_ = -1;

@@ -200,3 +200,54 @@ TEST(JobState, EnvironmentVariablesSetTheOptions) {
 
 }  // namespace
 }  // namespace ckpt::test
+
+namespace ckpt::test {
+namespace {
+
+// Progress on a terminal: `ckpt checkpoint` and `ckpt restart` of a 1 GiB
+// program (compressed, so each takes seconds) under script(1), which gives
+// them a pseudo-terminal; the same commands with stderr in a file say nothing.
+TEST(Progress, ShownOnATerminalOnlyForSlowCheckpointsAndRestarts) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) (util-linux) is missing";
+  Job job;
+  std::string heap = build_path("tests/transparent/t_heap");
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--compress", "3", "--", heap, "1024", "100000"},
+            job.opts());
+  sleep_seconds(6);  // the heap is filled
+  auto on_tty = [&](const std::string& cmd, const std::string& file) {
+    SpawnOptions o = job.opts(file);
+    o.append = false;
+    return run({"/usr/bin/script", "-qefc", cmd, "/dev/null"}, o, 120);
+  };
+  Exit e = on_tty(ckpt_bin() + " checkpoint --dir " + job.dir, "tty1");
+  EXPECT_EQ(e.code, 0) << read_file(job.tmp / "tty1");
+  std::string tty = read_file(job.tmp / "tty1");
+  EXPECT_NE(tty.find("\rcheckpoint: "), std::string::npos) << tty;
+  EXPECT_NE(tty.find(" MiB/s"), std::string::npos) << tty;
+  EXPECT_NE(tty.find(" s left"), std::string::npos) << tty;  // estimated from the memory
+
+  EXPECT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0);
+  std::string err = read_file(job.tmp / "ckpt.err");
+  EXPECT_EQ(err, "") << "progress on a file";
+  ::kill(sup.pid(), SIGKILL);
+  sup.wait(20);
+
+  // The restart: on a terminal, a progress line; it goes before the program
+  // runs on. Then stopped at once by a checkpoint of its own.
+  Child restart({"/usr/bin/script", "-qefc",
+                 ckpt_bin() + " restart --dir " + job.dir, "/dev/null"},
+                job.opts("tty2"));
+  double start = now_seconds();
+  Exit c;
+  do {
+    sleep_seconds(0.5);
+    c = job.ckpt({"checkpoint", "--dir", job.dir, "--stop"});
+  } while (c.code != 0 && now_seconds() - start < 60);
+  EXPECT_EQ(c.code, 0) << read_file(job.tmp / "ckpt.err");
+  restart.wait(60);
+  tty = read_file(job.tmp / "tty2");
+  EXPECT_NE(tty.find("\rrestart: "), std::string::npos) << tty;
+}
+
+}  // namespace
+}  // namespace ckpt::test

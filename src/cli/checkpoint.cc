@@ -1,12 +1,10 @@
 // ckpt checkpoint [--dir DIR] [--stop]: asks the job's supervisor to write an
 // image now; returns once it is complete and durable.
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
-
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <memory>
 
 #include "cli/command.h"
@@ -43,25 +41,30 @@ std::function<int()> setup_checkpoint(CLI::App* sub) {
       if (estimate == 0 && jd.holder_pid() > 0) estimate = resident_bytes_below(jd.holder_pid());
       auto seen = std::make_shared<uint64_t>(0);
       std::string d = jd.dir();
-      Progress progress("checkpoint", [d, seen] {
-        if (DIR* dp = ::opendir(d.c_str())) {
-          while (dirent* e = ::readdir(dp)) {
-            std::string n = e->d_name;
-            struct stat fst;
-            if (n.size() > 8 && n.rfind(".ckpt-", 0) == 0 && n.compare(n.size() - 8, 8, ".img.tmp") == 0 &&
-                ::stat((d + "/" + n).c_str(), &fst) == 0 && uint64_t(fst.st_size) > *seen)
-              *seen = uint64_t(fst.st_size);
-          }
-          ::closedir(dp);
-        }
-        return *seen;
-      }, estimate, *quiet);
+      Progress progress(
+          "checkpoint",
+          [d, seen] {
+            if (DIR* dp = ::opendir(d.c_str())) {
+              while (dirent* e = ::readdir(dp)) {
+                std::string n = e->d_name;
+                struct stat fst;
+                if (n.size() > 8 && n.rfind(".ckpt-", 0) == 0 &&
+                    n.compare(n.size() - 8, 8, ".img.tmp") == 0 &&
+                    ::stat((d + "/" + n).c_str(), &fst) == 0 && uint64_t(fst.st_size) > *seen)
+                  *seen = uint64_t(fst.st_size);
+              }
+              ::closedir(dp);
+            }
+            return *seen;
+          },
+          estimate, *quiet);
       if (s.is_ok()) s = control::recv_line(fd, &reply, -1);
     }
     ::close(fd);
     if (!s.is_ok()) return fail("%s", s.message());
     control::Reply r;
-    if (!control::parse_reply(reply, &r)) return fail("unexpected answer from the job: %s", reply.c_str());
+    if (!control::parse_reply(reply, &r))
+      return fail("unexpected answer from the job: %s", reply.c_str());
     if (!r.ok) return fail("checkpoint failed: %s", r.error.c_str());
     if (::isatty(1))
       std::printf("checkpoint %llu: %s, %s, paused %.3f s, total %.3f s%s\n",

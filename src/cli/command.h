@@ -3,12 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
-#include "format/reader.h"
-
 #include <cstdint>
 #include <functional>
 #include <string>
+
+#include "format/reader.h"
 
 namespace ckpt::cli {
 

@@ -38,7 +38,9 @@ std::function<int()> setup_help(CLI::App* sub) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {"status", "Show a job's state: running, resumable or finished, its command, newest sound checkpoint and last failure",
+      {"status",
+       "Show a job's state: running, resumable or finished, its command, newest sound checkpoint "
+       "and last failure",
        setup_status},
       {"list", "List the images in a checkpoint directory, damaged ones marked", setup_list},
       {"inspect", "Decode an image file: header, records, entries", setup_inspect},
@@ -48,8 +50,8 @@ const std::vector<Command>& commands() {
       {"restart", "Resume a job from its newest complete image", setup_restart},
       {"sbatch", "Submit a Slurm job that checkpoints before its limit and requeues until done",
        setup_sbatch, run_sbatch, [] { return sbatch_help(true); }},
-      {"slurm-script", "Print the batch script that 'ckpt sbatch' would submit",
-       setup_slurm_script, run_slurm_script, [] { return sbatch_help(false); }},
+      {"slurm-script", "Print the batch script that 'ckpt sbatch' would submit", setup_slurm_script,
+       run_slurm_script, [] { return sbatch_help(false); }},
       {"help", "Show the help of ckpt or of one of its commands", setup_help},
   };
   return table;
@@ -94,7 +96,8 @@ void add_dir_option(CLI::App* sub, std::string* dir) {
 
 std::string docs_footer(const char* name) {
   std::string page = name ? std::string("ckpt-") + name : "ckpt";
-  return "Manual: man " + page + (name ? "; every setting and its environment variable: man ckpt." : ".");
+  return "Manual: man " + page +
+         (name ? "; every setting and its environment variable: man ckpt." : ".");
 }
 
 std::string human_bytes(uint64_t n) {
@@ -106,8 +109,10 @@ std::string human_bytes(uint64_t n) {
     u++;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)n);
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)n);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
 }
 
@@ -118,10 +123,14 @@ std::string human_age(uint64_t created_ns) {
   int64_t age = now - int64_t(created_ns / 1000000000ull);
   if (age < 0) age = 0;
   char buf[32];
-  if (age < 120) std::snprintf(buf, sizeof buf, "%llds ago", (long long)age);
-  else if (age < 7200) std::snprintf(buf, sizeof buf, "%lldmin ago", (long long)age / 60);
-  else if (age < 172800) std::snprintf(buf, sizeof buf, "%lldh ago", (long long)age / 3600);
-  else std::snprintf(buf, sizeof buf, "%lld days ago", (long long)age / 86400);
+  if (age < 120)
+    std::snprintf(buf, sizeof buf, "%llds ago", (long long)age);
+  else if (age < 7200)
+    std::snprintf(buf, sizeof buf, "%lldmin ago", (long long)age / 60);
+  else if (age < 172800)
+    std::snprintf(buf, sizeof buf, "%lldh ago", (long long)age / 3600);
+  else
+    std::snprintf(buf, sizeof buf, "%lld days ago", (long long)age / 86400);
   return buf;
 }
 

@@ -1,6 +1,6 @@
 // ckpt: save a computation, resume it later.
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -58,21 +58,22 @@ std::string explain(const CLI::ParseError& e, const std::string& cmd) {
       if (w != "--" && !w.empty()) first = w;
       pos = sp + 1;
     }
-    if (!first.empty() && first[0] == '-')
-      return where + "unknown option '" + first + "'" + see;
+    if (!first.empty() && first[0] == '-') return where + "unknown option '" + first + "'" + see;
     return where + "unexpected argument '" + first + "'" + see;
   }
   if (dynamic_cast<const CLI::RequiredError*>(&e)) {
     if (what.find("subcommand") != std::string::npos) return "a command is needed" + see;
     std::string opt = what.substr(0, what.find(" is required"));
-    if (opt == "PROGRAM") return where + "PROGRAM is missing: ckpt " + cmd + " [OPTIONS] -- PROGRAM [ARGS...]";
+    if (opt == "PROGRAM")
+      return where + "PROGRAM is missing: ckpt " + cmd + " [OPTIONS] -- PROGRAM [ARGS...]";
     return where + opt + " is missing" + see;
   }
   if (dynamic_cast<const CLI::ArgumentMismatch*>(&e)) {
     std::string opt = what.substr(0, what.find(':'));
     return where + opt + " needs a value" + see;
   }
-  if (dynamic_cast<const CLI::ConversionError*>(&e) || dynamic_cast<const CLI::ValidationError*>(&e))
+  if (dynamic_cast<const CLI::ConversionError*>(&e) ||
+      dynamic_cast<const CLI::ValidationError*>(&e))
     return where + "bad value: " + after("convert: ") + see;
   return where + "bad arguments" + see;
 }
@@ -81,9 +82,10 @@ std::string explain(const CLI::ParseError& e, const std::string& cmd) {
 
 int main(int argc, char** argv) {
   using namespace ckpt::cli;
-  CLI::App app{"ckpt: save a computation, resume it later.\n"
-               "Run 'ckpt help COMMAND' for a command's options; the manual: man ckpt.",
-               "ckpt"};
+  CLI::App app{
+      "ckpt: save a computation, resume it later.\n"
+      "Run 'ckpt help COMMAND' for a command's options; the manual: man ckpt.",
+      "ckpt"};
   app.set_version_flag("--version", "ckpt " CKPT_VERSION_STRING);
   app.require_subcommand(1);
   std::function<int()> run;
@@ -130,4 +132,3 @@ int main(int argc, char** argv) {
     return fail("%s", e.what());
   }
 }
-

@@ -19,9 +19,12 @@ std::string roff(const std::string& text) {
   bool line_start = true;
   for (char c : text) {
     if (line_start && (c == '.' || c == '\'')) out += "\\&";
-    if (c == '\\') out += "\\e";
-    else if (c == '-') out += "\\-";
-    else out += c;
+    if (c == '\\')
+      out += "\\e";
+    else if (c == '-')
+      out += "\\-";
+    else
+      out += c;
     line_start = c == '\n';
   }
   return out;
@@ -78,8 +81,8 @@ std::string environment_roff() {
 std::string header(const std::string& page, int section) {
   std::string up;
   for (char c : page) up += char(c >= 'a' && c <= 'z' ? c - 32 : c);
-  return ".TH " + up + " " + std::to_string(section) + " \"\" \"ckpt " CKPT_VERSION_STRING
-         "\" \"ckpt manual\"\n";
+  return ".TH " + up + " " + std::to_string(section) +
+         " \"\" \"ckpt " CKPT_VERSION_STRING "\" \"ckpt manual\"\n";
 }
 
 std::string option_entries(const CLI::App* sub, std::string* env) {
@@ -111,8 +114,8 @@ std::string page_for(const Command& c, const CLI::App* sub) {
     for (const CLI::Option* o : sub->get_options())
       if (!o->nonpositional())
         s += o->get_name(true) == "PROGRAM" ? " \\-\\- PROGRAM [ARGS...]"
-        : o->get_required() ? " " + roff(o->get_name(true))
-                            : " [" + roff(o->get_name(true)) + "...]";
+             : o->get_required()            ? " " + roff(o->get_name(true))
+                                            : " [" + roff(o->get_name(true)) + "...]";
     s += "\n.SH DESCRIPTION\n" + roff(c.summary) + ".\n";
     std::string body = body_of(sub->get_footer());
     if (!body.empty()) s += ".PP\n.nf\n" + roff(body) + ".fi\n";
@@ -141,10 +144,11 @@ std::string main_page(const CLI::App& app) {
        "that checkpoints before its time limit and requeues itself until it finishes.\n";
   s += ".SH COMMANDS\n";
   for (const Command& c : commands())
-    s += ".TP\n.B " + roff(c.name) + "\n" + roff(c.summary) + ". See\n.BR ckpt-" +
-         roff(c.name) + " (1).\n";
+    s += ".TP\n.B " + roff(c.name) + "\n" + roff(c.summary) + ". See\n.BR ckpt-" + roff(c.name) +
+         " (1).\n";
   s += ".SH ENVIRONMENT\nEvery option has an environment variable of the same name, the same "
-       "in every mode; a flag wins over its variable.\n" + environment_roff();
+       "in every mode; a flag wins over its variable.\n" +
+       environment_roff();
   s += ".SH EXIT STATUS\n0 on success, 1 when the operation failed, 2 for bad arguments; "
        "one line on standard error, starting \\(lqckpt:\\(rq, says why. "
        "ckpt run and ckpt restart exit with the program's status, 128+N if a signal N "

@@ -1,10 +1,9 @@
 // ckpt restart [--dir DIR]: resumes the newest complete image in DIR, as a
 // new supervised job (so it can be checkpointed again).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include <sys/stat.h>
 
 #include "cli/command.h"
 #include "cli/progress.h"
@@ -23,8 +22,9 @@ int restart_job(control::SuperviseOptions o) {
   // by the restorer (a compressed one: unpacked, then read): about twice its size.
   struct stat st;
   uint64_t size = ::stat(gens.back().path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
-  Progress progress("restart", [] { return bytes_read_by_tree(int(::getpid())); }, 2 * size,
-                    o.quiet, [&sup] { return sup.restored(); });
+  Progress progress(
+      "restart", [] { return bytes_read_by_tree(int(::getpid())); }, 2 * size, o.quiet,
+      [&sup] { return sup.restored(); });
   control::RestorePlan plan;
   for (size_t i = gens.size(); i-- > 0;) {
     plan = control::RestorePlan();

@@ -106,8 +106,10 @@ int sbatch_main(const std::vector<std::string>& args, bool submit) {
   if (submit) {
     for (const char* tool : {"sbatch", "srun", "scontrol", "scancel", "squeue"})
       if (slurm::find_program(tool).empty())
-        return fail("Slurm's %s is not on the PATH: ckpt sbatch needs a Slurm cluster's "
-                    "commands ('ckpt slurm-script' prints the script without them)", tool);
+        return fail(
+            "Slurm's %s is not on the PATH: ckpt sbatch needs a Slurm cluster's "
+            "commands ('ckpt slurm-script' prints the script without them)",
+            tool);
     if (slurm::find_program(req.program[0]).empty())
       return fail("%s: %s", req.program[0].c_str(),
                   req.program[0].find('/') != std::string::npos ? "not an executable file"
@@ -115,7 +117,8 @@ int sbatch_main(const std::vector<std::string>& args, bool submit) {
   }
   std::string dir = absolute(req.dir.empty() ? format::default_dir() : req.dir);
   slurm::Paths paths = slurm::paths_for(req, dir, self_exe());
-  if (!req.output.empty() && req.output.find('/') == std::string::npos) paths.output = absolute(req.output);
+  if (!req.output.empty() && req.output.find('/') == std::string::npos)
+    paths.output = absolute(req.output);
   std::string script = slurm::batch_script(req, paths, CKPT_VERSION_STRING);
   if (!submit) {
     if (!warning.empty()) std::fprintf(stderr, "ckpt: slurm-script: note: %s\n", warning.c_str());
@@ -148,10 +151,11 @@ int sbatch_main(const std::vector<std::string>& args, bool submit) {
     std::fputs(err.c_str(), stderr);
     return 0;
   }
-  write_file(paths.state, "job_id=" + id + "\nrun=0\nstate=submitted\nreason=submitted\nmode=" +
-                              std::string(req.chain == slurm::Chain::kNone ? "requeue" : "chain") +
-                              "\nmax_restarts=" + std::to_string(req.max_restarts) +
-                              "\noutput=" + paths.output + "\n",
+  write_file(paths.state,
+             "job_id=" + id + "\nrun=0\nstate=submitted\nreason=submitted\nmode=" +
+                 std::string(req.chain == slurm::Chain::kNone ? "requeue" : "chain") +
+                 "\nmax_restarts=" + std::to_string(req.max_restarts) + "\noutput=" + paths.output +
+                 "\n",
              0600);
   std::printf("%s\n", id.c_str());
   if (!warning.empty()) std::fprintf(stderr, "ckpt: sbatch: note: %s\n", warning.c_str());

@@ -36,7 +36,8 @@ void print_slurm_status(const std::string& dir) {
   if (st.updated > 0) std::printf(" (%s)", human_age(uint64_t(st.updated) * 1000000000ull).c_str());
   std::printf("\n");
   if (st.last_checkpoint > 0)
-    std::printf("last saved:  %s, at a warning\n", human_age(uint64_t(st.last_checkpoint) * 1000000000ull).c_str());
+    std::printf("last saved:  %s, at a warning\n",
+                human_age(uint64_t(st.last_checkpoint) * 1000000000ull).c_str());
   // Time left, while Slurm still knows the job.
   if (!slurm::find_program("squeue").empty()) {
     std::string out;

@@ -17,13 +17,16 @@ namespace {
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += char(c);
-    else if (c == '\n') out += "\\n";
+    if (c == '"' || c == '\\')
+      out += '\\', out += char(c);
+    else if (c == '\n')
+      out += "\\n";
     else if (c < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out += buf;
-    } else out += char(c);
+    } else
+      out += char(c);
   }
   return out + "\"";
 }
@@ -33,7 +36,8 @@ std::string quote_command(const std::vector<std::string>& argv) {
   for (const auto& a : argv) {
     if (!s.empty()) s += ' ';
     bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
-    if (plain) s += a;
+    if (plain)
+      s += a;
     else {
       s += '\'';
       for (char c : a) s += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -55,8 +59,7 @@ struct View {
 };
 
 // The verdict, consistent with what `ckpt run` does next (control::resumable).
-View judge(const format::JobDir& jd, bool has_state, const control::JobState& st,
-           bool has_images) {
+View judge(const format::JobDir& jd, bool has_state, const control::JobState& st, bool has_images) {
   View v;
   v.pid = jd.holder_pid();
   if (v.pid != 0) {
@@ -130,10 +133,13 @@ std::function<int()> setup_status(CLI::App* sub) {
     View v = judge(jd, has_state, st, newest != nullptr);
     int64_t now = int64_t(::time(nullptr));
     int64_t age = newest ? now - int64_t(sum.header.created_ns / 1000000000ull) : 0;
-    const char* kind = !newest ? "" : sum.header.kind == format::Kind::kApp ? "application state"
-                                                                            : "process image";
-    std::string mode = !has_state ? (newest && sum.header.kind == format::Kind::kApp ? "libckpt" : "unknown")
-                       : st.pid_ns ? "namespace" : "plain";
+    const char* kind = !newest                                 ? ""
+                       : sum.header.kind == format::Kind::kApp ? "application state"
+                                                               : "process image";
+    std::string mode =
+        !has_state  ? (newest && sum.header.kind == format::Kind::kApp ? "libckpt" : "unknown")
+        : st.pid_ns ? "namespace"
+                    : "plain";
 
     if (*json) {
       std::string j = "{";
@@ -161,8 +167,8 @@ std::function<int()> setup_status(CLI::App* sub) {
       j += ",\"damaged\":" + std::to_string(damaged);
       if (newest) {
         j += ",\"newest\":{\"generation\":" + std::to_string(newest->number) +
-             ",\"path\":" + json_string(newest->path) + ",\"kind\":" +
-             json_string(sum.header.kind == format::Kind::kApp ? "app" : "process") +
+             ",\"path\":" + json_string(newest->path) +
+             ",\"kind\":" + json_string(sum.header.kind == format::Kind::kApp ? "app" : "process") +
              ",\"bytes\":" + std::to_string(sum.file_bytes) +
              ",\"created\":" + std::to_string(sum.header.created_ns / 1000000000ull) +
              ",\"age_s\":" + std::to_string(age) + "}";
@@ -187,19 +193,24 @@ std::function<int()> setup_status(CLI::App* sub) {
       std::printf("mode:        transparent, %s\n",
                   st.pid_ns ? "own user+pid namespace (pids kept across restarts)"
                             : "no namespace (pids change across restarts)");
-      if (st.interval_s > 0) std::printf("interval:    every %g s\n", st.interval_s);
-      else std::printf("interval:    none (checkpoints on request or signal)\n");
+      if (st.interval_s > 0)
+        std::printf("interval:    every %g s\n", st.interval_s);
+      else
+        std::printf("interval:    none (checkpoints on request or signal)\n");
       std::printf("runs:        %d\n", st.runs);
     } else if (mode == "libckpt") {
       std::printf("mode:        libckpt (the program saves its own state)\n");
     }
     print_slurm_status(jd.dir());
-    if (gens.empty()) std::printf("checkpoints: none\n");
-    else if (damaged) std::printf("checkpoints: %zu complete, %d of them damaged\n", gens.size(), damaged);
-    else std::printf("checkpoints: %zu complete\n", gens.size());
+    if (gens.empty())
+      std::printf("checkpoints: none\n");
+    else if (damaged)
+      std::printf("checkpoints: %zu complete, %d of them damaged\n", gens.size(), damaged);
+    else
+      std::printf("checkpoints: %zu complete\n", gens.size());
     if (newest)
-      std::printf("newest:      generation %llu, %s, %s (%s)\n",
-                  (unsigned long long)newest->number, kind, human_bytes(sum.file_bytes).c_str(),
+      std::printf("newest:      generation %llu, %s, %s (%s)\n", (unsigned long long)newest->number,
+                  kind, human_bytes(sum.file_bytes).c_str(),
                   human_age(sum.header.created_ns).c_str());
     else if (!gens.empty())
       std::printf("newest:      none sound ('ckpt verify' says why)\n");

@@ -12,11 +12,10 @@
 // refused, an absent file is kNotFound.
 #pragma once
 
+#include <ckpt/status.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <ckpt/status.hpp>
 
 namespace ckpt::control {
 
@@ -32,16 +31,16 @@ const char* phase_name(Phase p);
 struct JobState {
   Phase phase = Phase::kRunning;
   std::vector<std::string> command;
-  bool pid_ns = false;         // the program runs in its own user+pid namespace
+  bool pid_ns = false;  // the program runs in its own user+pid namespace
   double interval_s = 0;
   int keep = 0, compress = 0;
-  int exit_status = -1;        // kFinished: the program's exit status
-  int signal = 0;              // kKilled: the signal that ended it
-  int runs = 0;                // 1 for the first run, 2 after the first restart, ...
+  int exit_status = -1;           // kFinished: the program's exit status
+  int signal = 0;                 // kKilled: the signal that ended it
+  int runs = 0;                   // 1 for the first run, 2 after the first restart, ...
   uint64_t first_generation = 0;  // images of this run start here (older: a run before --fresh)
   int supervisor_pid = 0;
   int64_t started = 0, updated = 0;  // unix time of the first run's start, of this record
-  std::string last_failure;    // the last failed checkpoint or restart, one line
+  std::string last_failure;          // the last failed checkpoint or restart, one line
   int64_t last_failure_time = 0;
 };
 

@@ -73,7 +73,8 @@ TEST(JobState, KilledBySignalAfterACheckpointIsResumedByTheSameLine) {
   Exit e = job.checkpoint_then_signal(job.run_line("20"), 0.6, SIGTERM);
   EXPECT_EQ(e.code, 128 + SIGTERM);
   std::string st = job.status();
-  EXPECT_NE(st.find("state:       resumable: killed by signal 15 (SIGTERM)"), std::string::npos) << st;
+  EXPECT_NE(st.find("state:       resumable: killed by signal 15 (SIGTERM)"), std::string::npos)
+      << st;
   EXPECT_NE(st.find("command:     " + count() + " 20"), std::string::npos) << st;
   EXPECT_NE(st.find("interval:    none"), std::string::npos) << st;
   EXPECT_NE(st.find("runs:        1"), std::string::npos) << st;
@@ -234,8 +235,7 @@ TEST(Progress, ShownOnATerminalOnlyForSlowCheckpointsAndRestarts) {
 
   // The restart: on a terminal, a progress line; it goes before the program
   // runs on. Then stopped at once by a checkpoint of its own.
-  Child restart({"/usr/bin/script", "-qefc",
-                 ckpt_bin() + " restart --dir " + job.dir, "/dev/null"},
+  Child restart({"/usr/bin/script", "-qefc", ckpt_bin() + " restart --dir " + job.dir, "/dev/null"},
                 job.opts("tty2"));
   double start = now_seconds();
   Exit c;

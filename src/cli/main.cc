@@ -97,6 +97,11 @@ int main(int argc, char** argv) {
     sub->callback([&run, fn] { run = fn; });
   }
   if (argc == 3 && std::strcmp(argv[1], "--man-pages") == 0) return write_man_pages(app, argv[2]);
+  // CLI11 would take the second word of `ckpt help help` as the command again.
+  if (argc == 3 && std::strcmp(argv[1], "help") == 0 && std::strcmp(argv[2], "help") == 0) {
+    std::fputs(app.get_subcommand("help")->help("ckpt").c_str(), stdout);
+    return 0;
+  }
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const Command& c : commands()) known = known || std::strcmp(c.name, argv[1]) == 0;

@@ -148,7 +148,7 @@ Status parse_job_state(const std::string& text, JobState* out) {
 }
 
 Status write_job_state(const std::string& dir, const JobState& st) {
-  std::string path = job_state_path(dir), tmp = dir + "/.job.state.tmp";
+  std::string path = job_state_path(dir), tmp = dir + "/.job.state.new";
   std::string text = format_job_state(st);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return Status::make(Code::kIo, errno, "cannot write %s", tmp.c_str());

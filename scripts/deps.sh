@@ -13,7 +13,7 @@ required=(
   libgtest-dev libbenchmark-dev
   python3 python3-numpy perl gawk util-linux
   python3-dev python3-pybind11 pybind11-dev python3-setuptools python3-wheel python3-venv
-  lmod clang-format
+  lmod clang-format man-db groff-base
 )
 # Optional parts (the fuzz build: clang and its libFuzzer runtime; libckpt's
 # MPI mode and the multi-node cluster: Open MPI, iproute2): each

@@ -280,6 +280,26 @@ TEST(Lib, IntervalAndDeadlineMakeCheckpointsDue) {
   EXPECT_FALSE(ck2.due()) << "the deadline checkpoint is taken once";
 }
 
+// The default margin scales with a short limit, as `ckpt sbatch --lead`: a
+// job with 60 s left is due at 40 s, not at once (a fixed 60 s margin).
+TEST(Lib, DefaultDeadlineMarginIsAThirdOfAShortLimit) {
+  TempDir t;
+  Options d = opts(t / "job");
+  ASSERT_LT(d.deadline_margin_seconds, 0) << "the default is automatic";
+  d.deadline_unix = time(nullptr) + 3;
+  int x = 0;
+  Checkpointer ck(d);
+  ASSERT_TRUE(ck.add("x", x).is_ok());
+  ASSERT_TRUE(ck.restore().is_ok());
+  EXPECT_FALSE(ck.due()) << "due at once: the margin did not scale";
+  double start = test::now_seconds();
+  while (!ck.due() && test::now_seconds() - start < 5) test::sleep_seconds(0.01);
+  double at = test::now_seconds() - start;
+  EXPECT_TRUE(ck.due());
+  EXPECT_GT(at, 0.5);  // 3 s left, margin 1 s: due after about 2 s
+  EXPECT_LT(at, 2.9);
+}
+
 TEST(Lib, SqueueEndTimeIsParsedOrZero) {
   tm t = {};
   t.tm_year = 2026 - 1900;

@@ -3,9 +3,11 @@
  * Conventions:
  *  - Every function that can fail returns an int: 0 on success, a negative
  *    CKPT_E* code on failure. ckpt_last_error() gives a one-line message.
- *  - A ckpt_t is made by ckpt_new(), configured with ckpt_set_*() and
+ *  - A ckpt_t is made by ckpt_new(), configured with ckpt_set_*() and then
  *    ckpt_register*() before ckpt_restore() (or ckpt_start()), and freed by
- *    ckpt_free(). One ckpt_t is used by one thread at a time.
+ *    ckpt_free(). Every ckpt_set_*() comes before the first ckpt_register*():
+ *    after it they fail with CKPT_EINVAL. One ckpt_t is used by one thread
+ *    at a time.
  *  - Names are NUL-terminated UTF-8; registered memory must stay valid
  *    until ckpt_free().
  *
@@ -55,7 +57,9 @@ int ckpt_set_interval(ckpt_t* ck, double seconds);
  * program with CKPT_EXIT_STOPPED (when exit_on_stop is set). */
 int ckpt_set_signals(ckpt_t* ck, const int* signals, int n, const int* stop_signals, int nstop);
 int ckpt_set_exit_on_stop(ckpt_t* ck, int enabled, int exit_status);
-/* unix_time 0: none (under Slurm the job's end is found automatically). */
+/* unix_time 0: none (under Slurm the job's end is found automatically).
+ * margin_seconds < 0: automatic, 60 s, or a third of the time left when
+ * less than 3 minutes are left (as ckpt sbatch's --lead). */
 int ckpt_set_deadline(ckpt_t* ck, int64_t unix_time, double margin_seconds);
 int ckpt_set_keep(ckpt_t* ck, int generations);
 /* level 0: uncompressed; 1-19: zstd. */

@@ -52,8 +52,10 @@ struct Options {
   int stop_exit_status = kExitStopped;
   // Deadline: due `deadline_margin_seconds` before it. 0: none given; under
   // Slurm the job's end time is found automatically (find_slurm_deadline).
+  // A negative margin is automatic: 60 s, or a third of the time left at
+  // start when that is under 3 minutes (as `ckpt sbatch --lead`).
   int64_t deadline_unix = 0;
-  double deadline_margin_seconds = 60;
+  double deadline_margin_seconds = -1;
   bool find_slurm_deadline = true;
   int keep = 2;  // complete generations kept on disk
   Compression compression = Compression::kNone;

@@ -10,25 +10,26 @@
 namespace ckpt::cli {
 
 std::function<int()> setup_list(CLI::App* sub) {
-  auto dir = std::make_shared<std::string>(format::default_dir());
-  sub->add_option("--dir", *dir, "Checkpoint directory ($CKPT_DIR, else ckpt.d)");
+  auto dir = std::make_shared<std::string>();
+  add_dir_option(sub, dir.get());
   return [dir] {
     format::JobDir jd;
     Status s = jd.open(*dir, false);
     if (!s.is_ok()) return fail("%s", s.message());
     std::printf("%-12s %-8s %10s  %-14s %s\n", "GENERATION", "KIND", "SIZE", "CREATED", "FILE");
     for (const auto& g : jd.list()) {
-      format::ImageReader r;
-      Status rs = r.open(g.path);
+      ImageSummary sum;
+      Status rs = quick_check(g.path, &sum);
       const char* file = std::strrchr(g.path.c_str(), '/') + 1;
       if (!rs.is_ok()) {
-        std::printf("%-12llu %-8s %10s  %-14s %s (%s)\n", (unsigned long long)g.number, "?", "?",
-                    "?", file, rs.message());
+        // The reason names the file and the place: after the name, in brackets.
+        std::printf("%-12llu %-8s %10s  %-14s %s (%s)\n", (unsigned long long)g.number,
+                    rs.code() == Code::kCorrupt ? "damaged" : "?", "?", "?", file, rs.message());
         continue;
       }
       std::printf("%-12llu %-8s %10s  %-14s %s\n", (unsigned long long)g.number,
-                  r.header().kind == format::Kind::kApp ? "app" : "process",
-                  human_bytes(r.file_size()).c_str(), human_age(r.header().created_ns).c_str(),
+                  sum.header.kind == format::Kind::kApp ? "app" : "process",
+                  human_bytes(sum.file_bytes).c_str(), human_age(sum.header.created_ns).c_str(),
                   file);
     }
     // Files that are not complete generations, so the user sees them too.

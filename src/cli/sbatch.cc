@@ -85,31 +85,33 @@ bool write_file(const std::string& path, const std::string& text, mode_t mode) {
 
 }  // namespace
 
+std::string sbatch_help(bool submit) {
+  char buf[sizeof kUsage + 256];
+  std::snprintf(buf, sizeof buf, kUsage, submit ? "sbatch" : "slurm-script",
+                submit ? "Submits PROGRAM as a Slurm job and prints its job id."
+                       : "Prints the batch script that 'ckpt sbatch' would submit.");
+  return std::string(buf) + "\n" + docs_footer(submit ? "sbatch" : "slurm-script") + "\n";
+}
+
 int sbatch_main(const std::vector<std::string>& args, bool submit) {
   const char* name = submit ? "sbatch" : "slurm-script";
   slurm::Request req;
   Status s = slurm::parse_args(args, &req);
   if (req.help) {
-    std::printf(kUsage, name,
-                submit ? "Submits PROGRAM as a Slurm job and prints its job id."
-                       : "Prints the batch script that 'ckpt sbatch' would submit.");
+    std::fputs(sbatch_help(submit).c_str(), stdout);
     return 0;
   }
-  if (!s.is_ok()) {
-    std::fprintf(stderr, "ckpt %s: %s\n", name, s.message());
-    return kExitUsage;
-  }
+  if (!s.is_ok()) return usage("%s: %s", name, s.message());
   std::string warning;
   s = slurm::check(&req, &warning);
-  if (!s.is_ok()) {
-    std::fprintf(stderr, "ckpt %s: %s\n", name, s.message());
-    return kExitUsage;
-  }
+  if (!s.is_ok()) return usage("%s: %s", name, s.message());
   if (submit) {
     for (const char* tool : {"sbatch", "srun", "scontrol", "scancel", "squeue"})
       if (slurm::find_program(tool).empty())
-        return fail("Slurm's %s is not on the PATH: ckpt sbatch needs a Slurm cluster's "
-                    "commands ('ckpt slurm-script' prints the script without them)", tool);
+        return fail(
+            "Slurm's %s is not on the PATH: ckpt sbatch needs a Slurm cluster's "
+            "commands ('ckpt slurm-script' prints the script without them)",
+            tool);
     if (slurm::find_program(req.program[0]).empty())
       return fail("%s: %s", req.program[0].c_str(),
                   req.program[0].find('/') != std::string::npos ? "not an executable file"
@@ -117,10 +119,11 @@ int sbatch_main(const std::vector<std::string>& args, bool submit) {
   }
   std::string dir = absolute(req.dir.empty() ? format::default_dir() : req.dir);
   slurm::Paths paths = slurm::paths_for(req, dir, self_exe());
-  if (!req.output.empty() && req.output.find('/') == std::string::npos) paths.output = absolute(req.output);
+  if (!req.output.empty() && req.output.find('/') == std::string::npos)
+    paths.output = absolute(req.output);
   std::string script = slurm::batch_script(req, paths, CKPT_VERSION_STRING);
   if (!submit) {
-    if (!warning.empty()) std::fprintf(stderr, "ckpt slurm-script: note: %s\n", warning.c_str());
+    if (!warning.empty()) std::fprintf(stderr, "ckpt: slurm-script: note: %s\n", warning.c_str());
     std::fputs(script.c_str(), stdout);
     return 0;
   }
@@ -150,14 +153,15 @@ int sbatch_main(const std::vector<std::string>& args, bool submit) {
     std::fputs(err.c_str(), stderr);
     return 0;
   }
-  write_file(paths.state, "job_id=" + id + "\nrun=0\nstate=submitted\nreason=submitted\nmode=" +
-                              std::string(req.chain == slurm::Chain::kNone ? "requeue" : "chain") +
-                              "\nmax_restarts=" + std::to_string(req.max_restarts) +
-                              "\noutput=" + paths.output + "\n",
+  write_file(paths.state,
+             "job_id=" + id + "\nrun=0\nstate=submitted\nreason=submitted\nmode=" +
+                 std::string(req.chain == slurm::Chain::kNone ? "requeue" : "chain") +
+                 "\nmax_restarts=" + std::to_string(req.max_restarts) + "\noutput=" + paths.output +
+                 "\n",
              0600);
   std::printf("%s\n", id.c_str());
-  if (!warning.empty()) std::fprintf(stderr, "ckpt sbatch: note: %s\n", warning.c_str());
-  std::fprintf(stderr, "ckpt sbatch: job %s submitted; script %s, output %s\n", id.c_str(),
+  if (!warning.empty()) std::fprintf(stderr, "ckpt: sbatch: note: %s\n", warning.c_str());
+  std::fprintf(stderr, "ckpt: sbatch: job %s submitted; script %s, output %s\n", id.c_str(),
                paths.script.c_str(), paths.output.c_str());
   return 0;
 }

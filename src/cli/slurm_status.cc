@@ -23,8 +23,10 @@ void print_slurm_status(const std::string& dir) {
   // A chain moves on to a new job id; follow it.
   if (!st.next_job_id.empty()) job = st.next_job_id;
   std::printf("slurm job:   %s (%s)", job.c_str(), st.mode.c_str());
-  if (st.run >= 0) {
-    int runs = st.run + 1 + (!st.next_job_id.empty() || st.state == "requeued" ? 1 : 0);
+  if (st.run > 0) {
+    // Runs count from 1, as the script's lines and slurm.state's run= do;
+    // a requeued job or a chained next job is the next run.
+    int runs = st.run + (!st.next_job_id.empty() || st.state == "requeued" ? 1 : 0);
     std::printf(", run %d so far, %d restart%s", runs, runs - 1, runs == 2 ? "" : "s");
     if (st.max_restarts >= 0) std::printf(" of at most %d", st.max_restarts);
   }
@@ -34,7 +36,8 @@ void print_slurm_status(const std::string& dir) {
   if (st.updated > 0) std::printf(" (%s)", human_age(uint64_t(st.updated) * 1000000000ull).c_str());
   std::printf("\n");
   if (st.last_checkpoint > 0)
-    std::printf("last saved:  %s, at a warning\n", human_age(uint64_t(st.last_checkpoint) * 1000000000ull).c_str());
+    std::printf("last saved:  %s, at a warning\n",
+                human_age(uint64_t(st.last_checkpoint) * 1000000000ull).c_str());
   // Time left, while Slurm still knows the job.
   if (!slurm::find_program("squeue").empty()) {
     std::string out;

@@ -5,10 +5,10 @@
 namespace ckpt::cli {
 
 std::function<int()> setup_verify(CLI::App* sub) {
-  auto dir = std::make_shared<std::string>(format::default_dir());
+  auto dir = std::make_shared<std::string>();
   auto files = std::make_shared<std::vector<std::string>>();
-  sub->add_option("--dir", *dir, "Checkpoint directory ($CKPT_DIR, else ckpt.d)");
-  sub->add_option("IMAGE", *files, "Image files to check instead of a directory's");
+  add_dir_option(sub, dir.get());
+  sub->add_option("IMAGE", *files, "Image files to check instead of a directory's")->type_name("");
   return [dir, files] {
     std::vector<std::string> paths = *files;
     if (paths.empty()) {

@@ -16,6 +16,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include "control/procfs.h"
 #include "control/protocol.h"
@@ -124,15 +125,23 @@ void raise_ambient_caps() {
   for (int c : caps) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
 }
 
-// pid 1 of the job's pid namespace: reaps, and ends with the program.
-[[noreturn]] void namespace_init(pid_t program) {
+// pid 1 of the job's pid namespace: reaps, and ends with the program. Its
+// own exit status cannot say "killed by a signal" (pid 1 cannot kill itself
+// with one), so the program's raw wait status goes to the supervisor first.
+[[noreturn]] void namespace_init(pid_t program, int status_fd) {
   for (;;) {
     int st;
     pid_t w = ::waitpid(-1, &st, 0);
-    if (w == program) _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    if (w == program) {
+      if (::write(status_fd, &st, sizeof st) < 0) {
+      }
+      _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    }
     if (w < 0 && errno == ECHILD) _exit(1);
   }
 }
+
+int64_t unix_now() { return int64_t(::time(nullptr)); }
 
 }  // namespace
 
@@ -160,7 +169,7 @@ Supervisor::~Supervisor() {
     ::close(listen_fd_);
     ::unlink(control_path(dir_.dir()).c_str());
   }
-  for (int fd : {report_fd_, sig_fd_, timer_fd_, restore_fd_})
+  for (int fd : {report_fd_, sig_fd_, timer_fd_, restore_fd_, status_fd_})
     if (fd >= 0) ::close(fd);
 }
 
@@ -168,6 +177,7 @@ Status Supervisor::open_job() {
   CKPT_RETURN_IF_ERROR(dir_.open(options_.dir, true));
   CKPT_RETURN_IF_ERROR(dir_.lock());
   CKPT_RETURN_IF_ERROR(listen_control(dir_.dir(), &listen_fd_));
+  had_state_ = read_job_state(dir_.dir(), &state_).is_ok();
   sigset_t set;
   sigemptyset(&set);
   for (int s : kHandled) sigaddset(&set, s);
@@ -179,8 +189,10 @@ Status Supervisor::open_job() {
   if (options_.interval_s > 0) {
     timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     itimerspec its = {};
-    its.it_value.tv_sec = options_.interval_s;
-    its.it_interval.tv_sec = options_.interval_s;
+    its.it_value.tv_sec = time_t(options_.interval_s);
+    its.it_value.tv_nsec = long((options_.interval_s - double(its.it_value.tv_sec)) * 1e9);
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+    its.it_interval = its.it_value;
     if (timer_fd_ < 0 || ::timerfd_settime(timer_fd_, 0, &its, nullptr) != 0)
       return Status::make(Code::kIo, errno, "timerfd");
   }
@@ -206,8 +218,9 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
     }
   }
   if (want_ns) {
-    int go[2], ready[2];
-    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0)
+    int go[2], ready[2], status[2];
+    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0 ||
+        ::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0)
       return Status::make(Code::kIo, errno, "pipe");
     long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
     int clone_errno = errno;
@@ -228,11 +241,15 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
       if (::write(ready[1], "r", 1) != 1) _exit(127);
       // The init never execs: drop the supervisor's descriptors (the job
       // directory's lock, the control socket) so that they close with it.
-      ::close_range(3, ~0u, 0);
-      namespace_init(program);
+      ::dup2(status[1], 3);
+      ::close_range(4, ~0u, 0);
+      namespace_init(program, 3);
     }
     ::close(go[0]);
     ::close(ready[1]);
+    ::close(status[1]);
+    if (b > 0) status_fd_ = status[0];
+    else ::close(status[0]);
     if (b > 0) {
       pid_t init = pid_t(b);
       std::string uid = std::to_string(::geteuid()), gid = std::to_string(::getegid());
@@ -317,7 +334,7 @@ Status Supervisor::launch(const std::vector<std::string>& argv) {
     if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
     ::setenv("LD_PRELOAD", preload.c_str(), 1);
     ::setenv("CKPT_INJECT_FD", std::to_string(fd).c_str(), 1);
-    ::setenv("CKPT_SIGNAL", std::to_string(inject::kDefaultSignal).c_str(), 1);
+    ::setenv("CKPT_INJECT_SIGNAL", std::to_string(inject::kDefaultSignal).c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -326,6 +343,17 @@ Status Supervisor::launch(const std::vector<std::string>& argv) {
     _exit(127);
   };
   Status s = spawn(child, options_.pid_ns, false);
+  state_ = JobState();
+  state_.command = argv;
+  state_.runs = 1;
+  state_.first_generation = dir_.next_generation();
+  state_.started = unix_now();
+  if (!s.is_ok()) {
+    state_.phase = Phase::kFailed;
+    record_failure(s.message());
+  } else {
+    save_state();
+  }
   ::close(p[1]);
   report_fd_ = p[0];
   ::fcntl(report_fd_, F_SETFL, O_NONBLOCK);
@@ -345,6 +373,13 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   if (::pipe2(msg, O_CLOEXEC) != 0 || ::pipe2(rep, O_CLOEXEC) != 0)
     return Status::make(Code::kIo, errno, "pipe");
   Status s = spawn([&] { exec_restorer(plan, restorer, msg[1], rep[1]); }, ns, ns);
+  if (!had_state_) state_.started = unix_now();  // an image of a ckpt that kept no state
+  state_.runs = state_.runs > 0 ? state_.runs + 1 : 1;
+  state_.phase = Phase::kRunning;
+  state_.exit_status = -1;
+  state_.signal = 0;
+  if (!s.is_ok()) record_failure(std::string("restart failed: ") + s.message(), true);
+  else save_state();
   ::close(msg[1]);
   ::close(rep[1]);
   report_fd_ = rep[0];
@@ -385,10 +420,11 @@ Status Supervisor::checkpoint(DumpResult* result, bool stop) {
   o.direct = options_.direct;
   if (stop) o.end_on_success = child_;
   o.refuse_external = options_.refuse_external;
+  o.keep = options_.keep;
   Status s = checkpoint_process(target_, dir_, o, result);
   for (const std::string& w : result->warnings)
     if (warned_.insert(w).second) std::fprintf(stderr, "ckpt: warning: %s\n", w.c_str());
-  if (s.is_ok()) ::unlink((dir_.dir() + "/finished").c_str());
+  if (!s.is_ok()) record_failure(std::string("checkpoint failed: ") + s.message());
   return s;
 }
 
@@ -449,30 +485,70 @@ void Supervisor::drain_restore_messages() {
       if (n == 0) {
         ::close(restore_fd_);
         restore_fd_ = -1;
+        restored_ = true;
       }
       return;
     }
     std::string text(buf, size_t(n));
-    if (text.find("warning:") == std::string::npos) restore_failed_ = true;
+    if (text.find("warning:") == std::string::npos) {
+      restore_failed_ = true;
+      restore_message_ = text.substr(0, text.find('\n'));
+      if (restore_message_.rfind("ckpt: ", 0) == 0) restore_message_.erase(0, 6);
+    }
     if (::write(2, text.data(), text.size()) < 0) {
     }
   }
 }
 
+void Supervisor::save_state() {
+  state_.pid_ns = target_.pid_ns;
+  state_.interval_s = options_.interval_s;
+  state_.keep = options_.keep;
+  state_.compress = options_.zstd_level;
+  state_.supervisor_pid = int(::getpid());
+  state_.updated = unix_now();
+  Status s = write_job_state(dir_.dir(), state_);
+  if (!s.is_ok() && !options_.quiet) std::fprintf(stderr, "ckpt: warning: %s\n", s.message());
+}
+
+void Supervisor::record_failure(const std::string& what, bool restart_failed) {
+  state_.last_failure = what;
+  state_.last_failure_time = unix_now();
+  if (restart_failed) state_.phase = Phase::kFailed;
+  save_state();
+}
+
 int Supervisor::finish(int st) {
   drain_restore_messages();
+  restored_ = true;
   if (restore_failed_) {
     std::fprintf(stderr, "ckpt: the restart failed; the image is unchanged\n");
+    record_failure("restart failed: " + (restore_message_.empty() ? std::string("see its output")
+                                                                   : restore_message_),
+                   true);
     return 1;
   }
-  if (!stopping_) {
-    int fd = ::open((dir_.dir() + "/finished").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd >= 0) ::close(fd);
+  // In a namespace our child is the init: the program's own status came
+  // through status_fd_ (the init's exit status cannot say "killed by").
+  if (status_fd_ >= 0) {
+    int program_st;
+    if (::read(status_fd_, &program_st, sizeof program_st) == ssize_t(sizeof program_st))
+      st = program_st;
   }
-  if (stopping_) return kExitStopped;
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-  return 1;
+  int rc = 1;
+  if (stopping_) {
+    state_.phase = Phase::kStopped;
+    rc = kExitStopped;
+  } else if (WIFEXITED(st)) {
+    state_.phase = Phase::kFinished;
+    state_.exit_status = rc = WEXITSTATUS(st);
+  } else if (WIFSIGNALED(st)) {
+    state_.phase = Phase::kKilled;
+    state_.signal = WTERMSIG(st);
+    rc = 128 + WTERMSIG(st);
+  }
+  save_state();
+  return rc;
 }
 
 int Supervisor::run() {

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <set>
 #include <string>
@@ -14,6 +15,7 @@
 #include <ckpt/status.hpp>
 
 #include "control/dump.h"
+#include "control/job_state.h"
 #include "control/restore_prep.h"
 #include "format/writer.h"
 #include "format/jobdir.h"
@@ -25,7 +27,8 @@ inline constexpr int kExitStopped = 85;
 
 struct SuperviseOptions {
   std::string dir;
-  int interval_s = 0;     // periodic checkpoints; 0: none
+  double interval_s = 0;  // periodic checkpoints; 0: none
+  int keep = 2;           // complete images kept in the directory
   int ckpt_signal = 10;   // SIGUSR1: checkpoint and continue
   int stop_signal = 0;    // checkpoint and stop; 0: none
   int zstd_level = 0;
@@ -55,6 +58,10 @@ class Supervisor {
   Status launch_restored(RestorePlan& plan);
   // Runs until the program ends; returns the exit status for `ckpt`.
   int run();
+  // True once a restarted program runs on its own (the restorer is done).
+  bool restored() const { return restored_; }
+  // Records a failure (one line) in the job's state file, for `ckpt status`.
+  void record_failure(const std::string& what, bool restart_failed = false);
 
  private:
   // Starts exec_child in a new process (in a new user+pid namespace when
@@ -78,10 +85,16 @@ class Supervisor {
   void read_reports();
   int restore_fd_ = -1;  // the restore path's messages (warnings, or why it failed)
   bool restore_failed_ = false;
+  std::atomic<bool> restored_{false};  // read by the progress line's thread
   void drain_restore_messages();
+  std::string restore_message_;  // the restore path's last words, if it failed
   int sig_fd_ = -1, timer_fd_ = -1;
+  int status_fd_ = -1;  // namespace mode: the init reports the program's wait status here
   bool stopping_ = false;
   std::set<std::string> warned_;  // warnings said already (once per job)
+  JobState state_;       // what DIR/job.state says (control/job_state.h)
+  bool had_state_ = false;
+  void save_state();
 };
 
 }  // namespace ckpt::control

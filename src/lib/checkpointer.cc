@@ -319,8 +319,10 @@ Status Checkpointer::start() {
     if (job && *job) deadline = lib::slurm_job_end_time(job);
   }
   if (deadline > 0) {
-    int64_t left_ns = (deadline - int64_t(time(nullptr))) * 1000000000 -
-                      int64_t(options_.deadline_margin_seconds * 1e9);
+    int64_t left_s = deadline - int64_t(time(nullptr));
+    double margin = options_.deadline_margin_seconds;
+    if (margin < 0) margin = left_s > 0 && left_s < 180 ? double(left_s) / 3 : 60;
+    int64_t left_ns = left_s * 1000000000 - int64_t(margin * 1e9);
     impl_->deadline_due_ns = now + std::max<int64_t>(left_ns, 0);
     impl_->deadline_pending = true;
   }

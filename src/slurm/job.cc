@@ -372,8 +372,9 @@ std::string batch_script(const Request& r, const Paths& p, std::string_view vers
   s += "OUT=" + shell_quote(p.output) + "\n";
   s += "MODE=" + std::string(mode) + "\n";
   s += "MAX_RESTARTS=" + std::to_string(r.max_restarts) + "\n";
-  s += chain ? "run=${CKPT_SLURM_RUN:-0}  # set by the previous job of the chain\n"
-             : "run=${SLURM_RESTART_COUNT:-0}\n";
+  // Runs are numbered from 1 everywhere: here, in slurm.state, in ckpt status.
+  s += chain ? "run=${CKPT_SLURM_RUN:-1}  # set by the previous job of the chain\n"
+             : "run=$(( ${SLURM_RESTART_COUNT:-0} + 1 ))\n";
   s += R"SH(
 say() { echo "ckpt-slurm: $(date +%H:%M:%S.%3N) $*"; }
 # The job's state for `ckpt status`: key=value lines, replaced atomically.
@@ -387,16 +388,22 @@ record() {  # STATE REASON [NEXT_JOB_ID]
 last_ckpt=$(sed -n 's/^last_checkpoint=//p' "$STATE" 2>/dev/null)
 
 warned=0
+left=""
 trap 'warned=1' USR1
-say "run $run (restarts so far: $run of at most $MAX_RESTARTS) of job $SLURM_JOB_ID on $(hostname)"
+# ckpt's own lines in the output: this one on the first run, one per requeue,
+# and the last word; the program's output is everything else.
+[ "$run" = 1 ] && say "run 1 of job $SLURM_JOB_ID on $(hostname); requeued up to $MAX_RESTARTS times"
 record running "run $run started"
+# srun reports a step that exits non-zero; 85 is a checkpoint that stopped the
+# program on purpose, said once below.
+quiet_85() { grep --line-buffered -v '^srun: error: .*: Exited with exit code 85$' >&2; }
 )SH";
   if (r.app) {
     s += "# The program uses libckpt: it saves its state on SIG" + r.app_signal +
          " and exits with status 85.\n";
     if (!r.srun_mpi.empty())
       s += "# An MPI program (libckpt's MPI mode): every rank gets the signal, all save one generation.\n";
-    s += "srun" + (r.srun_mpi.empty() ? std::string() : " --mpi=" + r.srun_mpi) + prog + " &\n";
+    s += "srun" + (r.srun_mpi.empty() ? std::string() : " --mpi=" + r.srun_mpi) + prog + " 2> >(quiet_85) &\n";
   } else {
     s += "# Transparent: ckpt run starts the program, or resumes it from the newest image in CKPT_DIR.\n";
     s += "srun \"$CKPT\" run --dir \"$CKPT_DIR\"";
@@ -405,7 +412,7 @@ record running "run $run started"
       std::snprintf(buf, sizeof buf, "%g", r.interval);
       s += std::string(" --interval ") + buf;
     }
-    s += " --" + prog + " &\n";
+    s += " --" + prog + " 2> >(quiet_85) &\n";
   }
   s += R"SH(step=$!
 asked=0
@@ -415,13 +422,13 @@ ckpt_rc=0
 while :; do
   if [ "$warned" = 1 ] && [ "$asked" = 0 ]; then
     asked=1
-    say "warning signal: $(squeue -h -j "$SLURM_JOB_ID" -o %L 2>/dev/null) left; checkpointing"
+    left=$(squeue -h -j "$SLURM_JOB_ID" -o %L 2>/dev/null)
     record checkpointing "time limit near"
 )SH";
   if (r.app)
     s += "    scancel -s " + r.app_signal + " \"$SLURM_JOB_ID\" || ckpt_rc=$?\n";
   else
-    s += "    \"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop; ckpt_rc=$?\n";
+    s += "    \"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop >/dev/null; ckpt_rc=$?\n";
   s += R"SH(    [ "$ckpt_rc" = 0 ] || say "the checkpoint request FAILED (status $ckpt_rc); the job will not be requeued"
 )SH";
   s += R"SH(  fi
@@ -430,18 +437,18 @@ while :; do
   [ "$warned" = 1 ] && [ "$asked" = 0 ] && continue
   kill -0 "$step" 2>/dev/null || break
 done
-say "program ended with exit status $rc"
+saved="run $run: checkpoint saved at the warning${left:+ ($left left)}"
 
 if [ "$rc" = 85 ] && [ "$ckpt_rc" = 0 ]; then
   last_ckpt=$(date +%s)
-  if [ "$run" -ge "$MAX_RESTARTS" ]; then
-    say "checkpoint saved; NOT resubmitted: $run restarts reached --max-restarts $MAX_RESTARTS (to go on: sbatch $SCRIPT)"
-    record stopped "$run restarts reached --max-restarts $MAX_RESTARTS"
+  if [ "$((run - 1))" -ge "$MAX_RESTARTS" ]; then
+    say "$saved; NOT resubmitted: $((run - 1)) restarts reached --max-restarts $MAX_RESTARTS (to go on: sbatch $SCRIPT)"
+    record stopped "$((run - 1)) restarts reached --max-restarts $MAX_RESTARTS"
     exit 85
   fi
 )SH";
   if (!chain) {
-    s += R"SH(  say "checkpoint saved; requeueing job $SLURM_JOB_ID for restart $((run + 1))"
+    s += R"SH(  say "$saved; requeueing job $SLURM_JOB_ID for run $((run + 1))"
   record requeued "checkpoint saved"
   if ! msg=$(scontrol requeue "$SLURM_JOB_ID" 2>&1); then
     say "requeue FAILED: $msg; NOT requeued (to go on: sbatch $SCRIPT)"
@@ -459,14 +466,14 @@ if [ "$rc" = 85 ] && [ "$ckpt_rc" = 0 ]; then
     exit 1
   fi
   next=${next%%;*}
-  say "checkpoint saved; next job of the chain: $next (starts when job $SLURM_JOB_ID ends)"
+  say "$saved; next job of the chain: $next, run $((run + 1)) (starts when job $SLURM_JOB_ID ends)"
   record chained "checkpoint saved" "$next"
   exit 0
 )SH";
   }
   s += R"SH(fi
 if [ "$rc" = 0 ]; then
-  say "program finished after $run restarts; done"
+  say "program finished in run $run ($((run - 1)) restarts); done"
   record done "program finished"
   exit 0
 fi

@@ -87,7 +87,7 @@ std::string shell_quote(std::string_view s);
 // The state file the script writes: key=value lines.
 struct JobState {
   std::string job_id, next_job_id, state, reason, mode, output;
-  int run = -1;  // 0 for the first run; -1 unknown
+  int run = -1;  // 1 for the first run; -1 unknown
   int max_restarts = -1;
   int64_t updated = 0;  // unix time
   int64_t last_checkpoint = 0;  // unix time of the last saved checkpoint

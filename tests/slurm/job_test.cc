@@ -149,10 +149,10 @@ TEST(SlurmScript, RequeueAppMode) {
   EXPECT_NE(s.find("#SBATCH --open-mode=append\n"), std::string::npos);
   EXPECT_NE(s.find("#SBATCH --output=/j/d/job.out\n"), std::string::npos);
   EXPECT_NE(s.find("#SBATCH --time=10\n#SBATCH -n 1\n"), std::string::npos);
-  EXPECT_NE(s.find("srun ./prog 'it'\\''s' 'a b' &\n"), std::string::npos);
   EXPECT_NE(s.find("scancel -s INT \"$SLURM_JOB_ID\""), std::string::npos);
   EXPECT_NE(s.find("scontrol requeue \"$SLURM_JOB_ID\""), std::string::npos);
-  EXPECT_NE(s.find("run=${SLURM_RESTART_COUNT:-0}"), std::string::npos);
+  EXPECT_NE(s.find("run=$(( ${SLURM_RESTART_COUNT:-0} + 1 ))"), std::string::npos);
+  EXPECT_NE(s.find("srun ./prog 'it'\\''s' 'a b' 2> >(quiet_85) &\n"), std::string::npos);
   // The requeue comes only after waiting for the step.
   EXPECT_LT(s.find("wait \"$step\""), s.find("scontrol requeue"));
 }
@@ -160,8 +160,8 @@ TEST(SlurmScript, RequeueAppMode) {
 TEST(SlurmScript, TransparentMode) {
   std::string s = script_for({"--time=10", "--interval", "3600", "--", "./prog"});
   expect_valid_bash(s);
-  EXPECT_NE(s.find("srun \"$CKPT\" run --dir \"$CKPT_DIR\" --interval 3600 -- ./prog &"), std::string::npos);
-  EXPECT_NE(s.find("\"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop"), std::string::npos);
+  EXPECT_NE(s.find("srun \"$CKPT\" run --dir \"$CKPT_DIR\" --interval 3600 -- ./prog 2> >(quiet_85) &"), std::string::npos);
+  EXPECT_NE(s.find("\"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop >/dev/null"), std::string::npos);
   EXPECT_NE(s.find("CKPT=/opt/ckpt"), std::string::npos);
 }
 
@@ -170,7 +170,7 @@ TEST(SlurmScript, Chains) {
   expect_valid_bash(a);
   EXPECT_NE(a.find("--dependency=afterany:$SLURM_JOB_ID"), std::string::npos);
   EXPECT_EQ(a.find("scontrol requeue"), std::string::npos);
-  EXPECT_NE(a.find("run=${CKPT_SLURM_RUN:-0}"), std::string::npos);
+  EXPECT_NE(a.find("run=${CKPT_SLURM_RUN:-1}"), std::string::npos);
   std::string s = script_for({"--chain=singleton", "--job-name", "my job", "--app", "--", "p"});
   expect_valid_bash(s);
   EXPECT_NE(s.find("--dependency=singleton"), std::string::npos);

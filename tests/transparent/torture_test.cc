@@ -180,7 +180,7 @@ void Torture::check_directory(const std::string& when) {
   // Nothing holds the job's lock any more.
   Exit st = ckpt({"status", "--dir", dir_}, &out, &err);
   EXPECT_EQ(st.code, 0) << when << ": " << err;
-  EXPECT_NE(out.find("not running"), std::string::npos) << when << ":\n" << out;
+  EXPECT_EQ(out.find("state:       running"), std::string::npos) << when << ":\n" << out;
   if (images.empty())
     EXPECT_NE(out.find("checkpoints: none"), std::string::npos) << when << ":\n" << out;
   else

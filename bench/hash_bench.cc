@@ -11,10 +11,10 @@
 // empty, files in the page cache) against memcpy of the same bytes, the
 // machine's own limit measured in the same run; and a later checkpoint's
 // (every file found in the cache).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +58,8 @@ std::vector<std::string> code_files(pid_t pid) {
     if (m.x && !m.path.empty() && m.path[0] == '/') paths.push_back(m.path);
   for (const std::string& p : paths) {
     struct stat st;
-    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && seen.insert({st.st_dev, st.st_ino}).second)
+    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        seen.insert({st.st_dev, st.st_ino}).second)
       out.push_back(p);
   }
   return out;
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
   std::printf("first checkpoint, hashing: %.2f ms (%.2f GB/s), %.2fx memcpy of the same bytes\n",
               median(cold) * 1e3, double(bytes) / median(cold) / 1e9, median(cold) / median(copy));
   std::printf("later checkpoint, cached:  %.3f ms\n", median(warm) * 1e3);
-  std::printf("memcpy of %.1f MiB:        %.2f ms\n", double(bytes) / (1 << 20), median(copy) * 1e3);
+  std::printf("memcpy of %.1f MiB:        %.2f ms\n", double(bytes) / (1 << 20),
+              median(copy) * 1e3);
   return 0;
 }

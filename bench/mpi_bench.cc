@@ -41,9 +41,12 @@ double median(std::vector<double> v) {
 
 // N parallel dd of `mib` MiB with a final fsync into dir: seconds.
 double dd_parallel(const std::string& dir, int n, long mib) {
-  std::string cmd = "cd '" + dir + "' && for i in $(seq " + std::to_string(n) + "); do dd if=/dev/urandom of=dd.src.$i bs=1M count=" + std::to_string(mib) +
+  std::string cmd = "cd '" + dir + "' && for i in $(seq " + std::to_string(n) +
+                    "); do dd if=/dev/urandom of=dd.src.$i bs=1M count=" + std::to_string(mib) +
                     " status=none 2>/dev/null; done; sync; t0=$(date +%s.%N); for i in $(seq " +
-                    std::to_string(n) + "); do dd if=dd.src.$i of=dd.$i bs=1M conv=fsync status=none & done; wait; t1=$(date +%s.%N); "
+                    std::to_string(n) +
+                    "); do dd if=dd.src.$i of=dd.$i bs=1M conv=fsync status=none & done; wait; "
+                    "t1=$(date +%s.%N); "
                     "rm -f dd.*; awk \"BEGIN{print $t1 - $t0}\"";
   FILE* p = popen(cmd.c_str(), "r");
   double t = -1;
@@ -129,13 +132,19 @@ int main(int argc, char** argv) {
   }
   if (rank == 0) {
     double gib = bytes / (1u << 30);
-    double f = median(t_fast), d = median(t_durable), df = median(t_dd_fast), dd = median(t_dd_durable);
+    double f = median(t_fast), d = median(t_durable), df = median(t_dd_fast),
+           dd = median(t_dd_durable);
     printf("ranks %d x %ld MiB (%.2f GiB), medians of %d runs\n", size, mib, gib, runs);
-    printf("fast level + partner copy: %.2f s, %.0f MiB/s of rank data; dd of the same bytes: %.2f s; ratio dd/ckpt %.2f\n",
-           f, bytes / 1048576 / f, df, df / f);
-    printf("durable level (checkpoint to durable manifest): %.2f s, %.0f MiB/s; dd: %.2f s; ratio dd/ckpt %.2f\n", d,
-           bytes / 1048576 / d, dd, dd / d);
-    printf("checkpoint_if_due() with nothing due: %.2f ns per call (slowest rank, %ld calls)\n", median(ns_due), calls);
+    printf(
+        "fast level + partner copy: %.2f s, %.0f MiB/s of rank data; dd of the same bytes: %.2f s; "
+        "ratio dd/ckpt %.2f\n",
+        f, bytes / 1048576 / f, df, df / f);
+    printf(
+        "durable level (checkpoint to durable manifest): %.2f s, %.0f MiB/s; dd: %.2f s; ratio "
+        "dd/ckpt %.2f\n",
+        d, bytes / 1048576 / d, dd, dd / d);
+    printf("checkpoint_if_due() with nothing due: %.2f ns per call (slowest rank, %ld calls)\n",
+           median(ns_due), calls);
   }
   (void)ck.finish();
   MPI_Finalize();

@@ -8,8 +8,8 @@
 //
 // Usage: transparent_bench --ckpt PATH --programs DIR [--dir DIR]
 //                          [--sizes 256,1024,4096] [--runs 3]
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,7 +80,8 @@ std::vector<double> heartbeats(const std::string& path) {
   return hb;
 }
 
-bool wait_for_line(const std::string& path, const std::string& prefix, size_t count, double timeout) {
+bool wait_for_line(const std::string& path, const std::string& prefix, size_t count,
+                   double timeout) {
   double end = now() + timeout;
   while (now() < end) {
     size_t n = 0;
@@ -126,7 +127,9 @@ int main(int argc, char** argv) {
     else if (a == "--runs") runs = std::atoi(argv[i + 1]);
   }
   if (ckpt.empty() || programs.empty()) {
-    std::fprintf(stderr, "usage: transparent_bench --ckpt PATH --programs DIR [--dir DIR] [--sizes MiB,...] [--runs N]\n");
+    std::fprintf(stderr,
+                 "usage: transparent_bench --ckpt PATH --programs DIR [--dir DIR] [--sizes "
+                 "MiB,...] [--runs N]\n");
     return 2;
   }
   fs::create_directories(dir);
@@ -147,13 +150,16 @@ int main(int argc, char** argv) {
       run({ckpt, "run", "--dir", dir + "/cjob", "--", programs + "/compute"}, out);
       under.push_back(std::stod(lines_of(out).at(0)));
     }
-    std::printf("compute workload, CPU time: plain %.3f s, under ckpt run %.3f s: slowdown %+.2f%% (target < 1%%)\n\n",
-                median(plain), median(under), (median(under) / median(plain) - 1) * 100);
+    std::printf(
+        "compute workload, CPU time: plain %.3f s, under ckpt run %.3f s: slowdown %+.2f%% (target "
+        "< 1%%)\n\n",
+        median(plain), median(under), (median(under) / median(plain) - 1) * 100);
   }
 
   std::printf("%-6s %-18s %8s %8s %8s %7s %7s %8s %10s %9s\n", "MiB", "data", "dd0 s", "ddimg s",
               "ckpt s", "r0", "rimg", "pause s", "image MiB", "restart s");
-  std::printf("(dd0: dd if=/dev/zero; ddimg: dd of the image file; r0, rimg: dd time / checkpoint time)\n");
+  std::printf(
+      "(dd0: dd if=/dev/zero; ddimg: dd of the image file; r0, rimg: dd time / checkpoint time)\n");
   for (int mib : sizes) {
     for (const char* kind : {"random", "compressible"}) {
       for (int zstd : {0, 1}) {
@@ -166,8 +172,9 @@ int main(int argc, char** argv) {
           fs::remove_all(job, ec);
           fs::remove(out, ec);
           double d0 = now();
-          std::string cmd = "dd if=/dev/zero of=" + dir + "/dd.tmp bs=1M count=" +
-                            std::to_string(mib) + " conv=fsync status=none";
+          std::string cmd = "dd if=/dev/zero of=" + dir +
+                            "/dd.tmp bs=1M count=" + std::to_string(mib) +
+                            " conv=fsync status=none";
           if (std::system(cmd.c_str()) != 0) return 1;
           dd.push_back(now() - d0);
           fs::remove(dir + "/dd.tmp");
@@ -201,7 +208,8 @@ int main(int argc, char** argv) {
             for (auto& e : fs::directory_iterator(job))
               if (e.path().extension() == ".img" && e.path().string() > newest) newest = e.path();
             double i0 = now();
-            std::string cp = "dd if=" + newest + " of=" + dir + "/dd.tmp bs=1M conv=fsync status=none";
+            std::string cp =
+                "dd if=" + newest + " of=" + dir + "/dd.tmp bs=1M conv=fsync status=none";
             if (std::system(cp.c_str()) != 0) return 1;
             dd_image.push_back(now() - i0);
             fs::remove(dir + "/dd.tmp");

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
     printf("%ld\n", i);
     fflush(stdout);
     usleep((useconds_t)(delay_ms * 1000));
-    if (ckpt_checkpoint_if_due(ck) < 0) fprintf(stderr, "count-signal-c: %s\n", ckpt_last_error(ck));
+    if (ckpt_checkpoint_if_due(ck) < 0)
+      fprintf(stderr, "count-signal-c: %s\n", ckpt_last_error(ck));
   }
   ckpt_free(ck);
   return 0;

@@ -44,8 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ck.add("v", v);
   (void)ck.add("s", s);
   (void)ck.add_callbacks(
-      "c",
-      [&](ckpt::Writer& w) { return w.write(custom.data(), custom.size() * sizeof(int)); },
+      "c", [&](ckpt::Writer& w) { return w.write(custom.data(), custom.size() * sizeof(int)); },
       [&](ckpt::Reader& r) {
         custom.resize(r.remaining() / sizeof(int));
         return r.read(custom.data(), custom.size() * sizeof(int));

@@ -63,8 +63,8 @@ void write_text(const std::string& path, const std::string& text) {
 int main(int argc, char** argv) {
   if (argc < 2) return std::fprintf(stderr, "usage: make_seeds OUTDIR\n"), 2;
   std::string out = argv[1];
-  for (const char* t : {"image_fuzz", "app_restore_fuzz", "process_image_fuzz", "control_fuzz",
-                        "slurm_fuzz"})
+  for (const char* t :
+       {"image_fuzz", "app_restore_fuzz", "process_image_fuzz", "control_fuzz", "slurm_fuzz"})
     std::filesystem::create_directories(out + "/" + t);
   int n = 0;
   for (int level : {0, 1}) {
@@ -80,24 +80,34 @@ int main(int argc, char** argv) {
     }
   }
 
-  const char* control[] = {
-      "checkpoint\n", "checkpoint stop\n",
-      "ok 3 1234567 0.012 0.250 /home/user/ckpt.d/ckpt-000000000003.img\n",
-      "ok 18446744073709551615 0 0.000 12345.678 /a dir/with spaces.img\n",
-      "error no space left on the device: /home/user/ckpt.d\n",
-      "checkpoint\nok 1 2 3.000 4.000 /x\nerror x\n"};
+  const char* control[] = {"checkpoint\n",
+                           "checkpoint stop\n",
+                           "ok 3 1234567 0.012 0.250 /home/user/ckpt.d/ckpt-000000000003.img\n",
+                           "ok 18446744073709551615 0 0.000 12345.678 /a dir/with spaces.img\n",
+                           "error no space left on the device: /home/user/ckpt.d\n",
+                           "checkpoint\nok 1 2 3.000 4.000 /x\nerror x\n"};
   n = 0;
   for (const char* c : control) write_text(out + "/control_fuzz/seed" + std::to_string(n++), c);
 
   const std::string slurm[] = {
-      "5", "5:30", "1:00:10", "2-0", "1-2:3", "1-02:03:04", "UNLIMITED", "2026-01-31T12:00:00",
-      "1234;cluster\n", "RUNNING 1:02:03\n", "sbatch: error: Invalid partition name specified\n",
+      "5",
+      "5:30",
+      "1:00:10",
+      "2-0",
+      "1-2:3",
+      "1-02:03:04",
+      "UNLIMITED",
+      "2026-01-31T12:00:00",
+      "1234;cluster\n",
+      "RUNNING 1:02:03\n",
+      "sbatch: error: Invalid partition name specified\n",
       "job_id=1234\nrun=2\nstate=requeued\nreason=checkpoint saved\nnext_job_id=\nmode=requeue\n"
       "max_restarts=20\noutput=/home/user/job.out\nlast_checkpoint=1767225600\n"
       "updated=1767225660\n",
       words({"-t", "10", "--lead", "90", "--job-name=x", "-pdebug", "--app", "--max-restarts=3",
              "--chain=singleton", "--dir", "d", "--", "prog", "arg"}),
-      words({"--time=1-0", "--interval", "600", "--output=o.txt", "--dependency=afterok:1", "prog"})};
+      words(
+          {"--time=1-0", "--interval", "600", "--output=o.txt", "--dependency=afterok:1", "prog"})};
   n = 0;
   for (const std::string& s : slurm) write_text(out + "/slurm_fuzz/seed" + std::to_string(n++), s);
   return 0;

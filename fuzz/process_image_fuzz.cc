@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A real file of ours: restart refuses images reached through a symlink
   // (such as /proc/self/fd/N).
   static std::string path = [] {
-    std::string t = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
-                    "/ckpt-fuzz-XXXXXX";
+    std::string t =
+        std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/ckpt-fuzz-XXXXXX";
     if (!mkdtemp(t.data())) abort();
     return t + "/ckpt-000000000001.img";
   }();
@@ -32,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ckpt::control::close_plan_fds(&plan);
   // What exec_restorer takes for granted in a plan that passed.
   for (const ckpt::control::FdInfo& f : plan.fds)
-    if (s.is_ok() && (f.fd < 0 || f.fd >= 1 << 20 ||
-                      (f.kind == ckpt::control::FdKind::kInherited && f.fd > 2)))
+    if (s.is_ok() &&
+        (f.fd < 0 || f.fd >= 1 << 20 || (f.kind == ckpt::control::FdKind::kInherited && f.fd > 2)))
       abort();
 
   std::vector<uint8_t> raw(data, data + size);

@@ -68,9 +68,8 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   pi.auxv = {6, 4096, 0, 0};
   // The layout as the kernel keeps it: code, data, brk, stack, arguments and
   // environment, each inside the mappings below (restart checks it).
-  const uint64_t mm[11] = {0x400000,   0x401000,   0x401000,   0x401000,
-                           0x10000000, 0x10010000, 0x7ffcf000, 0x7ffcf100,
-                           0x7ffcf200, 0x7ffcf200, 0x7ffcf300};
+  const uint64_t mm[11] = {0x400000,   0x401000,   0x401000,   0x401000,   0x10000000, 0x10010000,
+                           0x7ffcf000, 0x7ffcf100, 0x7ffcf200, 0x7ffcf200, 0x7ffcf300};
   std::memcpy(pi.mm, mm, sizeof mm);
 
   MappingInfo file;
@@ -119,9 +118,12 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
     s = w.record(format::kProcThread, rec.data(), rec.size());
   }
   std::vector<FdInfo> fds = {
-      fd(0, FdKind::kInherited, "/dev/pts/0"), fd(1, FdKind::kInherited, "/dev/pts/0"),
-      fd(3, FdKind::kFile, exe, {}, O_RDONLY), fd(4, FdKind::kDevice, "/dev/null"),
-      fd(5, FdKind::kOther, "pipe:[1234]"), fd(6, FdKind::kReport, "pipe:[1235]"),
+      fd(0, FdKind::kInherited, "/dev/pts/0"),
+      fd(1, FdKind::kInherited, "/dev/pts/0"),
+      fd(3, FdKind::kFile, exe, {}, O_RDONLY),
+      fd(4, FdKind::kDevice, "/dev/null"),
+      fd(5, FdKind::kOther, "pipe:[1234]"),
+      fd(6, FdKind::kReport, "pipe:[1235]"),
       fd(7, FdKind::kEventfd, "anon_inode:[eventfd]", "pos:\t0\nflags:\t02\neventfd-count: 5\n"),
       fd(8, FdKind::kTimerfd, "anon_inode:[timerfd]",
          "clockid: 1\nticks: 0\nit_value: (0, 500000000)\nit_interval: (1, 0)\n"),

@@ -12,10 +12,9 @@
 namespace ckpt::test {
 namespace {
 
-const char* const kLabels[] = {"user namespaces:", "pid namespaces:", "clone3 set_tid:",
-                               "vdso layout:",     "rseq:",           "O_DIRECT:",
-                               "dirty pages:",     "process memory:", "PR_SET_MM_MAP:",
-                               "verdict:"};
+const char* const kLabels[] = {
+    "user namespaces:", "pid namespaces:", "clone3 set_tid:", "vdso layout:",   "rseq:",
+    "O_DIRECT:",        "dirty pages:",    "process memory:", "PR_SET_MM_MAP:", "verdict:"};
 
 void expect_every_line(const std::string& out) {
   std::vector<std::string> l = lines(out);
@@ -51,15 +50,22 @@ TEST(Check, NamesAChrootAsTheReason) {
   // The root is a plain directory holding bind mounts of what ckpt needs.
   std::string script =
       "set -e\n"
-      "R=" + t.path() + "/root\n"
+      "R=" +
+      t.path() +
+      "/root\n"
       "mkdir -p $R\n"
       "for d in bin sbin lib lib32 lib64 libx32 usr etc dev proc tmp; do\n"
       "  if [ -L /$d ]; then ln -s $(readlink /$d) $R/$d\n"
       "  elif [ -d /$d ]; then mkdir -p $R/$d; /usr/bin/mount --rbind /$d $R/$d; fi\n"
       "done\n"
-      "mkdir -p $R" + bin_dir + "\n"
-      "/usr/bin/mount --rbind " + bin_dir + " $R" + bin_dir + "\n"
-      "exec /usr/sbin/chroot $R " + bin_dir + "/ckpt check --dir /tmp\n";
+      "mkdir -p $R" +
+      bin_dir +
+      "\n"
+      "/usr/bin/mount --rbind " +
+      bin_dir + " $R" + bin_dir +
+      "\n"
+      "exec /usr/sbin/chroot $R " +
+      bin_dir + "/ckpt check --dir /tmp\n";
   write_file(t / "chroot.sh", script);
   SpawnOptions o;
   o.stdout_path = t / "out";

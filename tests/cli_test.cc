@@ -162,10 +162,15 @@ TEST(CliContract, EveryCommandRefusesBadArgumentsWithExit2AndOneLine) {
 TEST(CliContract, OutOfRangeValuesAreRefused) {
   TempDir t;
   for (const char* cmd : {"run", "restart"}) {
-    std::vector<std::vector<std::string>> bad = {
-        {"--interval", "-5"}, {"--interval", "abc"}, {"--zstd", "99"}, {"--compress", "-1"},
-        {"--keep", "0"},      {"--signal", "FOO"},   {"--stop-signal", "SIGNOPE"},
-        {"--signal", "USR2", "--stop-signal", "USR2"}, {"--signal", "KILL"}};
+    std::vector<std::vector<std::string>> bad = {{"--interval", "-5"},
+                                                 {"--interval", "abc"},
+                                                 {"--zstd", "99"},
+                                                 {"--compress", "-1"},
+                                                 {"--keep", "0"},
+                                                 {"--signal", "FOO"},
+                                                 {"--stop-signal", "SIGNOPE"},
+                                                 {"--signal", "USR2", "--stop-signal", "USR2"},
+                                                 {"--signal", "KILL"}};
     for (auto args : bad) {
       std::string what = std::string(cmd);
       for (const auto& a : args) what += " " + a;
@@ -235,8 +240,10 @@ TEST(CliContract, BashCompletionOffersCommandsAndOptions) {
   std::string script = std::string(CKPT_SOURCE_DIR) + "/man/ckpt.bash";
   auto complete = [&](const std::string& line) {
     // COMP_WORDS from the words of the line; the last one is completed.
-    std::string cmd = "source '" + script + "'; COMP_WORDS=(" + line + "); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); "
-                      "COMP_WORDS[0]='" + test::build_path("src/ckpt") + "'; _ckpt; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    std::string cmd = "source '" + script + "'; COMP_WORDS=(" + line +
+                      "); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); "
+                      "COMP_WORDS[0]='" +
+                      test::build_path("src/ckpt") + "'; _ckpt; printf '%s\\n' \"${COMPREPLY[@]}\"";
     test::SpawnOptions o;
     o.stdout_path = t / "compl";
     test::Exit e = test::run({"/bin/bash", "-c", cmd}, o);
@@ -245,7 +252,8 @@ TEST(CliContract, BashCompletionOffersCommandsAndOptions) {
   };
   EXPECT_NE(complete("ckpt st").find("status"), std::string::npos);
   EXPECT_NE(complete("ckpt run --int").find("--interval"), std::string::npos);
-  EXPECT_EQ(complete("ckpt restart --f").find("--fresh"), std::string::npos) << "only run has --fresh";
+  EXPECT_EQ(complete("ckpt restart --f").find("--fresh"), std::string::npos)
+      << "only run has --fresh";
   EXPECT_NE(complete("ckpt run --f").find("--fresh"), std::string::npos);
   EXPECT_NE(complete("ckpt help sl").find("slurm-script"), std::string::npos);
 }

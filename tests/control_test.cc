@@ -24,7 +24,8 @@ TEST(ControlProtocol, Requests) {
   EXPECT_FALSE(stop);
   EXPECT_TRUE(parse_request("checkpoint stop", &stop));
   EXPECT_TRUE(stop);
-  for (const char* bad : {"", "checkpoint ", "checkpoint stop ", "Checkpoint", "stop", "checkpoint now"})
+  for (const char* bad :
+       {"", "checkpoint ", "checkpoint stop ", "Checkpoint", "stop", "checkpoint now"})
     EXPECT_FALSE(parse_request(bad, &stop)) << bad;
 }
 
@@ -164,8 +165,8 @@ Status prepare_minimal(const std::vector<FdInfo>& fds) {
   m.end = base + 0x10000;
   m.prot = 3;
   m.path = "[heap]";
-  std::vector<std::pair<uint32_t, std::vector<uint8_t>>> recs = {
-      {format::kProcInfo, encode(pi)}, {format::kProcThread, encode(t)}};
+  std::vector<std::pair<uint32_t, std::vector<uint8_t>>> recs = {{format::kProcInfo, encode(pi)},
+                                                                 {format::kProcThread, encode(t)}};
   for (const FdInfo& f : fds) recs.push_back({format::kProcFd, encode(f)});
   recs.push_back({format::kProcMapping, encode(m)});
   for (auto& [type, rec] : recs)

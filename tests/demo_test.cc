@@ -125,13 +125,12 @@ std::vector<std::string> count_programs() {
   return p;
 }
 
-INSTANTIATE_TEST_SUITE_P(Demo, Count, ::testing::ValuesIn(count_programs()),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (auto& ch : n)
-                             if (ch == '-') ch = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Demo, Count, ::testing::ValuesIn(count_programs()), [](const auto& info) {
+  std::string n = info.param;
+  for (auto& ch : n)
+    if (ch == '-') ch = '_';
+  return n;
+});
 
 class CountSignal : public ::testing::TestWithParam<std::string> {};
 
@@ -242,17 +241,16 @@ TEST_P(BigState, KillNineDuringCheckpointsKeepsResultExact) {
   for (const auto& g : jd.list()) EXPECT_TRUE(format::verify_image(g.path, nullptr).is_ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Demo, BigState,
-                         ::testing::Values(std::vector<std::string>{},
-                                           std::vector<std::string>{"CKPT_ASYNC=1"},
-                                           std::vector<std::string>{"CKPT_COMPRESS=3"},
-                                           std::vector<std::string>{"CKPT_ASYNC=1",
-                                                                    "CKPT_COMPRESS=1"}),
-                         [](const auto& info) {
-                           std::string n;
-                           for (const auto& e : info.param) n += e.substr(5, e.find('=') - 5);
-                           return n.empty() ? std::string("sync") : n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Demo, BigState,
+    ::testing::Values(std::vector<std::string>{}, std::vector<std::string>{"CKPT_ASYNC=1"},
+                      std::vector<std::string>{"CKPT_COMPRESS=3"},
+                      std::vector<std::string>{"CKPT_ASYNC=1", "CKPT_COMPRESS=1"}),
+    [](const auto& info) {
+      std::string n;
+      for (const auto& e : info.param) n += e.substr(5, e.find('=') - 5);
+      return n.empty() ? std::string("sync") : n;
+    });
 
 // A full disk (RLIMIT_FSIZE): the checkpoint fails with one clear line, the
 // previous image is untouched, and the job goes on once there is room.

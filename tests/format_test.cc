@@ -161,7 +161,7 @@ TEST(Format, AbsurdSizesWithValidChecksumsAreRefused) {
 // A file system that fails, for fault injection.
 class FaultFs : public Fs {
  public:
-  long budget = -1;   // bytes that may be written before writes fail
+  long budget = -1;  // bytes that may be written before writes fail
   int error = ENOSPC;
   bool fail_fsync = false;
   ssize_t write(int fd, const void* p, size_t n) override {
@@ -236,8 +236,9 @@ TEST(Format, DirectWritesFullDiskAtEveryPointLeavesNoImage) {
   TempDir t;
   std::string path = t / "ckpt-000000000001.img";
   const size_t size = 3 * BlockWriter::kBlock + 777;
-  for (long budget : {0L, 10L, 4096L, 5000L, long(BlockWriter::kBlock) - 1, long(BlockWriter::kBlock),
-                      long(BlockWriter::kBlock) + 4096, 3L * long(BlockWriter::kBlock) + 100}) {
+  for (long budget :
+       {0L, 10L, 4096L, 5000L, long(BlockWriter::kBlock) - 1, long(BlockWriter::kBlock),
+        long(BlockWriter::kBlock) + 4096, 3L * long(BlockWriter::kBlock) + 100}) {
     FaultFs fs;
     fs.budget = budget;
     Status s = write_sample(path, 0, &fs, size, true);

@@ -203,7 +203,8 @@ TEST(Torture, PowerLossAtEveryStepOfACheckpoint) {
     EXPECT_EQ(info.skipped_damaged, 0) << "a half-written image was visible as complete";
     ASSERT_TRUE(got == 1 || got == 2);
     EXPECT_EQ(back.size(), data.size());
-    EXPECT_TRUE(std::all_of(back.begin(), back.end(), [&](uint8_t b) { return b == uint8_t(got); }));
+    EXPECT_TRUE(
+        std::all_of(back.begin(), back.end(), [&](uint8_t b) { return b == uint8_t(got); }));
   }
   EXPECT_GT(crashes, 3);
   std::printf("torture: power loss simulated at %d points of a checkpoint\n", crashes);

@@ -20,6 +20,7 @@ int main(void) {
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
   uint64_t s = 0;
   for (size_t i = 0; i < n; i += 4096) s += v[i];
-  printf("%.4f %llu\n", (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9, (unsigned long long)s);
+  printf("%.4f %llu\n", (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9,
+         (unsigned long long)s);
   return 0;
 }

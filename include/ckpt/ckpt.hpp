@@ -40,8 +40,8 @@ inline constexpr int kExitStopped = 85;
 enum class Compression { kNone, kZstd };
 
 struct Options {
-  std::string dir;               // empty: $CKPT_DIR, else "ckpt.d"
-  double interval_seconds = 0;   // > 0: due every so many seconds
+  std::string dir;              // empty: $CKPT_DIR, else "ckpt.d"
+  double interval_seconds = 0;  // > 0: due every so many seconds
   // Signals that make a checkpoint due. Their handlers only set a flag.
   std::vector<int> signals = {SIGUSR1, SIGTERM, SIGINT};
   // Of those, the ones after which the program stops (exit_status) once the
@@ -118,13 +118,11 @@ class Checkpointer {
   // Registration, before restore(). Names are unique; the registered
   // objects must outlive the Checkpointer.
   template <class T>
-    requires std::is_trivially_copyable_v<T>
-  Status add(std::string_view name, T& value) {
+  requires std::is_trivially_copyable_v<T> Status add(std::string_view name, T& value) {
     return add_buffer(name, &value, sizeof value);
   }
   template <class T>
-    requires std::is_trivially_copyable_v<T>
-  Status add(std::string_view name, std::vector<T>& v) {
+  requires std::is_trivially_copyable_v<T> Status add(std::string_view name, std::vector<T>& v) {
     return add_resizable(
         name, sizeof(T), &v,
         [](void* o) { return static_cast<void*>(static_cast<std::vector<T>*>(o)->data()); },

@@ -79,7 +79,9 @@ class Checkpointer {
   Status add(std::string_view name, T& value) {
     return state_.add(name, value);
   }
-  Status add_buffer(std::string_view name, void* p, size_t n) { return state_.add_buffer(name, p, n); }
+  Status add_buffer(std::string_view name, void* p, size_t n) {
+    return state_.add_buffer(name, p, n);
+  }
   Status add_callbacks(std::string_view name, std::function<Status(Writer&)> save,
                        std::function<Status(Reader&)> load) {
     return state_.add_callbacks(name, std::move(save), std::move(load));

@@ -65,8 +65,8 @@ static_assert(std::is_trivially_copyable_v<Status>);
 
 }  // namespace ckpt
 
-#define CKPT_RETURN_IF_ERROR(expr)  \
-  do {                              \
-    ::ckpt::Status _s = (expr);     \
-    if (!_s.is_ok()) return _s;     \
+#define CKPT_RETURN_IF_ERROR(expr) \
+  do {                             \
+    ::ckpt::Status _s = (expr);    \
+    if (!_s.is_ok()) return _s;    \
   } while (0)

@@ -125,8 +125,7 @@ std::string userns_refusal(int err) {
            "entered with pivot_root keeps them)";
   if (read_line("/proc/sys/kernel/unprivileged_userns_clone") == "0")
     return "sysctl kernel.unprivileged_userns_clone is 0";
-  if (seccomp_filtered())
-    return "refused under a seccomp filter (a container's default profile?)";
+  if (seccomp_filtered()) return "refused under a seccomp filter (a container's default profile?)";
   if (read_line("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1")
     return "AppArmor refuses them (kernel.apparmor_restrict_unprivileged_userns is 1)";
   if (chroot == 2) return "refused; this process's root is part of a file system (a chroot?)";
@@ -228,8 +227,9 @@ std::string vdso_layout(bool* ok) {
     s += (s.empty() ? "" : ", ") + std::string(name) + " " + std::to_string((b - a) >> 10) + " KiB";
   }
   std::fclose(f);
-  if (!vdso) return "no [vdso] (vdso=0 on the kernel command line?): images of programs that "
-                    "had one do not restart here";
+  if (!vdso)
+    return "no [vdso] (vdso=0 on the kernel command line?): images of programs that "
+           "had one do not restart here";
   return s + " (moved back as they were: a restart needs the same sizes)";
 }
 
@@ -249,10 +249,10 @@ struct FsName {
   const char* name;
 };
 constexpr FsName kFs[] = {
-    {0xEF53, "ext4"},      {0x58465342, "xfs"},    {0x9123683E, "btrfs"},
-    {0x01021994, "tmpfs"}, {0x6969, "nfs"},        {0x794c7630, "overlayfs"},
-    {0x0BD00BD0, "lustre"}, {0x47504653, "gpfs"},   {0x19830326, "beegfs"},
-    {0x2FC12FC1, "zfs"},   {0xFE534D42, "smb2"},   {0x65735546, "fuse"},
+    {0xEF53, "ext4"},       {0x58465342, "xfs"},  {0x9123683E, "btrfs"},
+    {0x01021994, "tmpfs"},  {0x6969, "nfs"},      {0x794c7630, "overlayfs"},
+    {0x0BD00BD0, "lustre"}, {0x47504653, "gpfs"}, {0x19830326, "beegfs"},
+    {0x2FC12FC1, "zfs"},    {0xFE534D42, "smb2"}, {0x65735546, "fuse"},
 };
 
 std::string fs_name(const std::string& dir) {
@@ -341,8 +341,9 @@ std::string dirty_tracking() {
     if (mem == MAP_FAILED || ::ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) {
       why = std::string("no: cannot register memory for write-protection: ") + std::strerror(errno);
     } else if (pm < 0 || ::ioctl(pm, kPagemapScan, &arg) < 0) {
-      why = errno == ENOTTY || errno == EINVAL ? "no: the kernel lacks PAGEMAP_SCAN (Linux 6.7)"
-                                               : std::string("no: PAGEMAP_SCAN: ") + std::strerror(errno);
+      why = errno == ENOTTY || errno == EINVAL
+                ? "no: the kernel lacks PAGEMAP_SCAN (Linux 6.7)"
+                : std::string("no: PAGEMAP_SCAN: ") + std::strerror(errno);
     } else {
       // Every page is protected now; write one and ask which pages were written.
       static_cast<volatile char*>(mem)[2 * page] = 2;
@@ -390,7 +391,8 @@ bool read_child_memory(std::string* why) {
 
 std::function<int()> setup_check(CLI::App* sub) {
   auto dir = std::make_shared<std::string>(format::default_dir());
-  sub->add_option("--dir", *dir, "Checkpoint directory whose file system to try ($CKPT_DIR, else ckpt.d)");
+  sub->add_option("--dir", *dir,
+                  "Checkpoint directory whose file system to try ($CKPT_DIR, else ckpt.d)");
   return [dir] {
     NsProbe ns = probe_namespaces();
     std::string caps_hint =
@@ -398,29 +400,24 @@ std::function<int()> setup_check(CLI::App* sub) {
             ? " (AppArmor: kernel.apparmor_restrict_unprivileged_userns is 1; allow userns in a "
               "profile for ckpt, or set it to 0)"
             : "";
-    if (ns.stage == NsProbe::kUnshare)
-      line("user namespaces", "no: " + userns_refusal(ns.err));
+    if (ns.stage == NsProbe::kUnshare) line("user namespaces", "no: " + userns_refusal(ns.err));
     else if (ns.stage == NsProbe::kMaps)
       line("user namespaces", std::string("no: made, but its id maps were refused: ") +
                                   std::strerror(ns.err) + caps_hint);
-    else
-      line("user namespaces", "yes");
+    else line("user namespaces", "yes");
     if (ns.stage <= NsProbe::kMaps)
       line("pid namespaces", "not tried (they need a user namespace here)");
     else if (ns.stage == NsProbe::kFork)
       line("pid namespaces", std::string("no: ") + std::strerror(ns.err));
-    else
-      line("pid namespaces", "yes");
+    else line("pid namespaces", "yes");
     bool set_tid = ns.stage == NsProbe::kDone;
     if (set_tid)
       line("clone3 set_tid", "yes: pid " + std::to_string(kAskedPid) +
                                  " given as asked in a fresh user+pid namespace");
     else if (ns.stage == NsProbe::kSetTid)
-      line("clone3 set_tid", std::string("no: ") + std::strerror(ns.err) +
-                                 " inside the namespace" +
+      line("clone3 set_tid", std::string("no: ") + std::strerror(ns.err) + " inside the namespace" +
                                  (ns.err == EPERM ? caps_hint : std::string()));
-    else
-      line("clone3 set_tid", "not tried (it needs a user+pid namespace)");
+    else line("clone3 set_tid", "not tried (it needs a user+pid namespace)");
     bool vdso_ok;
     line("vdso layout", vdso_layout(&vdso_ok));
     line("rseq", rseq_state());
@@ -431,8 +428,8 @@ std::function<int()> setup_check(CLI::App* sub) {
     std::string why_not;
     std::string mem_why;
     bool mem = read_child_memory(&mem_why);
-    line("process memory", mem ? "yes: a parent reads its child's memory (process_vm_readv)"
-                               : "no: " + mem_why);
+    line("process memory",
+         mem ? "yes: a parent reads its child's memory (process_vm_readv)" : "no: " + mem_why);
     if (!mem) why_not = "the supervisor cannot read its program's memory";
     unsigned mm_size = 0;
     bool mm = ::prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &mm_size, 0, 0) == 0 && mm_size > 0;
@@ -443,11 +440,13 @@ std::function<int()> setup_check(CLI::App* sub) {
       return kExitError;
     }
     if (set_tid)
-      line("verdict", "transparent checkpointing works here, in a user+pid namespace: pids and "
-                      "tids are kept across a restart");
+      line("verdict",
+           "transparent checkpointing works here, in a user+pid namespace: pids and "
+           "tids are kept across a restart");
     else
-      line("verdict", "transparent checkpointing works here without namespaces: a restarted "
-                      "program gets new pids and tids (glibc's own caches are corrected)");
+      line("verdict",
+           "transparent checkpointing works here without namespaces: a restarted "
+           "program gets new pids and tids (glibc's own caches are corrected)");
     return 0;
   };
 }

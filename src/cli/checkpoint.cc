@@ -70,8 +70,7 @@ std::function<int()> setup_checkpoint(CLI::App* sub) {
       std::printf("checkpoint %llu: %s, %s, paused %.3f s, total %.3f s%s\n",
                   (unsigned long long)r.generation, r.path.c_str(), human_bytes(r.bytes).c_str(),
                   r.pause_s, r.total_s, *stop ? "; program stopped" : "");
-    else
-      std::printf("%s\n", r.path.c_str());
+    else std::printf("%s\n", r.path.c_str());
     return 0;
   };
 }

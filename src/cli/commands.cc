@@ -111,10 +111,8 @@ std::string human_bytes(uint64_t n) {
     u++;
   }
   char buf[32];
-  if (u == 0)
-    std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)n);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", (unsigned long long)n);
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
 }
 
@@ -125,14 +123,10 @@ std::string human_age(uint64_t created_ns) {
   int64_t age = now - int64_t(created_ns / 1000000000ull);
   if (age < 0) age = 0;
   char buf[32];
-  if (age < 120)
-    std::snprintf(buf, sizeof buf, "%llds ago", (long long)age);
-  else if (age < 7200)
-    std::snprintf(buf, sizeof buf, "%lldmin ago", (long long)age / 60);
-  else if (age < 172800)
-    std::snprintf(buf, sizeof buf, "%lldh ago", (long long)age / 3600);
-  else
-    std::snprintf(buf, sizeof buf, "%lld days ago", (long long)age / 86400);
+  if (age < 120) std::snprintf(buf, sizeof buf, "%llds ago", (long long)age);
+  else if (age < 7200) std::snprintf(buf, sizeof buf, "%lldmin ago", (long long)age / 60);
+  else if (age < 172800) std::snprintf(buf, sizeof buf, "%lldh ago", (long long)age / 3600);
+  else std::snprintf(buf, sizeof buf, "%lld days ago", (long long)age / 86400);
   return buf;
 }
 

@@ -197,9 +197,9 @@ Status decode_image(format::ImageReader& r, bool list, Decoded* d) {
     if (end) break;
     d->records++;
     if (list)
-      std::printf("  @%-12llu %-8s flags=%u stored=%llu raw=%llu\n",
-                  (unsigned long long)rec.offset, type_name(rec.type), rec.flags,
-                  (unsigned long long)rec.stored, (unsigned long long)rec.raw);
+      std::printf("  @%-12llu %-8s flags=%u stored=%llu raw=%llu\n", (unsigned long long)rec.offset,
+                  type_name(rec.type), rec.flags, (unsigned long long)rec.stored,
+                  (unsigned long long)rec.raw);
     if (rec.type == format::kData) {
       d->data_records++;
       d->stored += rec.stored;
@@ -209,14 +209,12 @@ Status decode_image(format::ImageReader& r, bool list, Decoded* d) {
     if (rec.type == format::kEnd) continue;
     CKPT_RETURN_IF_ERROR(r.read_payload(rec, &payload));
     auto where = [&](const Status& s) {
-      return Status::make(Code::kCorrupt, 0, "%s: %s at offset %llu", r.path().c_str(),
-                          s.message(), (unsigned long long)rec.offset);
+      return Status::make(Code::kCorrupt, 0, "%s: %s at offset %llu", r.path().c_str(), s.message(),
+                          (unsigned long long)rec.offset);
     };
     Status s;
     switch (rec.type) {
-      case format::kAppProgram:
-        d->program.assign(payload.begin(), payload.end());
-        break;
+      case format::kAppProgram: d->program.assign(payload.begin(), payload.end()); break;
       case format::kAppEntry: {
         format::AppEntry e;
         s = format::decode_entry(payload, &e);
@@ -248,8 +246,7 @@ Status decode_image(format::ImageReader& r, bool list, Decoded* d) {
       case format::kProcPages: {
         control::PagesInfo p;
         s = control::decode(payload, &p);
-        if (s && d->maps.empty())
-          s = Status::make(Code::kCorrupt, 0, "pages before any mapping");
+        if (s && d->maps.empty()) s = Status::make(Code::kCorrupt, 0, "pages before any mapping");
         if (s) {
           d->maps.back().saved += p.len;
           d->maps.back().runs++;
@@ -258,8 +255,7 @@ Status decode_image(format::ImageReader& r, bool list, Decoded* d) {
         }
         break;
       }
-      default:
-        break;  // unknown: shown by --records as "unknown", skipped here
+      default: break;  // unknown: shown by --records as "unknown", skipped here
     }
     if (!s) return where(s);
   }
@@ -272,7 +268,8 @@ void print_text(const Decoded& d) {
     while (pos < d.program.size()) {
       size_t nl = d.program.find('\n', pos);
       if (nl == std::string::npos) nl = d.program.size();
-      std::printf("%-12s %s\n", pos == 0 ? "program:" : "", d.program.substr(pos, nl - pos).c_str());
+      std::printf("%-12s %s\n", pos == 0 ? "program:" : "",
+                  d.program.substr(pos, nl - pos).c_str());
       pos = nl + 1;
     }
   }
@@ -298,8 +295,10 @@ void print_text(const Decoded& d) {
         extra = " (" + std::to_string(q) + " bytes in " + std::to_string(f.queued.size()) +
                 (f.queued.size() == 1 ? " piece" : " pieces") + " queued)";
       if (f.kind == FdKind::kSocket)
-        extra += f.sock_state == 2 ? " listening" : f.sock_state == 1 ? " bound"
-                 : f.sock_state == 3 ? " closed (its peer was outside the job)" : "";
+        extra += f.sock_state == 2   ? " listening"
+                 : f.sock_state == 1 ? " bound"
+                 : f.sock_state == 3 ? " closed (its peer was outside the job)"
+                                     : "";
       std::printf("  %-4d %-9s %s%s\n", f.fd, fd_kind(f.kind), f.path.c_str(), extra.c_str());
     }
     std::map<std::string, int> kinds;
@@ -337,8 +336,9 @@ void print_text(const Decoded& d) {
     }
     size_t timerfds = 0;
     for (const auto& f : d.fds) timerfds += f.kind == FdKind::kTimerfd;
-    std::printf("timers:     %s %zu timerfd%s\n", timers.empty() ? " no interval timer;" : timers.c_str(),
-                timerfds, timerfds == 1 ? "" : "s");
+    std::printf("timers:     %s %zu timerfd%s\n",
+                timers.empty() ? " no interval timer;" : timers.c_str(), timerfds,
+                timerfds == 1 ? "" : "s");
     std::printf("pages:       %s saved in %llu runs\n", human_bytes(d.page_bytes).c_str(),
                 (unsigned long long)d.page_runs);
   }

@@ -104,7 +104,9 @@ static std::string mpi_library_of(const std::string& path) {
     if (pread(fd, f.data(), f.size(), 0) != ssize_t(f.size())) f.clear();
   }
   ::close(fd);
-  if (f.size() < sizeof(Elf64_Ehdr) || memcmp(f.data(), ELFMAG, SELFMAG) != 0 || f[EI_CLASS] != ELFCLASS64) return "";
+  if (f.size() < sizeof(Elf64_Ehdr) || memcmp(f.data(), ELFMAG, SELFMAG) != 0 ||
+      f[EI_CLASS] != ELFCLASS64)
+    return "";
   Elf64_Ehdr eh;
   memcpy(&eh, f.data(), sizeof eh);
   auto phdr = [&](int i, Elf64_Phdr* out) {
@@ -128,7 +130,8 @@ static std::string mpi_library_of(const std::string& path) {
   if (!found || dyn.p_offset + dyn.p_filesz > f.size()) return "";
   std::vector<uint64_t> needed;
   uint64_t strtab = 0;
-  for (uint64_t o = dyn.p_offset; o + sizeof(Elf64_Dyn) <= dyn.p_offset + dyn.p_filesz; o += sizeof(Elf64_Dyn)) {
+  for (uint64_t o = dyn.p_offset; o + sizeof(Elf64_Dyn) <= dyn.p_offset + dyn.p_filesz;
+       o += sizeof(Elf64_Dyn)) {
     Elf64_Dyn d;
     memcpy(&d, f.data() + o, sizeof d);
     if (d.d_tag == DT_NULL) break;
@@ -140,7 +143,9 @@ static std::string mpi_library_of(const std::string& path) {
   for (uint64_t n : needed) {
     if (base + n >= f.size()) continue;
     std::string lib(f.data() + base + n, strnlen(f.data() + base + n, f.size() - base - n));
-    if (lib.rfind("libmpi.so", 0) == 0 || lib.rfind("libmpich", 0) == 0 || lib.rfind("libmpi_", 0) == 0) return lib;
+    if (lib.rfind("libmpi.so", 0) == 0 || lib.rfind("libmpich", 0) == 0 ||
+        lib.rfind("libmpi_", 0) == 0)
+      return lib;
   }
   return "";
 }
@@ -172,9 +177,11 @@ std::string mpi_refusal(const std::vector<std::string>& argv) {
     if (n && std::atoi(n) > 1) launched = v;
   }
   if (lib.empty() && !launched) return "";
-  std::string why = !lib.empty() ? "is linked with " + lib : std::string("runs as one rank of an MPI job (") + launched + ")";
+  std::string why = !lib.empty() ? "is linked with " + lib
+                                 : std::string("runs as one rank of an MPI job (") + launched + ")";
   return argv[0] + " " + why +
-         ": ckpt run cannot checkpoint MPI programs transparently; use libckpt's MPI mode (ckpt::mpi, "
+         ": ckpt run cannot checkpoint MPI programs transparently; use libckpt's MPI mode "
+         "(ckpt::mpi, "
          "docs/mpi.md) and ckpt sbatch --app --ntasks=N";
 }
 

@@ -17,16 +17,13 @@ namespace {
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += char(c);
-    else if (c == '\n')
-      out += "\\n";
+    if (c == '"' || c == '\\') out += '\\', out += char(c);
+    else if (c == '\n') out += "\\n";
     else if (c < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out += buf;
-    } else
-      out += char(c);
+    } else out += char(c);
   }
   return out + "\"";
 }
@@ -36,8 +33,7 @@ std::string quote_command(const std::vector<std::string>& argv) {
   for (const auto& a : argv) {
     if (!s.empty()) s += ' ';
     bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
-    if (plain)
-      s += a;
+    if (plain) s += a;
     else {
       s += '\'';
       for (char c : a) s += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -178,8 +174,7 @@ std::function<int()> setup_status(CLI::App* sub) {
       if (has_state && !st.last_failure.empty())
         j += ",\"last_failure\":{\"message\":" + json_string(st.last_failure) +
              ",\"time\":" + std::to_string(st.last_failure_time) + "}";
-      else
-        j += ",\"last_failure\":null";
+      else j += ",\"last_failure\":null";
       j += "}\n";
       std::fputs(j.c_str(), stdout);
       return 0;
@@ -193,27 +188,22 @@ std::function<int()> setup_status(CLI::App* sub) {
       std::printf("mode:        transparent, %s\n",
                   st.pid_ns ? "own user+pid namespace (pids kept across restarts)"
                             : "no namespace (pids change across restarts)");
-      if (st.interval_s > 0)
-        std::printf("interval:    every %g s\n", st.interval_s);
-      else
-        std::printf("interval:    none (checkpoints on request or signal)\n");
+      if (st.interval_s > 0) std::printf("interval:    every %g s\n", st.interval_s);
+      else std::printf("interval:    none (checkpoints on request or signal)\n");
       std::printf("runs:        %d\n", st.runs);
     } else if (mode == "libckpt") {
       std::printf("mode:        libckpt (the program saves its own state)\n");
     }
     print_slurm_status(jd.dir());
-    if (gens.empty())
-      std::printf("checkpoints: none\n");
+    if (gens.empty()) std::printf("checkpoints: none\n");
     else if (damaged)
       std::printf("checkpoints: %zu complete, %d of them damaged\n", gens.size(), damaged);
-    else
-      std::printf("checkpoints: %zu complete\n", gens.size());
+    else std::printf("checkpoints: %zu complete\n", gens.size());
     if (newest)
       std::printf("newest:      generation %llu, %s, %s (%s)\n", (unsigned long long)newest->number,
                   kind, human_bytes(sum.file_bytes).c_str(),
                   human_age(sum.header.created_ns).c_str());
-    else if (!gens.empty())
-      std::printf("newest:      none sound ('ckpt verify' says why)\n");
+    else if (!gens.empty()) std::printf("newest:      none sound ('ckpt verify' says why)\n");
     if (has_state && !st.last_failure.empty())
       std::printf("last error:  %s (%s)\n", st.last_failure.c_str(),
                   human_age(uint64_t(st.last_failure_time) * 1000000000ull).c_str());

@@ -1,31 +1,31 @@
 #include "control/dump.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <dirent.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
 
 #include "control/pipes.h"
-#include "control/procfs.h"
-#include "control/sockets.h"
-#include "control/seize.h"
 #include "control/process_image.h"
+#include "control/procfs.h"
+#include "control/seize.h"
+#include "control/sockets.h"
 #include "format/writer.h"
 #include "restore/restore_abi.h"
 
@@ -41,16 +41,16 @@ double now_s() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
-uint64_t parse_hex_u64(const std::string& s) { return s.empty() ? 0 : std::strtoull(s.c_str(), nullptr, 16); }
+uint64_t parse_hex_u64(const std::string& s) {
+  return s.empty() ? 0 : std::strtoull(s.c_str(), nullptr, 16);
+}
 
 bool ends_with(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-bool starts_with(const std::string& s, const char* prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
 uint64_t mtime_ns(const struct stat& st) {
   return uint64_t(st.st_mtim.tv_sec) * 1000000000ull + uint64_t(st.st_mtim.tv_nsec);
@@ -118,7 +118,7 @@ Status plan_mapping(const MapLine& m, const CodeFiles& code, Plan* p) {
   i.path = m.path;
   if (m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]") {
     i.kind = MapKind::kSpecial;
-    i.special = m.path == "[vdso]" ? restore::kSpecialVdso
+    i.special = m.path == "[vdso]"   ? restore::kSpecialVdso
                 : m.path == "[vvar]" ? restore::kSpecialVvar
                                      : restore::kSpecialVvarVclock;
     return Status::ok();
@@ -199,8 +199,8 @@ class PageWriter {
       for (uint64_t k = 0; k < n; k++) {
         uint64_t e = entries[k];
         bool present = e >> 63 & 1, swapped = e >> 62 & 1, file = e >> 61 & 1;
-        bool keep = p.pages == Plan::kPresent ? (present || swapped)
-                                              : ((present && !file) || swapped);
+        bool keep =
+            p.pages == Plan::kPresent ? (present || swapped) : ((present && !file) || swapped);
         uint64_t addr = a + k * kPage;
         if (!keep && !in_frame(addr, addr + kPage)) continue;
         if (run_len && run_start + run_len == addr) {
@@ -230,7 +230,8 @@ class PageWriter {
     for (const SignalFrame& f : *frames_) {
       uint64_t lo = std::max(f.start, run.addr);
       uint64_t hi = std::min(f.start + f.bytes.size(), run.addr + run.len);
-      if (lo < hi) std::memcpy(dst + (lo - run.addr), f.bytes.data() + (lo - f.start), size_t(hi - lo));
+      if (lo < hi)
+        std::memcpy(dst + (lo - run.addr), f.bytes.data() + (lo - f.start), size_t(hi - lo));
     }
   }
 
@@ -274,7 +275,8 @@ class PageWriter {
       read(piece(0), buf_[0].get());
       for (uint64_t k = 0; k < pieces; k++) {
         std::thread next;
-        if (k + 1 < pieces) next = std::thread([&, k] { read(piece(k + 1), buf_[(k + 1) % 2].get()); });
+        if (k + 1 < pieces)
+          next = std::thread([&, k] { read(piece(k + 1), buf_[(k + 1) % 2].get()); });
         Status s = w_->data(buf_[k % 2].get(), size_t(piece(k).len));
         if (next.joinable()) next.join();
         CKPT_RETURN_IF_ERROR(s);
@@ -411,10 +413,11 @@ Status capture_pipes(pid_t pid, const DumpOptions& options, std::vector<FdInfo>*
       std::string what = "descriptor " + std::to_string(f.fd) + " of " + comm + " is a " + outside +
                          ", a connection outside the job";
       if (options.refuse_external)
-        s = Status::make(Code::kUnsupported, 0, "%s: not checkpointed (with --external=close it "
-                         "would come back closed)", what.c_str());
-      else
-        warnings->push_back(what + ": it will come back closed after a restart");
+        s = Status::make(Code::kUnsupported, 0,
+                         "%s: not checkpointed (with --external=close it "
+                         "would come back closed)",
+                         what.c_str());
+      else warnings->push_back(what + ": it will come back closed after a restart");
     }
   }
   if (pidfd >= 0) ::close(pidfd);
@@ -466,20 +469,14 @@ Status gather_fds(const Target& t, const DumpOptions& options, std::vector<FdInf
       f.kind = FdKind::kInherited;
     else if (have && S_ISREG(st.st_mode) && f.path[0] == '/' && !ends_with(f.path, " (deleted)"))
       f.kind = FdKind::kFile;
-    else if (have && S_ISCHR(st.st_mode) && starts_with(f.path, "/dev/"))
-      f.kind = FdKind::kDevice;
-    else if (f.path == "anon_inode:[eventfd]")
-      f.kind = FdKind::kEventfd;
-    else if (f.path == "anon_inode:[timerfd]")
-      f.kind = FdKind::kTimerfd;
-    else if (f.path == "anon_inode:[eventpoll]")
-      f.kind = FdKind::kEpoll;
-    else if (have && S_ISFIFO(st.st_mode) && starts_with(f.path, "pipe:["))
-      f.kind = FdKind::kPipe;
+    else if (have && S_ISCHR(st.st_mode) && starts_with(f.path, "/dev/")) f.kind = FdKind::kDevice;
+    else if (f.path == "anon_inode:[eventfd]") f.kind = FdKind::kEventfd;
+    else if (f.path == "anon_inode:[timerfd]") f.kind = FdKind::kTimerfd;
+    else if (f.path == "anon_inode:[eventpoll]") f.kind = FdKind::kEpoll;
+    else if (have && S_ISFIFO(st.st_mode) && starts_with(f.path, "pipe:[")) f.kind = FdKind::kPipe;
     else if (have && S_ISSOCK(st.st_mode))
       f.kind = FdKind::kUnixPair;  // if its peer is ours too; decided below
-    else
-      f.kind = FdKind::kOther;
+    else f.kind = FdKind::kOther;
     if (f.kind != FdKind::kEventfd && f.kind != FdKind::kTimerfd && f.kind != FdKind::kEpoll)
       f.fdinfo.clear();
     out->push_back(std::move(f));
@@ -500,7 +497,8 @@ Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcIn
   CKPT_RETURN_IF_ERROR(read_stat_fields(t.pid, &f));
   if (f.size() < 52) return Status::make(Code::kIo, 0, "short /proc/%d/stat", int(t.pid));
   auto num = [&](int i) { return uint64_t(std::strtoull(f[size_t(i)].c_str(), nullptr, 10)); };
-  // start_code end_code start_data end_data start_brk brk start_stack arg_start arg_end env_start env_end
+  // start_code end_code start_data end_data start_brk brk start_stack arg_start arg_end env_start
+  // env_end
   pi->mm[0] = num(26);
   pi->mm[1] = num(27);
   pi->mm[2] = num(45);
@@ -525,7 +523,8 @@ Status gather_info(const Target& t, const inject::Block& b, uint32_t seq, ProcIn
     pi->exe_ino = st.st_ino;
     pi->exe_size = uint64_t(st.st_size);
     pi->exe_mtime_ns = mtime_ns(st);
-    if (uint64_t(st.st_size) <= kMaxHashed) hash_file(pi->exe, st, &pi->has_exe_hash, &pi->exe_hash);
+    if (uint64_t(st.st_size) <= kMaxHashed)
+      hash_file(pi->exe, st, &pi->has_exe_hash, &pi->exe_hash);
   }
   std::memcpy(pi->actions, b.actions, sizeof pi->actions);
   std::memcpy(pi->itimers, b.itimers, sizeof pi->itimers);
@@ -599,7 +598,8 @@ Status stop_and_record(Target& t, Seized* seized, bool want_copy, inject::Block*
   for (size_t i = 0; i < th.size(); i++) {
     int64_t ret = 0;
     CKPT_RETURN_IF_ERROR(seized->call(th[i], block->parasite_thread, i, stack, trap, &ret));
-    if (ret != 0) return Status::make(Code::kIo, 0, "thread %d could not record its state", int(th[i].tid));
+    if (ret != 0)
+      return Status::make(Code::kIo, 0, "thread %d could not record its state", int(th[i].tid));
   }
   int64_t ret = 0;
   CKPT_RETURN_IF_ERROR(
@@ -614,7 +614,8 @@ Status stop_and_record(Target& t, Seized* seized, bool want_copy, inject::Block*
     long known = -1;
     auto it = t.last_syscall.find(th[i].tid);
     if (it != t.last_syscall.end() && it->second.rip == r.rip) known = it->second.nr;
-    if (long(r.orig_rax) >= 0) seen[th[i].tid] = {r.rip, long(r.orig_rax) == 219 ? known : long(r.orig_rax)};
+    if (long(r.orig_rax) >= 0)
+      seen[th[i].tid] = {r.rip, long(r.orig_rax) == 219 ? known : long(r.orig_rax)};
     SignalFrame f;
     CKPT_RETURN_IF_ERROR(build_frame(restart_regs(r, known), th[i].xstate, th[i].sigmask,
                                      slot.ss_sp, slot.ss_flags, slot.ss_size, &f));
@@ -651,8 +652,8 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   // One process for now: its children would not come back with it.
   for (pid_t task : list_tasks(t.pid)) {
     std::string kids;
-    (void)read_text("/proc/" + std::to_string(t.pid) + "/task/" + std::to_string(task) + "/children",
-                    &kids);
+    (void)read_text(
+        "/proc/" + std::to_string(t.pid) + "/task/" + std::to_string(task) + "/children", &kids);
     if (!kids.empty()) {
       int kid = std::atoi(kids.c_str());
       std::string comm;
@@ -676,7 +677,8 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   // Signals pending for one thread (it blocks them), found by its tid as the
   // program sees it (NSpid's last field).
   for (pid_t outer : list_tasks(t.pid)) {
-    std::string st = "/proc/" + std::to_string(t.pid) + "/task/" + std::to_string(outer) + "/status";
+    std::string st =
+        "/proc/" + std::to_string(t.pid) + "/task/" + std::to_string(outer) + "/status";
     int inner = inner_pid(st);
     uint64_t pending = parse_hex_u64(status_field(st, "SigPnd"));
     for (ThreadInfo& ti : threads)
@@ -695,7 +697,8 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   std::vector<Plan> plans;
   for (const MapLine& m : maps) {
     if (m.path == "[vsyscall]") continue;
-    if (m.start >= restore::kRestorerBase && m.end <= restore::kRestorerBase + restore::kReservedSize)
+    if (m.start >= restore::kRestorerBase &&
+        m.end <= restore::kRestorerBase + restore::kReservedSize)
       continue;  // the restorer's leftovers after a restart
     if (m.end > restore::kRestorerBase && m.start < restore::kRestorerBase + restore::kReservedSize)
       return Status::make(Code::kUnsupported, 0,
@@ -754,9 +757,10 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
     uint64_t total = 0;
     for (size_t i = 0; i < plans.size(); i++)
       for (const PagesInfo& r : runs[i]) total += parked[i] ? r.len : 0;
-    if (total > snapshot_budget()) return Status::make(Code::kNoSpace, ENOMEM,
-        "the program's shared memory (%llu MiB) does not fit in memory twice",
-        (unsigned long long)(total >> 20));
+    if (total > snapshot_budget())
+      return Status::make(Code::kNoSpace, ENOMEM,
+                          "the program's shared memory (%llu MiB) does not fit in memory twice",
+                          (unsigned long long)(total >> 20));
     if (total > 0) snap.reserve(total);
     if (total > 0 && snap.size() == 0)
       return Status::make(Code::kIo, ENOMEM, "cannot allocate %llu MiB for shared memory",

@@ -18,10 +18,10 @@
 namespace ckpt::control {
 
 struct Target {
-  pid_t pid = 0;            // as the supervisor sees it
-  uint64_t block_addr = 0;  // the injected library's Block in the target
-  bool pid_ns = false;      // runs in its own user+pid namespace
-  uint64_t report_ino = 0;  // the injected library's report pipe
+  pid_t pid = 0;                                  // as the supervisor sees it
+  uint64_t block_addr = 0;                        // the injected library's Block in the target
+  bool pid_ns = false;                            // runs in its own user+pid namespace
+  uint64_t report_ino = 0;                        // the injected library's report pipe
   uint64_t stdio_dev[3] = {}, stdio_ino[3] = {};  // the supervisor's own 0, 1, 2
   // Per thread (as the supervisor sees it): the system call it was in at
   // the last checkpoint and where, so that a thread found again in
@@ -35,7 +35,7 @@ struct Target {
 
 struct DumpOptions {
   int zstd_level = 0;
-  int keep = 2;  // complete images kept in the directory
+  int keep = 2;        // complete images kept in the directory
   bool direct = true;  // O_DIRECT for big images (format::direct_from_env)
   // For a checkpoint that stops the job: keep the program parked until the
   // image is durable, then kill this process (the job), so that nothing the

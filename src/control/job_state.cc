@@ -19,12 +19,9 @@ const char kMagic[] = "ckpt-job-state";
 std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out += c;
   }
   return out;
 }
@@ -46,16 +43,11 @@ std::string unescape(const std::string& s) {
 
 const char* phase_name(Phase p) {
   switch (p) {
-    case Phase::kRunning:
-      return "running";
-    case Phase::kFinished:
-      return "finished";
-    case Phase::kStopped:
-      return "stopped";
-    case Phase::kKilled:
-      return "killed";
-    case Phase::kFailed:
-      return "failed";
+    case Phase::kRunning: return "running";
+    case Phase::kFinished: return "finished";
+    case Phase::kStopped: return "stopped";
+    case Phase::kKilled: return "killed";
+    case Phase::kFailed: return "failed";
   }
   return "?";
 }
@@ -113,34 +105,20 @@ Status parse_job_state(const std::string& text, JobState* out) {
       for (Phase p :
            {Phase::kRunning, Phase::kFinished, Phase::kStopped, Phase::kKilled, Phase::kFailed})
         if (v == phase_name(p)) st.phase = p;
-    } else if (k == "mode")
-      st.pid_ns = v == "namespace";
-    else if (k == "interval")
-      st.interval_s = std::atof(v.c_str());
-    else if (k == "keep")
-      st.keep = int(n);
-    else if (k == "compress")
-      st.compress = int(n);
-    else if (k == "exit_status")
-      st.exit_status = int(n);
-    else if (k == "signal")
-      st.signal = int(n);
-    else if (k == "runs")
-      st.runs = int(n);
-    else if (k == "first_generation")
-      st.first_generation = std::strtoull(v.c_str(), nullptr, 10);
-    else if (k == "supervisor_pid")
-      st.supervisor_pid = int(n);
-    else if (k == "started")
-      st.started = n;
-    else if (k == "updated")
-      st.updated = n;
-    else if (k == "last_failure")
-      st.last_failure = unescape(v);
-    else if (k == "last_failure_time")
-      st.last_failure_time = n;
-    else if (k == "arg")
-      st.command.push_back(unescape(v));
+    } else if (k == "mode") st.pid_ns = v == "namespace";
+    else if (k == "interval") st.interval_s = std::atof(v.c_str());
+    else if (k == "keep") st.keep = int(n);
+    else if (k == "compress") st.compress = int(n);
+    else if (k == "exit_status") st.exit_status = int(n);
+    else if (k == "signal") st.signal = int(n);
+    else if (k == "runs") st.runs = int(n);
+    else if (k == "first_generation") st.first_generation = std::strtoull(v.c_str(), nullptr, 10);
+    else if (k == "supervisor_pid") st.supervisor_pid = int(n);
+    else if (k == "started") st.started = n;
+    else if (k == "updated") st.updated = n;
+    else if (k == "last_failure") st.last_failure = unescape(v);
+    else if (k == "last_failure_time") st.last_failure_time = n;
+    else if (k == "arg") st.command.push_back(unescape(v));
   }
   if (first) return Status::make(Code::kCorrupt, 0, "empty job state file");
   *out = st;

@@ -48,7 +48,8 @@ Status capture_pipe(pid_t pid, FdInfo* f, bool data) {
   // works as opening a FIFO); tee copies what is in flight without taking it.
   std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(f->fd);
   Fd in(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (in.get() < 0) return Status::make(Code::kIo, errno, "cannot open pipe %d of the program", f->fd);
+  if (in.get() < 0)
+    return Status::make(Code::kIo, errno, "cannot open pipe %d of the program", f->fd);
   int size = ::fcntl(in.get(), F_GETPIPE_SZ);
   f->size = size > 0 ? uint64_t(size) : 65536;
   f->queued.clear();
@@ -63,8 +64,9 @@ Status capture_pipe(pid_t pid, FdInfo* f, bool data) {
   if (n < 0 && errno != EAGAIN) return Status::make(Code::kIo, errno, "cannot copy pipe %d", f->fd);
   if (n <= 0) return Status::ok();
   if (uint64_t(n) > kMaxQueued)
-    return Status::make(Code::kUnsupported, 0, "pipe %d holds %zd bytes in flight; ckpt saves at most %llu",
-                        f->fd, n, (unsigned long long)kMaxQueued);
+    return Status::make(Code::kUnsupported, 0,
+                        "pipe %d holds %zd bytes in flight; ckpt saves at most %llu", f->fd, n,
+                        (unsigned long long)kMaxQueued);
   std::string bytes(size_t(n), '\0');
   size_t got = 0;
   while (got < bytes.size()) {
@@ -99,7 +101,8 @@ Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out) {
     for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, uint32_t(n));
          h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_type == NLMSG_DONE) return Status::ok();
-      if (h->nlmsg_type == NLMSG_ERROR) return Status::make(Code::kIo, 0, "sock_diag refused the query");
+      if (h->nlmsg_type == NLMSG_ERROR)
+        return Status::make(Code::kIo, 0, "sock_diag refused the query");
       auto* m = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
       UnixSocket s;
       s.type = m->udiag_type;
@@ -117,7 +120,8 @@ Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f) {
   f->sock_type = s.type;
   f->queued.clear();
   Fd sock(int(::syscall(SYS_pidfd_getfd, pidfd, f->fd, 0)));
-  if (sock.get() < 0) return Status::make(Code::kIo, errno, "cannot reach socket %d of the program", f->fd);
+  if (sock.get() < 0)
+    return Status::make(Code::kIo, errno, "cannot reach socket %d of the program", f->fd);
   // Peek every queued message, from an offset that moves past what was
   // peeked (SO_PEEK_OFF, put back after: it belongs to the program's socket).
   int old = -1;
@@ -139,10 +143,8 @@ Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f) {
                         (unsigned long long)kMaxQueued);
       break;
     }
-    if (s.type == SOCK_STREAM && !f->queued.empty())
-      f->queued.back().append(buf.data(), size_t(n));
-    else
-      f->queued.emplace_back(buf.data(), size_t(n));
+    if (s.type == SOCK_STREAM && !f->queued.empty()) f->queued.back().append(buf.data(), size_t(n));
+    else f->queued.emplace_back(buf.data(), size_t(n));
   }
   (void)::setsockopt(sock.get(), SOL_SOCKET, SO_PEEK_OFF, &old, sizeof old);
   return st;
@@ -155,8 +157,8 @@ bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<int, int>* 
     ::close(fd);
     return h;
   };
-  std::map<uint64_t, std::pair<int, int>> pipes;    // ino -> read end, write end
-  std::map<uint64_t, int> sockets;                  // ino -> our end
+  std::map<uint64_t, std::pair<int, int>> pipes;  // ino -> read end, write end
+  std::map<uint64_t, int> sockets;                // ino -> our end
   for (const FdInfo& f : fds) {
     if (f.kind == FdKind::kPipe) {
       auto it = pipes.find(f.ino);

@@ -22,19 +22,19 @@ struct ProcInfo {
   uint32_t format_version = kProcFormatVersion;
   uint32_t uid = 0;
   int32_t pid = 0;
-  uint32_t signal = 0;          // the checkpoint signal
-  uint64_t block_addr = 0;      // the injected library's Block
-  uint32_t seq = 0;             // checkpoint number within the block's life
-  uint32_t pid_ns = 0;          // 1: ran in its own user+pid namespace
-  uint64_t mm[11] = {};         // see restore_abi.h RHeader::mm
+  uint32_t signal = 0;      // the checkpoint signal
+  uint64_t block_addr = 0;  // the injected library's Block
+  uint32_t seq = 0;         // checkpoint number within the block's life
+  uint32_t pid_ns = 0;      // 1: ran in its own user+pid namespace
+  uint64_t mm[11] = {};     // see restore_abi.h RHeader::mm
   uint32_t umask = 022;
   std::string cwd, exe;
   uint64_t exe_ino = 0, exe_size = 0, exe_mtime_ns = 0;
   inject::KSigaction actions[65] = {};
   uint64_t itimers[3][4] = {};
   uint64_t rlimits[16][2] = {};
-  uint64_t sigpending = 0;       // process-wide pending signals
-  std::vector<uint64_t> auxv;    // words, up to and including AT_NULL
+  uint64_t sigpending = 0;     // process-wide pending signals
+  std::vector<uint64_t> auxv;  // words, up to and including AT_NULL
   // The executable's content (appended field: absent in older images,
   // whose executable is then identified by inode, size and mtime only).
   bool has_exe_hash = false;
@@ -55,10 +55,10 @@ enum class MapKind : uint32_t {
 
 struct MappingInfo {
   uint64_t start = 0, end = 0, pgoff = 0;
-  uint32_t prot = 0;        // PROT_* bits
-  uint32_t flags = 0;       // restore::kMap* bits (shared, growsdown)
+  uint32_t prot = 0;   // PROT_* bits
+  uint32_t flags = 0;  // restore::kMap* bits (shared, growsdown)
   MapKind kind = MapKind::kAnon;
-  uint32_t special = 0;     // restore::kSpecial* for kSpecial
+  uint32_t special = 0;                               // restore::kSpecial* for kSpecial
   uint64_t dev = 0, ino = 0, size = 0, mtime_ns = 0;  // for kFile: what must be unchanged
   std::string path;
   // For kFile: the file's content (appended field, as has_exe_hash).
@@ -71,17 +71,17 @@ struct PagesInfo {
 };
 
 enum class FdKind : uint32_t {
-  kFile = 1,     // a regular file, reopened by path
-  kDevice = 2,   // /dev/null, /dev/zero, /dev/urandom...: reopened by path
-  kInherited = 3,// stdin/stdout/stderr as `ckpt run` got them: taken from `ckpt restart`
-  kOther = 4,    // pipe, socket, other anon inodes...: not restorable yet, /dev/null in its place
-  kEventfd = 5,  // recreated with its count (fdinfo)
-  kTimerfd = 6,  // recreated with its clock and remaining time: still armed
-  kEpoll = 7,    // recreated with its interest list, after every other descriptor
-  kReport = 8,   // the injected library's report pipe: a new one at restart
-  kPipe = 9,     // a pipe (ino: its identity), with the bytes in flight
-  kUnixPair = 10,// a unix socket whose peer is held by the job too, with its unread data
-  kSocket = 11,  // another socket: bound or listening again, or closed (sockets.h)
+  kFile = 1,       // a regular file, reopened by path
+  kDevice = 2,     // /dev/null, /dev/zero, /dev/urandom...: reopened by path
+  kInherited = 3,  // stdin/stdout/stderr as `ckpt run` got them: taken from `ckpt restart`
+  kOther = 4,      // pipe, socket, other anon inodes...: not restorable yet, /dev/null in its place
+  kEventfd = 5,    // recreated with its count (fdinfo)
+  kTimerfd = 6,    // recreated with its clock and remaining time: still armed
+  kEpoll = 7,      // recreated with its interest list, after every other descriptor
+  kReport = 8,     // the injected library's report pipe: a new one at restart
+  kPipe = 9,       // a pipe (ino: its identity), with the bytes in flight
+  kUnixPair = 10,  // a unix socket whose peer is held by the job too, with its unread data
+  kSocket = 11,    // another socket: bound or listening again, or closed (sockets.h)
 };
 
 struct FdInfo {
@@ -92,9 +92,9 @@ struct FdInfo {
   uint64_t pos = 0, size = 0;  // offset; file size at the checkpoint
   uint64_t dev = 0, ino = 0;
   std::string path;
-  std::string fdinfo;  // kEventfd, kTimerfd, kEpoll: /proc/PID/fdinfo/FD as read
-  uint64_t peer = 0;       // kUnixPair: the peer socket's inode
-  uint32_t sock_type = 0;  // kUnixPair, kSocket: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
+  std::string fdinfo;        // kEventfd, kTimerfd, kEpoll: /proc/PID/fdinfo/FD as read
+  uint64_t peer = 0;         // kUnixPair: the peer socket's inode
+  uint32_t sock_type = 0;    // kUnixPair, kSocket: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
   uint32_t sock_family = 0;  // kSocket: AF_UNIX, AF_INET, AF_INET6
   uint32_t sock_state = 0;   // kSocket: SocketState (sockets.h)
   std::string addr;          // kSocket: the address it is bound to (sockaddr bytes)

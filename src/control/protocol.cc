@@ -89,8 +89,10 @@ Status connect_control(const std::string& dir, int* fd) {
   if (r != 0) {
     ::close(s);
     if (err == ENOENT || err == ECONNREFUSED)
-      return Status::make(Code::kNotFound, 0, "no job is running for %s (start one with `ckpt run --dir %s -- PROGRAM`)",
-                          dir.c_str(), dir.c_str());
+      return Status::make(
+          Code::kNotFound, 0,
+          "no job is running for %s (start one with `ckpt run --dir %s -- PROGRAM`)", dir.c_str(),
+          dir.c_str());
     return Status::make(Code::kIo, err, "cannot reach the job of %s", dir.c_str());
   }
   // The job must be ours too: a socket another user put in its place would

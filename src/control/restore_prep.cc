@@ -5,20 +5,20 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/timerfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <signal.h>
 #include <sys/sysinfo.h>
 
 #include <algorithm>
-#include <thread>
 #include <atomic>
-#include <map>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <thread>
 
 #include "control/pipes.h"
 #include "control/sockets.h"
@@ -147,8 +147,7 @@ Status check_fd_file(const FdInfo& f) {
   bool ok = r == 0 && (f.kind == FdKind::kFile ? S_ISREG(st.st_mode) : S_ISCHR(st.st_mode));
   if (!ok)
     return Status::make(Code::kInvalid, 0, "%s (descriptor %d) is no longer a %s: refused",
-                        f.path.c_str(), f.fd,
-                        f.kind == FdKind::kFile ? "regular file" : "device");
+                        f.path.c_str(), f.fd, f.kind == FdKind::kFile ? "regular file" : "device");
   return Status::ok();
 }
 
@@ -264,7 +263,8 @@ int make_epoll(const FdInfo& f, const std::vector<int>& replaced, const std::vec
 // checked before anything is opened, mapped or written.
 const char* check_info(const ProcInfo& i, uint64_t floor) {
   if (!canonical_path(i.cwd)) return "a working directory that is not absolute and canonical";
-  if (!i.exe.empty() && !canonical_path(i.exe)) return "an executable path that is not absolute and canonical";
+  if (!i.exe.empty() && !canonical_path(i.exe))
+    return "an executable path that is not absolute and canonical";
   if (i.signal < 1 || i.signal > 64 || i.signal == SIGKILL || i.signal == SIGSTOP)
     return "an impossible checkpoint signal";
   if (i.umask & ~0777u) return "an impossible umask";
@@ -307,13 +307,11 @@ const char* check_fd(const FdInfo& f, const std::vector<FdInfo>& before) {
     case FdKind::kEpoll:
     case FdKind::kReport:
     case FdKind::kPipe:
-    case FdKind::kUnixPair:
-      break;
+    case FdKind::kUnixPair: break;
     case FdKind::kSocket:
       if (const char* why = check_socket(f)) return why;
       break;
-    default:
-      return "an unknown kind of descriptor";
+    default: return "an unknown kind of descriptor";
   }
   return nullptr;
 }
@@ -335,12 +333,15 @@ const char* check_threads(const std::vector<ThreadInfo>& threads,
     tids.push_back(s.tid);
     if (!in_writable(maps, s.uc, restore::kSigFrameSize))
       return "a thread's signal frame outside its memory";
-    if (s.tid_addr && !in_writable(maps, s.tid_addr, 4)) return "a thread's tid field outside its memory";
-    if (s.rseq_addr && (s.rseq_len < 32 || s.rseq_len > 4096 || !in_writable(maps, s.rseq_addr, 32)))
+    if (s.tid_addr && !in_writable(maps, s.tid_addr, 4))
+      return "a thread's tid field outside its memory";
+    if (s.rseq_addr &&
+        (s.rseq_len < 32 || s.rseq_len > 4096 || !in_writable(maps, s.rseq_addr, 32)))
       return "a thread's rseq area outside its memory";
   }
   std::sort(tids.begin(), tids.end());
-  if (std::adjacent_find(tids.begin(), tids.end()) != tids.end()) return "a thread id recorded twice";
+  if (std::adjacent_find(tids.begin(), tids.end()) != tids.end())
+    return "a thread id recorded twice";
   return nullptr;
 }
 
@@ -362,7 +363,8 @@ Status unpack_all(const format::ImageReader& r, const std::vector<Packed>& packe
     for (size_t i = next++; i < packed.size() && errors[k].is_ok(); i = next++) {
       const Packed& p = packed[i];
       uint64_t span = (p.ri.raw + kPage - 1) & ~(kPage - 1);
-      void* win = ::mmap(nullptr, size_t(span), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, off_t(p.at));
+      void* win =
+          ::mmap(nullptr, size_t(span), PROT_READ | PROT_WRITE, MAP_SHARED, mfd, off_t(p.at));
       if (win == MAP_FAILED) {
         errors[k] = Status::make(Code::kIo, errno, "cannot map the unpacked image");
         break;
@@ -398,7 +400,8 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
   plan->args_fd = mfd;
   // The file the reader checks is the file the restorer reads.
   plan->image_fd = ::fcntl(r.fd(), F_DUPFD_CLOEXEC, 3);
-  if (plan->image_fd < 0) return Status::make(Code::kIo, errno, "cannot keep %s open", image_path.c_str());
+  if (plan->image_fd < 0)
+    return Status::make(Code::kIo, errno, "cannot keep %s open", image_path.c_str());
 
   std::vector<MappingInfo> maps;
   std::vector<restore::RRun> runs;
@@ -410,7 +413,8 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
   struct sysinfo si = {};
   uint64_t memory_cap = ~0ull;
   if (::sysinfo(&si) == 0)
-    memory_cap = (uint64_t(si.totalram) + uint64_t(si.totalswap)) * std::max<uint64_t>(si.mem_unit, 1);
+    memory_cap =
+        (uint64_t(si.totalram) + uint64_t(si.totalswap)) * std::max<uint64_t>(si.mem_unit, 1);
   uint64_t cursor = kPage;
   std::vector<Packed> packed;
   std::vector<uint8_t> payload;
@@ -459,15 +463,18 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
       case format::kProcMapping: {
         MappingInfo m;
         if (Status s = decode(payload, &m); !s) return undecodable(s);
-        if (maps.size() >= map_cap) return bad("more mappings than the kernel allows (vm.max_map_count)");
+        if (maps.size() >= map_cap)
+          return bad("more mappings than the kernel allows (vm.max_map_count)");
         if (m.start % kPage || m.end % kPage || m.start >= m.end)
           return bad("a mapping that is empty, reversed or not page aligned");
         if (m.start < floor || m.end > kUserTop)
           return bad("a mapping outside the user address space");
         if (!maps.empty() && m.start < maps.back().end) return bad("overlapping mappings");
-        if (m.end > restore::kRestorerBase && m.start < restore::kRestorerBase + restore::kReservedSize)
+        if (m.end > restore::kRestorerBase &&
+            m.start < restore::kRestorerBase + restore::kReservedSize)
           return bad("a mapping in the restorer's reserved range");
-        if (m.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC)) return bad("unknown protection bits");
+        if (m.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC))
+          return bad("unknown protection bits");
         if (m.flags & ~(restore::kMapShared | restore::kMapGrowsDown | restore::kMapMemfd))
           return bad("unknown mapping flags");
         if ((m.flags & restore::kMapMemfd) &&
@@ -476,10 +483,10 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
         if (m.pgoff % kPage || m.pgoff > (1ull << 60)) return bad("a bad file offset in a mapping");
         switch (m.kind) {
           case MapKind::kAnon:
-          case MapKind::kMemfd:
-            break;
+          case MapKind::kMemfd: break;
           case MapKind::kFile:
-            if (!canonical_path(m.path)) return bad("a mapped file's path is not absolute and canonical");
+            if (!canonical_path(m.path))
+              return bad("a mapped file's path is not absolute and canonical");
             CKPT_RETURN_IF_ERROR(check_file(
                 m.path, {m.ino, m.size, m.mtime_ns, m.has_hash ? &m.hash : nullptr}, options,
                 (m.flags & restore::kMapShared) && (m.prot & PROT_WRITE) ? O_RDWR : O_RDONLY));
@@ -489,8 +496,7 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
               return bad("an unknown or repeated kernel mapping");
             have_special[m.special] = true;
             break;
-          default:
-            return bad("an unknown kind of mapping");
+          default: return bad("an unknown kind of mapping");
         }
         maps.push_back(std::move(m));
         has_data.push_back(false);
@@ -541,7 +547,8 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
                               ri.type);
     }
   }
-  if (!have_info) return Status::make(Code::kCorrupt, 0, "%s has no process record", image_path.c_str());
+  if (!have_info)
+    return Status::make(Code::kCorrupt, 0, "%s has no process record", image_path.c_str());
   CKPT_RETURN_IF_ERROR(unpack_all(r, packed, mfd));
   if (plan->threads.empty())
     return Status::make(Code::kCorrupt, 0, "%s has no threads", image_path.c_str());
@@ -553,13 +560,14 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
     return Status::make(Code::kCorrupt, 0, "%s: the injected library's block is outside memory",
                         image_path.c_str());
   for (const FdInfo& f : plan->fds)
-    if (f.kind == FdKind::kFile || f.kind == FdKind::kDevice) CKPT_RETURN_IF_ERROR(check_fd_file(f));
+    if (f.kind == FdKind::kFile || f.kind == FdKind::kDevice)
+      CKPT_RETURN_IF_ERROR(check_fd_file(f));
   if (!plan->info.exe.empty() && plan->info.exe_ino)
-    CKPT_RETURN_IF_ERROR(check_file(plan->info.exe,
-                                    {plan->info.exe_ino, plan->info.exe_size,
-                                     plan->info.exe_mtime_ns,
-                                     plan->info.has_exe_hash ? &plan->info.exe_hash : nullptr},
-                                    options));
+    CKPT_RETURN_IF_ERROR(
+        check_file(plan->info.exe,
+                   {plan->info.exe_ino, plan->info.exe_size, plan->info.exe_mtime_ns,
+                    plan->info.has_exe_hash ? &plan->info.exe_hash : nullptr},
+                   options));
 
   // The metadata, after the page data.
   restore::RHeader h;
@@ -690,12 +698,8 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
     unsigned flags = f.open_flags & ~unsigned(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
     bool writable = (f.open_flags & O_ACCMODE) != O_RDONLY;
     switch (f.kind) {
-      case FdKind::kInherited:
-        src = stdio[f.fd];
-        break;
-      case FdKind::kReport:
-        src = report;
-        break;
+      case FdKind::kInherited: src = stdio[f.fd]; break;
+      case FdKind::kReport: src = report; break;
       case FdKind::kFile:
       case FdKind::kDevice:
         // Never created or truncated (flags), never through a final symlink,
@@ -703,8 +707,8 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
         src = ::open(f.path.c_str(), int(flags) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         opened = true;
         if (src < 0) {
-          write_err(e, "cannot reopen " + f.path + " as descriptor " + std::to_string(f.fd) +
-                                ": " + std::strerror(errno));
+          write_err(e, "cannot reopen " + f.path + " as descriptor " + std::to_string(f.fd) + ": " +
+                           std::strerror(errno));
           _exit(127);
         }
         {
@@ -727,8 +731,8 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
                                            : make_epoll(f, replaced, inherited, &why);
         opened = true;
         if (src < 0) {
-          write_err(e, "cannot recreate descriptor " + std::to_string(f.fd) + " (" + f.path +
-                           ", " + why + "): " + std::strerror(errno));
+          write_err(e, "cannot recreate descriptor " + std::to_string(f.fd) + " (" + f.path + ", " +
+                           why + "): " + std::strerror(errno));
           _exit(127);
         }
         break;
@@ -751,7 +755,7 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
         src = ::open("/dev/null", O_RDWR | O_CLOEXEC);
         opened = true;
         write_err(e, "warning: descriptor " + std::to_string(f.fd) + " (" + f.path +
-                              ") cannot be restored; it now refers to /dev/null");
+                         ") cannot be restored; it now refers to /dev/null");
         break;
     }
     struct stat st;
@@ -760,7 +764,8 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
       // Output written after the checkpoint would be written again: cut it,
       // but only in the very file (device and inode) the program had open
       // for writing, and only the bytes beyond its size then.
-      if (writable && uint64_t(st.st_dev) == f.dev && uint64_t(st.st_size) > f.size && ::ftruncate(src, off_t(f.size)) != 0) {
+      if (writable && uint64_t(st.st_dev) == f.dev && uint64_t(st.st_size) > f.size &&
+          ::ftruncate(src, off_t(f.size)) != 0) {
         write_err(e, "cannot cut " + f.path + " back to its size at the checkpoint");
         _exit(127);
       }
@@ -801,8 +806,8 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
   }
   std::string sa = std::to_string(a), se = std::to_string(e), sx = std::to_string(x),
               si = std::to_string(img);
-  char* argv[] = {const_cast<char*>(restorer.c_str()), sa.data(), se.data(), sx.data(), si.data(),
-                  nullptr};
+  char* argv[] = {
+      const_cast<char*>(restorer.c_str()), sa.data(), se.data(), sx.data(), si.data(), nullptr};
   char* envp[] = {nullptr};
   ::execve(restorer.c_str(), argv, envp);
   write_err(e, "cannot run the restorer " + restorer + ": " + std::strerror(errno));

@@ -32,14 +32,18 @@ constexpr int kStopTimeoutMs = 10000;
 // interrupted by it, and are issued again (with their full timeout).
 bool fails_when_stopped(long nr) {
   switch (nr) {
-    case 232: case 281: case 441:  // epoll_wait, epoll_pwait, epoll_pwait2
-    case 65: case 220:             // semop, semtimedop
-    case 128:                      // rt_sigtimedwait
-    case 69: case 70:              // msgsnd, msgrcv
-    case 208: case 333:            // io_getevents, io_pgetevents
+    case 232:
+    case 281:
+    case 441:  // epoll_wait, epoll_pwait, epoll_pwait2
+    case 65:
+    case 220:  // semop, semtimedop
+    case 128:  // rt_sigtimedwait
+    case 69:
+    case 70:  // msgsnd, msgrcv
+    case 208:
+    case 333:  // io_getevents, io_pgetevents
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -139,10 +143,10 @@ Status Seized::stop(pid_t pid) {
   // once a listing shows nothing new, every thread is stopped.
   for (;;) {
     std::vector<pid_t> tasks = list_tasks(pid);
-    if (tasks.empty()) return Status::make(Code::kIo, 0, "the program exited during the checkpoint");
-    std::sort(tasks.begin(), tasks.end(), [&](pid_t a, pid_t b) {
-      return (a == pid) != (b == pid) ? a == pid : a < b;
-    });
+    if (tasks.empty())
+      return Status::make(Code::kIo, 0, "the program exited during the checkpoint");
+    std::sort(tasks.begin(), tasks.end(),
+              [&](pid_t a, pid_t b) { return (a == pid) != (b == pid) ? a == pid : a < b; });
     bool fresh = false;
     for (pid_t t : tasks) {
       if (!seen.insert(t).second) continue;

@@ -20,10 +20,10 @@
 namespace ckpt::control {
 
 struct StoppedThread {
-  pid_t tid = 0;             // as the supervisor sees it
-  user_regs_struct regs{};   // as stopped (restart codes not yet applied)
+  pid_t tid = 0;                // as the supervisor sees it
+  user_regs_struct regs{};      // as stopped (restart codes not yet applied)
   std::vector<uint8_t> xstate;  // NT_X86_XSTATE: FPU, SSE, AVX... (xsave layout)
-  uint64_t sigmask = 0;      // blocked signals
+  uint64_t sigmask = 0;         // blocked signals
 };
 
 class Seized {

@@ -60,8 +60,8 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
   bool listening = get_int(s, SO_ACCEPTCONN) == 1;
   sockaddr_storage local = {}, peer = {};
   socklen_t ll = sizeof local, pl = sizeof peer;
-  bool named = ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &ll) == 0 &&
-               ll > sizeof(sa_family_t);
+  bool named =
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &ll) == 0 && ll > sizeof(sa_family_t);
   bool connected = ::getpeername(s, reinterpret_cast<sockaddr*>(&peer), &pl) == 0;
   ::close(s);
   if (f->sock_family != AF_UNIX && f->sock_family != AF_INET && f->sock_family != AF_INET6)
@@ -78,7 +78,9 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
   if (listening) {
     f->sock_state = kSocketListening;
   } else if (connected) {
-    const char* kind = f->sock_family == AF_UNIX ? "unix" : f->sock_type == SOCK_STREAM ? "TCP" : "UDP";
+    const char* kind = f->sock_family == AF_UNIX     ? "unix"
+                       : f->sock_type == SOCK_STREAM ? "TCP"
+                                                     : "UDP";
     *outside = std::string(kind) + " " + (named ? describe(local, ll) : "(unnamed)") + " -> " +
                describe(peer, pl);
     f->sock_state = kSocketClosed;
@@ -91,7 +93,8 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
 
 int make_socket(const FdInfo& f, std::string* error) {
   auto fail = [&](const std::string& what) {
-    *error = "cannot restore socket " + std::to_string(f.fd) + ": " + what + ": " + std::strerror(errno);
+    *error =
+        "cannot restore socket " + std::to_string(f.fd) + ": " + what + ": " + std::strerror(errno);
     return -1;
   };
   int type = int(f.sock_type) | SOCK_CLOEXEC;

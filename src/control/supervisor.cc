@@ -1,15 +1,15 @@
 #include "control/supervisor.h"
 
 #include <elf.h>
-#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +27,7 @@
 namespace ckpt::control {
 namespace {
 
-const int kHandled[] = {SIGCHLD, SIGUSR1, SIGUSR2, SIGINT, SIGTERM, SIGHUP,
+const int kHandled[] = {SIGCHLD, SIGUSR1, SIGUSR2,  SIGINT,  SIGTERM, SIGHUP,
                         SIGQUIT, SIGALRM, SIGWINCH, SIGCONT, SIGTSTP};
 
 std::string exe_dir() {
@@ -76,7 +76,8 @@ Status check_program(const std::string& prog) {
   }
   for (int i = 0; i < eh.e_phnum; i++) {
     Elf64_Phdr ph;
-    if (::pread(fd, &ph, sizeof ph, off_t(eh.e_phoff + uint64_t(i) * eh.e_phentsize)) != ssize_t(sizeof ph))
+    if (::pread(fd, &ph, sizeof ph, off_t(eh.e_phoff + uint64_t(i) * eh.e_phentsize)) !=
+        ssize_t(sizeof ph))
       break;
     if (ph.p_type == PT_INTERP) interp = true;
   }
@@ -267,7 +268,8 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
       ::close(go[1]);
       ::close(ready[0]);
       std::string children;
-      std::string path = "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
+      std::string path =
+          "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
       for (int i = 0; i < 2000 && children.empty(); i++) {
         (void)read_text(path, &children);
         if (children.empty()) ::usleep(1000);
@@ -412,7 +414,8 @@ Status Supervisor::checkpoint(DumpResult* result, bool stop) {
     pollfd p = {restore_fd_, POLLIN, 0};
     if (::poll(&p, 1, 100) > 0) drain_restore_messages();
   }
-  if (restore_failed_) return Status::make(Code::kIo, 0, "the restart failed: nothing to checkpoint");
+  if (restore_failed_)
+    return Status::make(Code::kIo, 0, "the restart failed: nothing to checkpoint");
   if (restore_fd_ >= 0)
     return Status::make(Code::kIo, 0, "the restarted program is still being restored after 60 s");
   DumpOptions o;
@@ -524,7 +527,7 @@ int Supervisor::finish(int st) {
   if (restore_failed_) {
     std::fprintf(stderr, "ckpt: the restart failed; the image is unchanged\n");
     record_failure("restart failed: " + (restore_message_.empty() ? std::string("see its output")
-                                                                   : restore_message_),
+                                                                  : restore_message_),
                    true);
     return 1;
   }
@@ -591,7 +594,8 @@ int Supervisor::run() {
         if (sig == options_.ckpt_signal || sig == options_.stop_signal) {
           DumpResult r;
           Status s = checkpoint(&r, sig == options_.stop_signal);
-          if (!s.is_ok()) std::fprintf(stderr, "ckpt: checkpoint on signal %d failed: %s\n", sig, s.message());
+          if (!s.is_ok())
+            std::fprintf(stderr, "ckpt: checkpoint on signal %d failed: %s\n", sig, s.message());
           else if (sig == options_.stop_signal) stopping_ = true;
           continue;
         }

@@ -17,8 +17,8 @@
 #include "control/dump.h"
 #include "control/job_state.h"
 #include "control/restore_prep.h"
-#include "format/writer.h"
 #include "format/jobdir.h"
+#include "format/writer.h"
 
 namespace ckpt::control {
 
@@ -92,7 +92,7 @@ class Supervisor {
   int status_fd_ = -1;  // namespace mode: the init reports the program's wait status here
   bool stopping_ = false;
   std::set<std::string> warned_;  // warnings said already (once per job)
-  JobState state_;       // what DIR/job.state says (control/job_state.h)
+  JobState state_;                // what DIR/job.state says (control/job_state.h)
   bool had_state_ = false;
   void save_state();
 };

@@ -81,10 +81,12 @@ Userns explain_userns(const UsernsFacts& f) {
   }
   if (f.created) {
     if (f.apparmor_restrict == 1) {
-      u.why = "AppArmor lets user namespaces be created but denies capabilities in them "
-              "(kernel.apparmor_restrict_unprivileged_userns=1, as on Ubuntu 24.04)";
-      u.remedy = "an AppArmor profile for ckpt that allows userns, or "
-                 "sysctl kernel.apparmor_restrict_unprivileged_userns=0 (docs/transparent.md)";
+      u.why =
+          "AppArmor lets user namespaces be created but denies capabilities in them "
+          "(kernel.apparmor_restrict_unprivileged_userns=1, as on Ubuntu 24.04)";
+      u.remedy =
+          "an AppArmor profile for ckpt that allows userns, or "
+          "sysctl kernel.apparmor_restrict_unprivileged_userns=0 (docs/transparent.md)";
     } else {
       u.why = std::string("capabilities are denied inside user namespaces (") +
               std::strerror(f.err) + ": a security module)";
@@ -93,21 +95,25 @@ Userns explain_userns(const UsernsFacts& f) {
     return u;
   }
   if (f.err == ENOSPC || f.max_user_namespaces == 0) {
-    u.why = f.max_user_namespaces == 0 ? "user namespaces are turned off (user.max_user_namespaces=0)"
-                                       : "the limit user.max_user_namespaces is reached";
+    u.why = f.max_user_namespaces == 0
+                ? "user namespaces are turned off (user.max_user_namespaces=0)"
+                : "the limit user.max_user_namespaces is reached";
     u.remedy = "sysctl user.max_user_namespaces=15000 (or more)";
   } else if (f.unprivileged_userns_clone == 0) {
     u.why = "user namespaces are refused to ordinary users (kernel.unprivileged_userns_clone=0)";
     u.remedy = "sysctl kernel.unprivileged_userns_clone=1";
   } else if (f.err == EPERM && f.seccomp) {
-    u.why = "user namespaces are refused (EPERM) under a seccomp filter, as in a container, or "
-            "in a chroot";
-    u.remedy = "a container whose seccomp profile allows unshare and clone(CLONE_NEWUSER), "
-               "entered with pivot_root rather than chroot";
+    u.why =
+        "user namespaces are refused (EPERM) under a seccomp filter, as in a container, or "
+        "in a chroot";
+    u.remedy =
+        "a container whose seccomp profile allows unshare and clone(CLONE_NEWUSER), "
+        "entered with pivot_root rather than chroot";
   } else if (f.err == EPERM) {
     u.why = "user namespaces are refused (EPERM): in a chroot, or by a security module";
-    u.remedy = "running outside the chroot (a root entered with pivot_root, as container "
-               "runtimes do, keeps them)";
+    u.remedy =
+        "running outside the chroot (a root entered with pivot_root, as container "
+        "runtimes do, keeps them)";
   } else {
     u.why = std::string("user namespaces cannot be created (") + std::strerror(f.err) + ")";
     u.remedy = "a kernel with user namespaces (CONFIG_USER_NS)";
@@ -117,7 +123,8 @@ Userns explain_userns(const UsernsFacts& f) {
 
 std::string namespace_image_refusal(const Userns& u) {
   return "cannot restart this image here: it was taken in namespace mode (its pids and thread ids "
-         "kept in a user+pid namespace of its own) and " + u.why + "; it needs " + u.remedy;
+         "kept in a user+pid namespace of its own) and " +
+         u.why + "; it needs " + u.remedy;
 }
 
 }  // namespace ckpt::control

@@ -11,19 +11,19 @@ namespace ckpt::control {
 // What the kernel and its settings say, read by probe_userns(); filled by
 // hand in tests.
 struct UsernsFacts {
-  bool created = false;    // clone(CLONE_NEWUSER | CLONE_NEWPID) succeeded
-  bool capable = false;    // and a capability operation inside it did too
-  int err = 0;             // errno of the clone, or of the capability operation
-  long max_user_namespaces = -1;          // user.max_user_namespaces; -1: unknown
-  long unprivileged_userns_clone = -1;    // kernel.unprivileged_userns_clone (Debian/Ubuntu)
-  long apparmor_restrict = -1;            // kernel.apparmor_restrict_unprivileged_userns
-  bool seccomp = false;    // this process runs under a seccomp filter
+  bool created = false;                 // clone(CLONE_NEWUSER | CLONE_NEWPID) succeeded
+  bool capable = false;                 // and a capability operation inside it did too
+  int err = 0;                          // errno of the clone, or of the capability operation
+  long max_user_namespaces = -1;        // user.max_user_namespaces; -1: unknown
+  long unprivileged_userns_clone = -1;  // kernel.unprivileged_userns_clone (Debian/Ubuntu)
+  long apparmor_restrict = -1;          // kernel.apparmor_restrict_unprivileged_userns
+  bool seccomp = false;                 // this process runs under a seccomp filter
 };
 
 struct Userns {
-  bool ok = false;      // the namespace mode is possible
-  std::string why;      // if not: why, one phrase ("user namespaces are refused: ...")
-  std::string remedy;   // if not: what would allow them, one phrase
+  bool ok = false;     // the namespace mode is possible
+  std::string why;     // if not: why, one phrase ("user namespaces are refused: ...")
+  std::string remedy;  // if not: what would allow them, one phrase
 };
 
 // Tries it for real: a throw-away child in a new user+pid namespace sets the

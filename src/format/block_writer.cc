@@ -9,8 +9,8 @@
 namespace ckpt::format {
 
 BlockWriter::BlockWriter(Fs* fs, int fd, const char* path) : fs_(fs), fd_(fd), path_(path) {
-  void* m = ::mmap(nullptr, kBlocks * kBlock, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+  void* m =
+      ::mmap(nullptr, kBlocks * kBlock, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return;
   mem_ = static_cast<uint8_t*>(m);
   thread_ = std::thread([this] { run(); });

@@ -42,7 +42,7 @@ inline constexpr uint32_t kFlagSkippable = 1u << 1;  // readers may skip if type
 inline constexpr uint32_t kKnownFlags = kFlagZstd | kFlagSkippable;
 
 // Caps that keep a damaged or hostile length from asking for absurd memory.
-inline constexpr uint64_t kMaxChunkRaw = 64ull << 20;  // a DATA record, uncompressed
+inline constexpr uint64_t kMaxChunkRaw = 64ull << 20;   // a DATA record, uncompressed
 inline constexpr uint64_t kMaxMetaRecord = 1ull << 20;  // any other record
 inline constexpr size_t kDefaultChunk = 8ull << 20;
 

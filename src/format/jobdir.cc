@@ -48,8 +48,7 @@ Status JobDir::open(const std::string& dir, bool create) {
       return Status::make(errno == ENOENT ? Code::kNotFound : Code::kIo, errno,
                           "cannot use checkpoint directory %s", dir_.c_str());
     if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
-      return Status::make(Code::kIo, errno, "cannot create checkpoint directory %s",
-                          dir_.c_str());
+      return Status::make(Code::kIo, errno, "cannot create checkpoint directory %s", dir_.c_str());
     if (::stat(dir_.c_str(), &st) != 0)
       return Status::make(Code::kIo, errno, "cannot use checkpoint directory %s", dir_.c_str());
   }
@@ -91,8 +90,7 @@ Status JobDir::lock() {
       return Status::make(Code::kInvalid, 0, "%s is a symbolic link: refused (remove it)",
                           path.c_str());
     if (err == EACCES || err == EROFS)
-      return Status::make(Code::kIo, err, "checkpoint directory %s is not writable",
-                          dir_.c_str());
+      return Status::make(Code::kIo, err, "checkpoint directory %s is not writable", dir_.c_str());
     return Status::make(Code::kIo, err, "cannot create %s", path.c_str());
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -106,8 +104,8 @@ Status JobDir::lock() {
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
     ::close(fd);
-    return Status::make(Code::kInvalid, 0,
-                        "%s is not a regular file of yours: refused (remove it)", path.c_str());
+    return Status::make(Code::kInvalid, 0, "%s is not a regular file of yours: refused (remove it)",
+                        path.c_str());
   }
   lock_fd_ = fd;
   remove_stale_temps();

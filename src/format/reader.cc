@@ -101,7 +101,8 @@ Status ImageReader::open(const std::string& path, bool owned_only) {
   if (head < sizeof kMagic || std::memcmp(h, kMagic, sizeof kMagic) != 0)
     return Status::make(Code::kCorrupt, 0, "%s is not a ckpt image (bad magic)", path.c_str());
   if (size_ < kFileHeaderSize) return corrupt(0, "file ends inside its header (truncated)");
-  if (!hash_ok(get_u64(h + 56), XXH3_64bits(h, 56))) return corrupt(0, "file header checksum mismatch");
+  if (!hash_ok(get_u64(h + 56), XXH3_64bits(h, 56)))
+    return corrupt(0, "file header checksum mismatch");
   header_.version = get_u32(h + 8);
   if (header_.version != kVersion)
     return Status::make(Code::kUnsupported, 0,
@@ -143,8 +144,7 @@ Status ImageReader::next(RecordInfo* r, bool* end) {
   if (r->stored > left) return corrupt(pos_, "record runs past the end of the file (truncated)");
   uint64_t cap = r->type == kData ? kMaxChunkRaw : kMaxMetaRecord;
   if (r->raw > cap) return corrupt(pos_, "record size over the format's limit");
-  if (!(r->flags & kFlagZstd) && r->raw != r->stored)
-    return corrupt(pos_, "record sizes disagree");
+  if (!(r->flags & kFlagZstd) && r->raw != r->stored) return corrupt(pos_, "record sizes disagree");
   pos_ += kRecordHeaderSize + r->stored;
   if (r->type == kEnd) {
     if (pos_ != size_) return corrupt(pos_, "bytes after the end record");

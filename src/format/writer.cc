@@ -68,7 +68,8 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
 
   fs_->unlink(temp_path_.c_str());  // a stale one from a crash
   int fd = -EINVAL;
-  if (options_.direct) fd = fs_->open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0600);
+  if (options_.direct)
+    fd = fs_->open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0600);
   if (fd >= 0) {
     blocks_ = std::make_unique<BlockWriter>(fs_, fd, temp_path_.c_str());
     if (!blocks_->ok()) blocks_.reset();
@@ -134,8 +135,8 @@ Status ImageWriter::emit(uint32_t type, uint32_t flags, const void* stored, size
   return emit_hashed(type, flags, stored, stored_n, raw_n, XXH3_64bits(stored, stored_n));
 }
 
-Status ImageWriter::emit_hashed(uint32_t type, uint32_t flags, const void* stored,
-                                size_t stored_n, size_t raw_n, uint64_t hash) {
+Status ImageWriter::emit_hashed(uint32_t type, uint32_t flags, const void* stored, size_t stored_n,
+                                size_t raw_n, uint64_t hash) {
   if (fd_ < 0) return Status::make(Code::kInvalid, 0, "image writer is not open");
   uint8_t h[kRecordHeaderSize];
   put_u32(h, type);

@@ -76,14 +76,14 @@ class ImageWriter {
   int fd_ = -1;
   std::string final_path_, temp_path_, dir_;
   WriterOptions options_;
-  uint64_t offset_ = 0;  // bytes handed to the file (buffered included)
+  uint64_t offset_ = 0;     // bytes handed to the file (buffered included)
   uint64_t written_ = 0;    // bytes written to the file
   uint64_t writeback_ = 0;  // bytes whose writeback has been started
   void note_written(uint64_t n);
   uint64_t records_ = 0, raw_total_ = 0;
-  std::vector<uint8_t> buffer_;  // small records are gathered here
+  std::vector<uint8_t> buffer_;          // small records are gathered here
   std::unique_ptr<BlockWriter> blocks_;  // direct mode: every byte goes here
-  std::vector<uint8_t> zbuf_[2];  // one per pipeline slot
+  std::vector<uint8_t> zbuf_[2];         // one per pipeline slot
   ZSTD_CCtx* zctx_[2] = {nullptr, nullptr};
 };
 

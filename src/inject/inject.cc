@@ -132,8 +132,9 @@ extern "C" long ckpt_parasite_process(uint32_t want_copy) {
 
 // The parasite entries return here; the int3 hands the thread back.
 extern "C" void ckpt_parasite_trap();
-__asm__(".text\n.globl ckpt_parasite_trap\n.type ckpt_parasite_trap,@function\n"
-        "ckpt_parasite_trap:\n\tint3\n\tint3\n");
+__asm__(
+    ".text\n.globl ckpt_parasite_trap\n.type ckpt_parasite_trap,@function\n"
+    "ckpt_parasite_trap:\n\tint3\n\tint3\n");
 
 namespace {
 

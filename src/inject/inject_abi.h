@@ -43,12 +43,12 @@ struct KSigaction {
 
 struct ThreadSlot {
   int32_t tid;
-  uint32_t seq;         // the checkpoint this slot was filled for
-  uint64_t uc;          // the ucontext of the signal frame: rt_sigreturn with rsp = uc
-  uint64_t fs;          // FS base (TLS)
-  uint64_t tid_addr;    // prctl(PR_GET_TID_ADDRESS): glibc's pthread tid field
+  uint32_t seq;       // the checkpoint this slot was filled for
+  uint64_t uc;        // the ucontext of the signal frame: rt_sigreturn with rsp = uc
+  uint64_t fs;        // FS base (TLS)
+  uint64_t tid_addr;  // prctl(PR_GET_TID_ADDRESS): glibc's pthread tid field
   uint64_t robust_head, robust_len;
-  uint64_t rseq_addr;   // 0 if none registered
+  uint64_t rseq_addr;  // 0 if none registered
   uint32_t rseq_len, rseq_sig;
   // sigaltstack at the checkpoint (stack_t): goes into the signal frame
   // the supervisor builds, not into the image's THREAD record.

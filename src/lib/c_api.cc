@@ -59,7 +59,7 @@ void ckpt_free(ckpt_t* ck) {
   delete ck;
 }
 
-#define CKPT_OPTION(ck) \
+#define CKPT_OPTION(ck)           \
   if (!(ck)) return -CKPT_EINVAL; \
   if ((ck)->cp) return too_late(ck)
 

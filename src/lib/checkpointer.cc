@@ -198,8 +198,8 @@ static Status write_image(const std::string& path, const Options& o, uint64_t ge
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
     std::string text = std::string("program=") + exe + "\nhost=" + host + "\n";
-    CKPT_RETURN_IF_ERROR(w.record(format::kAppProgram, text.data(), text.size(),
-                                  format::kFlagSkippable));
+    CKPT_RETURN_IF_ERROR(
+        w.record(format::kAppProgram, text.data(), text.size(), format::kFlagSkippable));
   }
   for (const Segment& s : segments) {
     const Entry& e = *s.entry;
@@ -250,7 +250,9 @@ static Status check_name(Checkpointer::Impl* impl, std::string_view name, bool s
 
 Status Checkpointer::add_buffer(std::string_view name, void* p, size_t n) {
   CKPT_RETURN_IF_ERROR(check_name(impl_.get(), name, impl_->started));
-  if (!p && n) return Status::make(Code::kInvalid, 0, "entry '%.*s': null buffer", int(name.size()), name.data());
+  if (!p && n)
+    return Status::make(Code::kInvalid, 0, "entry '%.*s': null buffer", int(name.size()),
+                        name.data());
   Entry e;
   e.name = name;
   e.kind = EntryKind::kBytes;
@@ -438,8 +440,8 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
     Entry* e = impl->find(ie.name);
     if (!e)
       return Status::make(Code::kMismatch, 0,
-                          "%s holds entry '%s', which the program does not register",
-                          path.c_str(), ie.name.c_str());
+                          "%s holds entry '%s', which the program does not register", path.c_str(),
+                          ie.name.c_str());
     if (e->kind != ie.kind)
       return Status::make(Code::kMismatch, 0,
                           "%s: entry '%s' was saved as %s, the program registers %s", path.c_str(),
@@ -540,8 +542,8 @@ Status Checkpointer::restore(RestoreInfo* info) {
       std::string kept = it->path + ".damaged";
       ::rename(it->path.c_str(), kept.c_str());
       if (!options_.quiet)
-        std::fprintf(stderr, "ckpt: %s; kept as %s, trying the previous generation\n",
-                     s.message(), kept.c_str());
+        std::fprintf(stderr, "ckpt: %s; kept as %s, trying the previous generation\n", s.message(),
+                     kept.c_str());
       out.skipped_damaged++;
       impl_->next_generation = std::max(impl_->next_generation, it->number + 1);
       continue;
@@ -661,7 +663,8 @@ Status Checkpointer::checkpoint() {
 
 bool Checkpointer::checkpoint_due_slow() {
   Status s = checkpoint();
-  if (!s.is_ok() && !options_.quiet) std::fprintf(stderr, "ckpt: checkpoint failed: %s\n", s.message());
+  if (!s.is_ok() && !options_.quiet)
+    std::fprintf(stderr, "ckpt: checkpoint failed: %s\n", s.message());
   return s.is_ok();
 }
 
@@ -697,7 +700,8 @@ Status Hooks::load_state(Checkpointer& ck, const std::string& path) {
   format::VerifyResult v;
   CKPT_RETURN_IF_ERROR(format::verify_image(path, &v, /*owned_only=*/true));
   if (v.header.kind != format::Kind::kApp)
-    return Status::make(Code::kMismatch, 0, "%s is a process image, not libckpt state", path.c_str());
+    return Status::make(Code::kMismatch, 0, "%s is a process image, not libckpt state",
+                        path.c_str());
   CKPT_RETURN_IF_ERROR(load_image(ck.impl_.get(), path));
   ck.generation_ = v.header.generation;
   return Status::ok();

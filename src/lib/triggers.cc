@@ -29,8 +29,8 @@ namespace {
 constexpr int kMaxSig = 65;
 volatile sig_atomic_t g_stop_pending = 0;
 volatile sig_atomic_t g_stop_signal = 0;
-uint64_t g_stop_mask = 0;           // written before handlers are installed
-struct sigaction g_old[kMaxSig];    // the program's own dispositions
+uint64_t g_stop_mask = 0;         // written before handlers are installed
+struct sigaction g_old[kMaxSig];  // the program's own dispositions
 bool g_installed[kMaxSig];
 std::atomic<const void*> g_owner{nullptr};
 
@@ -91,9 +91,7 @@ void remove_signal_triggers(const void* owner) {
 bool stop_requested() { return g_stop_pending != 0; }
 int stop_signal() { return g_stop_signal; }
 
-void clear_signal_flags() {
-  detail::g_signal_pending = 0;
-}
+void clear_signal_flags() { detail::g_signal_pending = 0; }
 
 void reraise_stop_signal() {
   int sig = g_stop_signal ? g_stop_signal : SIGTERM;

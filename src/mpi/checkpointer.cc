@@ -100,9 +100,7 @@ struct Report {
   char flush_msg[kMsg] = "";
 };
 
-void set_msg(char* dst, const char* text) {
-  std::snprintf(dst, kMsg, "%s", text);
-}
+void set_msg(char* dst, const char* text) { std::snprintf(dst, kMsg, "%s", text); }
 
 }  // namespace
 
@@ -225,7 +223,8 @@ uint64_t Checkpointer::durable_generation() const {
 std::string Checkpointer::fast_dir() const { return impl_->fast_node; }
 
 // Every rank gets rank 0's verdict: OK, or the first failing rank's line.
-static Status agree_status(MPI_Comm comm, int rank, int size, const Status& mine, bool name_rank = true) {
+static Status agree_status(MPI_Comm comm, int rank, int size, const Status& mine,
+                           bool name_rank = true) {
   int bad = mine.is_ok() ? INT_MAX : rank, first = INT_MAX;
   MPI_Allreduce(&bad, &first, 1, MPI_INT, MPI_MIN, comm);
   if (first == INT_MAX) return Status::ok();
@@ -246,9 +245,10 @@ Status Checkpointer::start() {
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
   if (!init || fin)
-    return last_ = Status::make(Code::kInvalid, 0,
-                                "MPI is not initialised: call MPI_Init before restore() or start() of "
-                                "ckpt::mpi::Checkpointer (or use ckpt::Checkpointer without MPI)");
+    return last_ =
+               Status::make(Code::kInvalid, 0,
+                            "MPI is not initialised: call MPI_Init before restore() or start() of "
+                            "ckpt::mpi::Checkpointer (or use ckpt::Checkpointer without MPI)");
   MPI_Comm_dup(m.user_comm, &m.comm);
   MPI_Comm_dup(m.user_comm, &m.agree);
   MPI_Comm_rank(m.comm, &rank_);
@@ -292,8 +292,10 @@ Status Checkpointer::start() {
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, m.comm);
   MPI_Allreduce(MPI_IN_PLACE, &any_same, 1, MPI_INT, MPI_LOR, m.comm);
   if (rank_ == 0 && any_same && !m.o.serial.quiet)
-    std::fprintf(stderr, "ckpt: %s partner copies are on the same node as their rank: they do not "
-                 "protect against losing a node\n", all_same ? "all" : "some");
+    std::fprintf(stderr,
+                 "ckpt: %s partner copies are on the same node as their rank: they do not "
+                 "protect against losing a node\n",
+                 all_same ? "all" : "some");
 
   // The durable level: rank 0 creates it and holds its lock for the job.
   Status s;
@@ -312,7 +314,8 @@ Status Checkpointer::start() {
         ssize_t n = pread(m.lock_fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
         if (char* nl = std::strchr(pid, '\n')) *nl = '\0';
-        s = Status::make(Code::kBusy, 0, "%s is in use by another job (%s%s); give each job its own directory",
+        s = Status::make(Code::kBusy, 0,
+                         "%s is in use by another job (%s%s); give each job its own directory",
                          m.o.dir.c_str(), *pid ? "pid " : "lock held", pid);
       } else {
         char buf[64];
@@ -321,7 +324,8 @@ Status Checkpointer::start() {
         (void)!pwrite(m.lock_fd, buf, size_t(n), 0);
       }
     }
-    if (s.is_ok() && !::realpath(m.o.dir.c_str(), real)) s = Status::make(Code::kIo, errno, "cannot resolve %s", m.o.dir.c_str());
+    if (s.is_ok() && !::realpath(m.o.dir.c_str(), real))
+      s = Status::make(Code::kIo, errno, "cannot resolve %s", m.o.dir.c_str());
     // The job's identity: a random number kept in DURABLE/id. The fast
     // level is keyed by it, so a new directory at an old path never picks
     // up what an earlier job left on the nodes.
@@ -334,7 +338,8 @@ Status Checkpointer::start() {
         ::close(fd);
       }
       char b[40];
-      std::snprintf(b, sizeof b, "%016llx%016llx\n", (unsigned long long)r[0], (unsigned long long)(r[1] ^ uint64_t(mono_ns())));
+      std::snprintf(b, sizeof b, "%016llx%016llx\n", (unsigned long long)r[0],
+                    (unsigned long long)(r[1] ^ uint64_t(mono_ns())));
       AtomicFile f;
       s = f.open(idpath);
       if (s.is_ok()) s = f.write(b, std::strlen(b));
@@ -343,7 +348,8 @@ Status Checkpointer::start() {
       if (s.is_ok()) s = read_small(idpath, &id_text, 64);
     }
     if (s.is_ok() && (id_text.size() != 33 || id_text[32] != '\n'))
-      s = Status::make(Code::kCorrupt, 0, "%s is damaged (want 32 hex digits and a newline)", idpath.c_str());
+      s = Status::make(Code::kCorrupt, 0, "%s is damaged (want 32 hex digits and a newline)",
+                       idpath.c_str());
     if (s.is_ok()) std::snprintf(job_id, sizeof job_id, "%.32s", id_text.c_str());
   }
   CKPT_RETURN_IF_ERROR(last_ = agree_status(m.comm, rank_, size_, s, /*name_rank=*/false));
@@ -404,11 +410,10 @@ static Status exchange_copies(Checkpointer::Impl& m, uint64_t g, const Status& m
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0)
       s = Status::make(Code::kIo, errno, "cannot read back %s", m.own_path(g).c_str());
-    else
-      out_size = st.st_size;
+    else out_size = st.st_size;
   }
-  MPI_Sendrecv(&out_size, 1, MPI_INT64_T, m.to, kTagCopy, &in_size, 1, MPI_INT64_T, m.from, kTagCopy, m.comm,
-               MPI_STATUS_IGNORE);
+  MPI_Sendrecv(&out_size, 1, MPI_INT64_T, m.to, kTagCopy, &in_size, 1, MPI_INT64_T, m.from,
+               kTagCopy, m.comm, MPI_STATUS_IGNORE);
   AtomicFile copy;
   *partner = Status::ok();
   if (in_size >= 0) *partner = copy.open(m.partner_path(m.from, g));
@@ -427,7 +432,9 @@ static Status exchange_copies(Checkpointer::Impl& m, uint64_t g, const Status& m
       int n = int(std::min<int64_t>(int64_t(kChunk), out_size - sent));
       ssize_t rd = ::pread(fd, sbuf.data(), size_t(n), sent);
       if (rd != n) {  // still send, so that the partner is not left waiting
-        if (s.is_ok()) s = Status::make(Code::kIo, rd < 0 ? errno : EIO, "cannot read back %s", m.own_path(g).c_str());
+        if (s.is_ok())
+          s = Status::make(Code::kIo, rd < 0 ? errno : EIO, "cannot read back %s",
+                           m.own_path(g).c_str());
         std::memset(sbuf.data(), 0, size_t(n));
       }
       XXH3_64bits_update(hs, sbuf.data(), size_t(n));
@@ -450,17 +457,20 @@ static Status exchange_copies(Checkpointer::Impl& m, uint64_t g, const Status& m
 
 // Rank 0 commits the newest generation every rank has copied to the
 // durable level (their reports), then every rank prunes that level.
-static void commit_durable(Checkpointer::Impl& m, int rank, int size, const std::vector<Report>& all,
-                           bool quiet) {
+static void commit_durable(Checkpointer::Impl& m, int rank, int size,
+                           const std::vector<Report>& all, bool quiet) {
   uint64_t newest = 0;
   if (rank == 0) {
     uint64_t flushed = UINT64_MAX;
     for (int r = 0; r < size; r++) {
       flushed = std::min(flushed, all[size_t(r)].flushed);
       if (all[size_t(r)].flush_failed && !quiet)
-        std::fprintf(stderr, "ckpt: rank %d could not copy its image to the durable level: %s; generation %llu "
-                     "stays the newest durable one\n", r, all[size_t(r)].flush_msg,
-                     (unsigned long long)(m.durable_committed.empty() ? 0 : m.durable_committed.back()));
+        std::fprintf(
+            stderr,
+            "ckpt: rank %d could not copy its image to the durable level: %s; generation %llu "
+            "stays the newest durable one\n",
+            r, all[size_t(r)].flush_msg,
+            (unsigned long long)(m.durable_committed.empty() ? 0 : m.durable_committed.back()));
     }
     uint64_t last = m.durable_committed.empty() ? 0 : m.durable_committed.back();
     auto it = m.manifests.find(flushed);
@@ -493,7 +503,8 @@ static void commit_durable(Checkpointer::Impl& m, int rank, int size, const std:
   if (newest == 0) return;
   std::lock_guard lk(m.mu);
   for (uint64_t g : list_images(m.durable_rank_dir))
-    if (g < newest && g != m.flush_busy) ::unlink((m.durable_rank_dir + "/" + image_name(g)).c_str());
+    if (g < newest && g != m.flush_busy)
+      ::unlink((m.durable_rank_dir + "/" + image_name(g)).c_str());
 }
 
 static void prune_fast(Checkpointer::Impl& m, uint64_t newest) {
@@ -563,8 +574,8 @@ Status Checkpointer::checkpoint() {
       if (!all[size_t(r)].ok) {
         verdict = 0;
         char b[400];
-        std::snprintf(b, sizeof b, "generation %llu not committed: rank %d: %s", (unsigned long long)g, r,
-                      all[size_t(r)].msg);
+        std::snprintf(b, sizeof b, "generation %llu not committed: rank %d: %s",
+                      (unsigned long long)g, r, all[size_t(r)].msg);
         text = b;
       }
       man.ranks.push_back({all[size_t(r)].size, all[size_t(r)].hash});
@@ -591,7 +602,8 @@ Status Checkpointer::checkpoint() {
     MPI_Allreduce(MPI_IN_PLACE, &wrote, 1, MPI_INT, MPI_MAX, m.comm);
     if (!wrote) {
       verdict = 0;
-      s = Status::make(Code::kIo, 0, "generation %llu not committed: no node could write its manifest",
+      s = Status::make(Code::kIo, 0,
+                       "generation %llu not committed: no node could write its manifest",
                        (unsigned long long)g);
     }
   } else {
@@ -615,13 +627,17 @@ Status Checkpointer::checkpoint() {
     m.cv.notify_all();
   }
   if (m.timing)
-    std::fprintf(stderr, "ckpt: rank %d generation %llu: own image %.3f s, partner copy %.3f s, commit %.3f s\n", rank_,
-                 (unsigned long long)g, double(t1 - t0) * 1e-9, double(t2 - t1) * 1e-9, double(mono_ns() - t2) * 1e-9);
+    std::fprintf(
+        stderr,
+        "ckpt: rank %d generation %llu: own image %.3f s, partner copy %.3f s, commit %.3f s\n",
+        rank_, (unsigned long long)g, double(t1 - t0) * 1e-9, double(t2 - t1) * 1e-9,
+        double(mono_ns() - t2) * 1e-9);
   // 5. The durable level: what the reports say has been copied.
   commit_durable(m, rank_, size_, all, m.o.serial.quiet);
   // The triggers that asked for it are spent (a stop stays: agree_slow).
   (void)lib::Hooks::rearm(state_);
-  if (!s.is_ok() && rank_ == 0 && !m.o.serial.quiet) std::fprintf(stderr, "ckpt: %s\n", s.message());
+  if (!s.is_ok() && rank_ == 0 && !m.o.serial.quiet)
+    std::fprintf(stderr, "ckpt: %s\n", s.message());
   return last_ = s;
 }
 
@@ -663,7 +679,8 @@ bool Checkpointer::agree_slow() {
       if (s.is_ok()) {
         (void)finish();
         if (rank_ == 0 && !m.o.serial.quiet)
-          std::fprintf(stderr, "ckpt: saved generation %llu of %d ranks; stopping (exit status %d)\n",
+          std::fprintf(stderr,
+                       "ckpt: saved generation %llu of %d ranks; stopping (exit status %d)\n",
                        (unsigned long long)generation_, size_, m.o.serial.stop_exit_status);
         MPI_Finalize();
         std::exit(m.o.serial.stop_exit_status);
@@ -718,7 +735,9 @@ Status Checkpointer::restore(RestoreInfo* info) {
       std::string path = dir + "/" + manifest_name(g);
       Status s = read_small(path, &text);
       if (s.is_ok()) s = decode_manifest(text, path, &man);
-      if (s.is_ok() && man.generation != g) s = Status::make(Code::kCorrupt, 0, "%s: damaged manifest (wrong generation)", path.c_str());
+      if (s.is_ok() && man.generation != g)
+        s = Status::make(Code::kCorrupt, 0, "%s: damaged manifest (wrong generation)",
+                         path.c_str());
       if (s.is_ok()) seen.push_back(g);
       else if (report && !quiet) std::fprintf(stderr, "ckpt: %s; ignored\n", s.message());
     }
@@ -764,20 +783,22 @@ Status Checkpointer::restore(RestoreInfo* info) {
     Status s = decode_manifest(text, "manifest", &man);
     if (!s.is_ok()) continue;  // cannot happen: the owner checked it
     if (man.ranks.size() != size_t(size_))
-      return last_ = Status::make(Code::kMismatch, 0,
-                                  "generation %llu in %s was written by %zu ranks, this job has %d: run it with %zu "
-                                  "ranks (or use another directory to start afresh)",
-                                  (unsigned long long)g, m.o.dir.c_str(), man.ranks.size(), size_,
-                                  man.ranks.size());
+      return last_ = Status::make(
+                 Code::kMismatch, 0,
+                 "generation %llu in %s was written by %zu ranks, this job has %d: run it with %zu "
+                 "ranks (or use another directory to start afresh)",
+                 (unsigned long long)g, m.o.dir.c_str(), man.ranks.size(), size_, man.ranks.size());
 
     // Which copies are sound: node leaders check every image on their node.
     std::vector<int> held(size_t(size_), 0), all_held(size_t(size_) * size_t(size_));
     std::vector<std::string> held_path(static_cast<size_t>(size_));
     auto sound = [&](const std::string& path, int r) {
       struct stat st;
-      if (::stat(path.c_str(), &st) != 0 || uint64_t(st.st_size) != man.ranks[size_t(r)].size) return false;
+      if (::stat(path.c_str(), &st) != 0 || uint64_t(st.st_size) != man.ranks[size_t(r)].size)
+        return false;
       uint64_t sz, h;
-      return hash_file(path, &sz, &h).is_ok() && sz == man.ranks[size_t(r)].size && h == man.ranks[size_t(r)].hash;
+      return hash_file(path, &sz, &h).is_ok() && sz == man.ranks[size_t(r)].size &&
+             h == man.ranks[size_t(r)].hash;
     };
     if (m.leader) {
       for (int r = 0; r < size_; r++) {
@@ -814,8 +835,10 @@ Status Checkpointer::restore(RestoreInfo* info) {
       if (holder[size_t(r)] < 0 && !dur[size_t(r)]) missing = r;
     if (missing >= 0) {
       char b[300];
-      std::snprintf(b, sizeof b, "generation %llu is not complete: rank %d has no sound copy (own, partner or durable)",
-                    (unsigned long long)g, missing);
+      std::snprintf(
+          b, sizeof b,
+          "generation %llu is not complete: rank %d has no sound copy (own, partner or durable)",
+          (unsigned long long)g, missing);
       if (first_problem.empty()) first_problem = b;
       if (rank_ == 0 && !quiet) std::fprintf(stderr, "ckpt: %s; trying an older one\n", b);
       continue;
@@ -860,7 +883,8 @@ Status Checkpointer::restore(RestoreInfo* info) {
           left -= n;
         }
         if (XXH3_64bits_digest(hs) != man.ranks[size_t(r)].hash && w.is_ok())
-          w = Status::make(Code::kCorrupt, 0, "the partner copy of rank %d changed while it was sent", r);
+          w = Status::make(Code::kCorrupt, 0,
+                           "the partner copy of rank %d changed while it was sent", r);
         XXH3_freeState(hs);
         if (w.is_ok()) w = f.commit();
         moved = w;
@@ -877,7 +901,8 @@ Status Checkpointer::restore(RestoreInfo* info) {
     } else {
       // Either my own directory or a partner copy on my node: the leader
       // checked it. A rebuilt one is now in my own directory.
-      std::string own = m.own_path(g), partner = m.fast_node + "/" + rank_name("partner", rank_) + "/" + image_name(g);
+      std::string own = m.own_path(g),
+                  partner = m.fast_node + "/" + rank_name("partner", rank_) + "/" + image_name(g);
       struct stat st;
       if (h != rank_) {
         path = own;
@@ -904,13 +929,16 @@ Status Checkpointer::restore(RestoreInfo* info) {
     // A generation restored but not on the fast level is put back there at
     // the next checkpoint; nothing else to do.
     if (rank_ == 0 && !quiet)
-      std::fprintf(stderr, "ckpt: restored generation %llu of %d ranks (%d from partner copies, %d from the durable "
-                   "level)\n", (unsigned long long)g, size_, rebuilt, from_durable);
+      std::fprintf(
+          stderr,
+          "ckpt: restored generation %llu of %d ranks (%d from partner copies, %d from the durable "
+          "level)\n",
+          (unsigned long long)g, size_, rebuilt, from_durable);
     return last_ = Status::ok();
   }
   if (!candidates.empty())
-    return last_ = Status::make(Code::kCorrupt, 0, "no complete generation to restore in %s: %s", m.o.dir.c_str(),
-                                first_problem.c_str());
+    return last_ = Status::make(Code::kCorrupt, 0, "no complete generation to restore in %s: %s",
+                                m.o.dir.c_str(), first_problem.c_str());
   return last_ = Status::ok();
 }
 

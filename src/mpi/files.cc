@@ -25,7 +25,8 @@ Status AtomicFile::open(const std::string& final_path) {
   abort();
   final_ = final_path;
   size_t s = final_path.rfind('/');
-  temp_ = dir_of(final_path) + "/." + (s == std::string::npos ? final_path : final_path.substr(s + 1)) + ".tmp";
+  temp_ = dir_of(final_path) + "/." +
+          (s == std::string::npos ? final_path : final_path.substr(s + 1)) + ".tmp";
   Fs* fs = Fs::posix();
   fs->unlink(temp_.c_str());
   int fd = fs->open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -64,7 +65,9 @@ void AtomicFile::abort() {
 
 Status hash_file(const std::string& path, uint64_t* size, uint64_t* hash) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::make(errno == ENOENT ? Code::kNotFound : Code::kIo, errno, "cannot open %s", path.c_str());
+  if (fd < 0)
+    return Status::make(errno == ENOENT ? Code::kNotFound : Code::kIo, errno, "cannot open %s",
+                        path.c_str());
   XXH3_state_t* st = XXH3_createState();
   XXH3_64bits_reset(st);
   std::vector<char> buf(8 << 20);
@@ -126,16 +129,20 @@ Status make_dirs(const std::string& path) {
       return Status::make(Code::kIo, errno, "cannot create directory %s", part.c_str());
   }
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return Status::make(Code::kIo, errno, "cannot reach %s", path.c_str());
+  if (::stat(path.c_str(), &st) != 0)
+    return Status::make(Code::kIo, errno, "cannot reach %s", path.c_str());
   if (!S_ISDIR(st.st_mode)) return Status::make(Code::kIo, ENOTDIR, "cannot use %s", path.c_str());
   if (st.st_uid != ::geteuid())
-    return Status::make(Code::kInvalid, 0, "%s belongs to another user (uid %u)", path.c_str(), unsigned(st.st_uid));
+    return Status::make(Code::kInvalid, 0, "%s belongs to another user (uid %u)", path.c_str(),
+                        unsigned(st.st_uid));
   return Status::ok();
 }
 
 Status read_small(const std::string& path, std::string* out, size_t max) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::make(errno == ENOENT ? Code::kNotFound : Code::kIo, errno, "cannot open %s", path.c_str());
+  if (fd < 0)
+    return Status::make(errno == ENOENT ? Code::kNotFound : Code::kIo, errno, "cannot open %s",
+                        path.c_str());
   out->clear();
   char buf[65536];
   for (;;) {
@@ -158,7 +165,8 @@ Status read_small(const std::string& path, std::string* out, size_t max) {
 
 bool parse_numbered(const char* name, const char* prefix, const char* suffix, uint64_t* n) {
   size_t pl = std::strlen(prefix), sl = std::strlen(suffix), nl = std::strlen(name);
-  if (nl != pl + 12 + sl || std::strncmp(name, prefix, pl) != 0 || std::strcmp(name + pl + 12, suffix) != 0)
+  if (nl != pl + 12 + sl || std::strncmp(name, prefix, pl) != 0 ||
+      std::strcmp(name + pl + 12, suffix) != 0)
     return false;
   uint64_t v = 0;
   for (size_t i = pl; i < pl + 12; i++) {

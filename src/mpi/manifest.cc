@@ -16,14 +16,16 @@ constexpr size_t kMaxRanks = 1u << 22;
 std::string encode_manifest(const Manifest& m) {
   std::string t = kMagic;
   char line[160];
-  std::snprintf(line, sizeof line, "generation %" PRIu64 "\nranks %zu\ncreated %" PRIu64 "\n", m.generation,
-                m.ranks.size(), m.created_ns);
+  std::snprintf(line, sizeof line, "generation %" PRIu64 "\nranks %zu\ncreated %" PRIu64 "\n",
+                m.generation, m.ranks.size(), m.created_ns);
   t += line;
   for (size_t r = 0; r < m.ranks.size(); r++) {
-    std::snprintf(line, sizeof line, "rank %zu %" PRIu64 " %016" PRIx64 "\n", r, m.ranks[r].size, m.ranks[r].hash);
+    std::snprintf(line, sizeof line, "rank %zu %" PRIu64 " %016" PRIx64 "\n", r, m.ranks[r].size,
+                  m.ranks[r].hash);
     t += line;
   }
-  std::snprintf(line, sizeof line, "check %016" PRIx64 "\n", uint64_t(XXH3_64bits(t.data(), t.size())));
+  std::snprintf(line, sizeof line, "check %016" PRIx64 "\n",
+                uint64_t(XXH3_64bits(t.data(), t.size())));
   return t + line;
 }
 
@@ -33,11 +35,12 @@ Status decode_manifest(const std::string& text, const std::string& path, Manifes
   };
   // The checksum line covers every byte before it.
   size_t check_at = text.rfind("check ");
-  if (check_at == std::string::npos || (check_at > 0 && text[check_at - 1] != '\n')) return bad("no check line");
+  if (check_at == std::string::npos || (check_at > 0 && text[check_at - 1] != '\n'))
+    return bad("no check line");
   uint64_t want = 0;
   char tail;
-  if (std::sscanf(text.c_str() + check_at, "check %16" SCNx64 "%c", &want, &tail) != 2 || tail != '\n' ||
-      check_at + 6 + 16 + 1 != text.size())
+  if (std::sscanf(text.c_str() + check_at, "check %16" SCNx64 "%c", &want, &tail) != 2 ||
+      tail != '\n' || check_at + 6 + 16 + 1 != text.size())
     return bad("malformed check line");
   if (XXH3_64bits(text.data(), check_at) != want) return bad("checksum mismatch");
   if (text.compare(0, sizeof kMagic - 1, kMagic) != 0) return bad("not a manifest");
@@ -46,8 +49,9 @@ Status decode_manifest(const std::string& text, const std::string& path, Manifes
   const char* end = text.c_str() + check_at;
   int used = 0;
   size_t nranks = 0;
-  if (std::sscanf(p, "generation %" SCNu64 "\nranks %zu\ncreated %" SCNu64 "\n%n", &m->generation, &nranks,
-                  &m->created_ns, &used) != 3 || used == 0)
+  if (std::sscanf(p, "generation %" SCNu64 "\nranks %zu\ncreated %" SCNu64 "\n%n", &m->generation,
+                  &nranks, &m->created_ns, &used) != 3 ||
+      used == 0)
     return bad("malformed header");
   if (nranks == 0 || nranks > kMaxRanks) return bad("impossible rank count");
   p += used;
@@ -56,7 +60,8 @@ Status decode_manifest(const std::string& text, const std::string& path, Manifes
     size_t idx;
     used = 0;
     if (p >= end ||
-        std::sscanf(p, "rank %zu %" SCNu64 " %16" SCNx64 "\n%n", &idx, &m->ranks[r].size, &m->ranks[r].hash, &used) != 3 ||
+        std::sscanf(p, "rank %zu %" SCNu64 " %16" SCNx64 "\n%n", &idx, &m->ranks[r].size,
+                    &m->ranks[r].hash, &used) != 3 ||
         used == 0 || idx != r)
       return bad("malformed rank line");
     p += used;

@@ -129,7 +129,8 @@ void put_hex(uint64_t v) {
   put(buf + i);
 }
 
-[[noreturn]] void die(const char* what, long err = 0, uint64_t addr = 0, const char* path = nullptr) {
+[[noreturn]] void die(const char* what, long err = 0, uint64_t addr = 0,
+                      const char* path = nullptr) {
   put("ckpt-restore: ");
   put(what);
   if (addr) {
@@ -276,7 +277,8 @@ void detach_from_own_file() {
     const Own o = g_own[i];
     if (!o.file || !in_reserved(o.start, o.end)) continue;
     uint64_t len = o.end - o.start;
-    long tmp = sys::call(sys::kMmap, 0, long(len), kProtRead | kProtWrite, kMapPrivateF | kMapAnonymous, -1, 0);
+    long tmp = sys::call(sys::kMmap, 0, long(len), kProtRead | kProtWrite,
+                         kMapPrivateF | kMapAnonymous, -1, 0);
     if (tmp < 0) return;
     memcpy(reinterpret_cast<void*>(tmp), reinterpret_cast<const void*>(o.start), len);
     sys::call(sys::kMprotect, tmp, long(len), o.prot);
@@ -313,7 +315,8 @@ void check_block() {
   const RRun* runs = reinterpret_cast<const RRun*>(g_meta + h.runs_off);
   for (uint32_t i = 0; i < h.nruns; i++) {
     const RRun& r = runs[i];
-    if (r.addr + r.len < r.addr || r.addr + r.len > kTop || overlaps_reserved(r.addr, r.addr + r.len))
+    if (r.addr + r.len < r.addr || r.addr + r.len > kTop ||
+        overlaps_reserved(r.addr, r.addr + r.len))
       die("saved pages the restorer refuses", 0, r.addr);
   }
   for (uint32_t k = 1; k < kSpecialCount; k++) {
@@ -324,7 +327,8 @@ void check_block() {
   const RThread* threads = reinterpret_cast<const RThread*>(g_meta + h.threads_off);
   for (uint32_t i = 0; i < h.nthreads; i++) {
     const RThread& t = threads[i];
-    if (overlaps_reserved(t.uc, t.uc + kSigFrameSize) || overlaps_reserved(t.tid_addr, t.tid_addr + 4) ||
+    if (overlaps_reserved(t.uc, t.uc + kSigFrameSize) ||
+        overlaps_reserved(t.tid_addr, t.tid_addr + 4) ||
         overlaps_reserved(t.rseq_addr, t.rseq_addr + 32))
       die("a thread the restorer refuses", 0, uint64_t(t.tid));
   }
@@ -376,8 +380,8 @@ void map_regions() {
     while (done < runs[i].len) {
       int fd = (runs[i].flags & kRunFromImage) ? g_image_fd : g_args_fd;
       if (fd < 0) die("no image to read saved memory from");
-      long r = sys::call(sys::kPread, fd, long(runs[i].addr + done),
-                         long(runs[i].len - done), long(runs[i].data_off + done));
+      long r = sys::call(sys::kPread, fd, long(runs[i].addr + done), long(runs[i].len - done),
+                         long(runs[i].data_off + done));
       if (r <= 0) die("cannot read saved memory", r, runs[i].addr + done);
       done += uint64_t(r);
     }
@@ -459,7 +463,8 @@ void set_process_state() {
   if (main_thread) {
     sys::call(sys::kArchPrctl, 0x1002 /*ARCH_SET_FS*/, long(t.fs));
     sys::call(sys::kSetTidAddress, long(t.tid_addr));
-    if (t.tid_addr && !(g_hdr->flags & kArgsSetTid)) *reinterpret_cast<volatile int32_t*>(t.tid_addr) = int32_t(sys::call(sys::kGettid));
+    if (t.tid_addr && !(g_hdr->flags & kArgsSetTid))
+      *reinterpret_cast<volatile int32_t*>(t.tid_addr) = int32_t(sys::call(sys::kGettid));
   }
   if (t.robust_head) sys::call(sys::kSetRobustList, long(t.robust_head), long(t.robust_len));
   if (t.rseq_addr) {
@@ -505,8 +510,7 @@ void start_threads(const RThread* threads, uint32_t n) {
     if (r < 0) die("cannot map a thread stack", r, stack);
     const RThread& t = threads[i];
     unsigned long flags = kCloneVm | kCloneFs | kCloneFiles | kCloneSighand | kCloneThread |
-                          kCloneSysvsem | kCloneSettls | kCloneParentSettid |
-                          kCloneChildCleartid;
+                          kCloneSysvsem | kCloneSettls | kCloneParentSettid | kCloneChildCleartid;
     if (g_hdr->flags & kArgsSetTid) {
       CloneArgs ca = {};
       uint64_t tid = uint64_t(t.tid);
@@ -535,7 +539,8 @@ void start_threads(const RThread* threads, uint32_t n) {
 void raise_pending(uint32_t n) {
   long pid = sys::call(sys::kGetpid);
   g_new_tids[0] = int32_t(sys::call(sys::kGettid));
-  const uint64_t* per_thread = reinterpret_cast<const uint64_t*>(g_meta + g_hdr->thread_pending_off);
+  const uint64_t* per_thread =
+      reinterpret_cast<const uint64_t*>(g_meta + g_hdr->thread_pending_off);
   for (uint32_t i = 0; i < n; i++)
     for (int sig = 1; sig <= 64; sig++)
       if (per_thread[i] >> (sig - 1) & 1) sys::call(sys::kTgkill, pid, g_new_tids[i], sig);

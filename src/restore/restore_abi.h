@@ -31,7 +31,7 @@ inline constexpr uint64_t kPage = 4096;
 // Limits both sides check: `ckpt restart` refuses an image beyond them, and
 // the restorer refuses a block beyond them again.
 inline constexpr uint32_t kMaxThreads = uint32_t(inject::kMaxThreads);  // its tid table
-inline constexpr uint64_t kMaxMeta = 128ull << 20;  // the metadata it maps
+inline constexpr uint64_t kMaxMeta = 128ull << 20;                      // the metadata it maps
 // rt_sigreturn reads the ucontext and the siginfo after it: the part of a
 // thread's signal frame that must be the program's own memory.
 inline constexpr uint64_t kSigFrameSize = 432;
@@ -84,7 +84,7 @@ struct RHeader {
   RSpecial special[kSpecialCount];
   inject::KSigaction actions[65];
   uint64_t itimers[3][4];
-  uint64_t sigpending;  // process-wide pending signals, raised again
+  uint64_t sigpending;          // process-wide pending signals, raised again
   uint64_t thread_pending_off;  // within meta: u64 per thread, its own pending signals
 };
 

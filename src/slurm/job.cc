@@ -19,61 +19,112 @@ struct SbatchOption {
 // sbatch's options (Slurm 22.05). An option not here is refused before
 // anything is submitted, as sbatch would refuse it after.
 constexpr SbatchOption kSbatchOptions[] = {
-    {"account", 'A', Arg::kRequired}, {"acctg-freq", 0, Arg::kRequired},
-    {"extra-node-info", 'B', Arg::kRequired}, {"batch", 0, Arg::kRequired},
-    {"bb", 0, Arg::kRequired}, {"bbf", 0, Arg::kRequired}, {"begin", 'b', Arg::kRequired},
-    {"chdir", 'D', Arg::kRequired}, {"cluster-constraint", 0, Arg::kRequired},
-    {"clusters", 'M', Arg::kRequired}, {"comment", 0, Arg::kRequired},
-    {"constraint", 'C', Arg::kRequired}, {"container", 0, Arg::kRequired},
-    {"contiguous", 0, Arg::kNone}, {"core-spec", 'S', Arg::kRequired},
-    {"cores-per-socket", 0, Arg::kRequired}, {"cpu-freq", 0, Arg::kRequired},
-    {"cpus-per-gpu", 0, Arg::kRequired}, {"cpus-per-task", 'c', Arg::kRequired},
-    {"deadline", 0, Arg::kRequired}, {"delay-boot", 0, Arg::kRequired},
-    {"dependency", 'd', Arg::kRequired}, {"distribution", 'm', Arg::kRequired},
-    {"error", 'e', Arg::kRequired}, {"exclude", 'x', Arg::kRequired},
-    {"exclusive", 0, Arg::kOptional}, {"export", 0, Arg::kRequired},
-    {"export-file", 0, Arg::kRequired}, {"nodefile", 'F', Arg::kRequired},
-    {"get-user-env", 0, Arg::kOptional}, {"gid", 0, Arg::kRequired},
-    {"gpus", 'G', Arg::kRequired}, {"gpu-bind", 0, Arg::kRequired},
-    {"gpu-freq", 0, Arg::kRequired}, {"gpus-per-node", 0, Arg::kRequired},
-    {"gpus-per-socket", 0, Arg::kRequired}, {"gpus-per-task", 0, Arg::kRequired},
-    {"gres", 0, Arg::kRequired}, {"gres-flags", 0, Arg::kRequired},
-    {"hold", 'H', Arg::kNone}, {"hint", 0, Arg::kRequired}, {"ignore-pbs", 0, Arg::kNone},
-    {"input", 'i', Arg::kRequired}, {"job-name", 'J', Arg::kRequired},
-    {"kill-on-invalid-dep", 0, Arg::kRequired}, {"licenses", 'L', Arg::kRequired},
-    {"mail-type", 0, Arg::kRequired}, {"mail-user", 0, Arg::kRequired},
-    {"mcs-label", 0, Arg::kRequired}, {"mem", 0, Arg::kRequired},
-    {"mem-per-cpu", 0, Arg::kRequired}, {"mem-per-gpu", 0, Arg::kRequired},
-    {"mem-bind", 0, Arg::kRequired}, {"mincpus", 0, Arg::kRequired},
-    {"nodes", 'N', Arg::kRequired}, {"ntasks", 'n', Arg::kRequired},
-    {"network", 0, Arg::kRequired}, {"nice", 0, Arg::kOptional},
-    {"no-kill", 'k', Arg::kOptional}, {"no-requeue", 0, Arg::kNone},
-    {"ntasks-per-core", 0, Arg::kRequired}, {"ntasks-per-gpu", 0, Arg::kRequired},
-    {"ntasks-per-node", 0, Arg::kRequired}, {"ntasks-per-socket", 0, Arg::kRequired},
-    {"overcommit", 'O', Arg::kNone}, {"oversubscribe", 's', Arg::kNone},
-    {"output", 'o', Arg::kRequired}, {"open-mode", 0, Arg::kRequired},
-    {"parsable", 0, Arg::kNone}, {"partition", 'p', Arg::kRequired},
-    {"power", 0, Arg::kRequired}, {"prefer", 0, Arg::kRequired},
-    {"priority", 0, Arg::kRequired}, {"profile", 0, Arg::kRequired},
-    {"propagate", 0, Arg::kOptional}, {"qos", 'q', Arg::kRequired}, {"quiet", 'Q', Arg::kNone},
-    {"reboot", 0, Arg::kNone}, {"requeue", 0, Arg::kNone},
-    {"reservation", 0, Arg::kRequired}, {"signal", 0, Arg::kRequired},
-    {"sockets-per-node", 0, Arg::kRequired}, {"spread-job", 0, Arg::kNone},
-    {"switches", 0, Arg::kRequired}, {"test-only", 0, Arg::kNone},
-    {"thread-spec", 0, Arg::kRequired}, {"threads-per-core", 0, Arg::kRequired},
-    {"time", 't', Arg::kRequired}, {"time-min", 0, Arg::kRequired},
-    {"tmp", 0, Arg::kRequired}, {"uid", 0, Arg::kRequired},
-    {"use-min-nodes", 0, Arg::kNone}, {"verbose", 'v', Arg::kNone},
-    {"wait", 'W', Arg::kNone}, {"wait-all-nodes", 0, Arg::kRequired},
-    {"wckey", 0, Arg::kRequired}, {"wrap", 0, Arg::kRequired},
-    {"nodelist", 'w', Arg::kRequired}, {"array", 'a', Arg::kRequired},
+    {"account", 'A', Arg::kRequired},
+    {"acctg-freq", 0, Arg::kRequired},
+    {"extra-node-info", 'B', Arg::kRequired},
+    {"batch", 0, Arg::kRequired},
+    {"bb", 0, Arg::kRequired},
+    {"bbf", 0, Arg::kRequired},
+    {"begin", 'b', Arg::kRequired},
+    {"chdir", 'D', Arg::kRequired},
+    {"cluster-constraint", 0, Arg::kRequired},
+    {"clusters", 'M', Arg::kRequired},
+    {"comment", 0, Arg::kRequired},
+    {"constraint", 'C', Arg::kRequired},
+    {"container", 0, Arg::kRequired},
+    {"contiguous", 0, Arg::kNone},
+    {"core-spec", 'S', Arg::kRequired},
+    {"cores-per-socket", 0, Arg::kRequired},
+    {"cpu-freq", 0, Arg::kRequired},
+    {"cpus-per-gpu", 0, Arg::kRequired},
+    {"cpus-per-task", 'c', Arg::kRequired},
+    {"deadline", 0, Arg::kRequired},
+    {"delay-boot", 0, Arg::kRequired},
+    {"dependency", 'd', Arg::kRequired},
+    {"distribution", 'm', Arg::kRequired},
+    {"error", 'e', Arg::kRequired},
+    {"exclude", 'x', Arg::kRequired},
+    {"exclusive", 0, Arg::kOptional},
+    {"export", 0, Arg::kRequired},
+    {"export-file", 0, Arg::kRequired},
+    {"nodefile", 'F', Arg::kRequired},
+    {"get-user-env", 0, Arg::kOptional},
+    {"gid", 0, Arg::kRequired},
+    {"gpus", 'G', Arg::kRequired},
+    {"gpu-bind", 0, Arg::kRequired},
+    {"gpu-freq", 0, Arg::kRequired},
+    {"gpus-per-node", 0, Arg::kRequired},
+    {"gpus-per-socket", 0, Arg::kRequired},
+    {"gpus-per-task", 0, Arg::kRequired},
+    {"gres", 0, Arg::kRequired},
+    {"gres-flags", 0, Arg::kRequired},
+    {"hold", 'H', Arg::kNone},
+    {"hint", 0, Arg::kRequired},
+    {"ignore-pbs", 0, Arg::kNone},
+    {"input", 'i', Arg::kRequired},
+    {"job-name", 'J', Arg::kRequired},
+    {"kill-on-invalid-dep", 0, Arg::kRequired},
+    {"licenses", 'L', Arg::kRequired},
+    {"mail-type", 0, Arg::kRequired},
+    {"mail-user", 0, Arg::kRequired},
+    {"mcs-label", 0, Arg::kRequired},
+    {"mem", 0, Arg::kRequired},
+    {"mem-per-cpu", 0, Arg::kRequired},
+    {"mem-per-gpu", 0, Arg::kRequired},
+    {"mem-bind", 0, Arg::kRequired},
+    {"mincpus", 0, Arg::kRequired},
+    {"nodes", 'N', Arg::kRequired},
+    {"ntasks", 'n', Arg::kRequired},
+    {"network", 0, Arg::kRequired},
+    {"nice", 0, Arg::kOptional},
+    {"no-kill", 'k', Arg::kOptional},
+    {"no-requeue", 0, Arg::kNone},
+    {"ntasks-per-core", 0, Arg::kRequired},
+    {"ntasks-per-gpu", 0, Arg::kRequired},
+    {"ntasks-per-node", 0, Arg::kRequired},
+    {"ntasks-per-socket", 0, Arg::kRequired},
+    {"overcommit", 'O', Arg::kNone},
+    {"oversubscribe", 's', Arg::kNone},
+    {"output", 'o', Arg::kRequired},
+    {"open-mode", 0, Arg::kRequired},
+    {"parsable", 0, Arg::kNone},
+    {"partition", 'p', Arg::kRequired},
+    {"power", 0, Arg::kRequired},
+    {"prefer", 0, Arg::kRequired},
+    {"priority", 0, Arg::kRequired},
+    {"profile", 0, Arg::kRequired},
+    {"propagate", 0, Arg::kOptional},
+    {"qos", 'q', Arg::kRequired},
+    {"quiet", 'Q', Arg::kNone},
+    {"reboot", 0, Arg::kNone},
+    {"requeue", 0, Arg::kNone},
+    {"reservation", 0, Arg::kRequired},
+    {"signal", 0, Arg::kRequired},
+    {"sockets-per-node", 0, Arg::kRequired},
+    {"spread-job", 0, Arg::kNone},
+    {"switches", 0, Arg::kRequired},
+    {"test-only", 0, Arg::kNone},
+    {"thread-spec", 0, Arg::kRequired},
+    {"threads-per-core", 0, Arg::kRequired},
+    {"time", 't', Arg::kRequired},
+    {"time-min", 0, Arg::kRequired},
+    {"tmp", 0, Arg::kRequired},
+    {"uid", 0, Arg::kRequired},
+    {"use-min-nodes", 0, Arg::kNone},
+    {"verbose", 'v', Arg::kNone},
+    {"wait", 'W', Arg::kNone},
+    {"wait-all-nodes", 0, Arg::kRequired},
+    {"wckey", 0, Arg::kRequired},
+    {"wrap", 0, Arg::kRequired},
+    {"nodelist", 'w', Arg::kRequired},
+    {"array", 'a', Arg::kRequired},
 };
 
 // Options that belong to one submission, not to the job: kept out of the
 // script so that a chain's next job or a hand resubmission does not repeat them.
 bool submit_only(std::string_view name) {
-  for (const char* n : {"dependency", "hold", "begin", "wait", "test-only", "parsable", "quiet",
-                        "verbose"})
+  for (const char* n :
+       {"dependency", "hold", "begin", "wait", "test-only", "parsable", "quiet", "verbose"})
     if (name == n) return true;
   return false;
 }
@@ -108,10 +159,12 @@ Status take_sbatch_option(const std::string& name, const std::string& value, Req
   if (name == "open-mode" && value != "append")
     return invalid("--open-mode=%s would lose earlier runs' output; ckpt uses append", value);
   if (name == "wrap") return invalid("--wrap: give the program after '--' instead%s", "");
-  if (name == "array") return invalid("job arrays (--array) are not supported by ckpt sbatch%s", "");
+  if (name == "array")
+    return invalid("job arrays (--array) are not supported by ckpt sbatch%s", "");
   if (name == "time") {
     r->time_limit = parse_time(value);
-    if (r->time_limit < 0) return invalid("--time=%s: not a Slurm time (M, M:S, H:M:S, D-H:M:S)", value);
+    if (r->time_limit < 0)
+      return invalid("--time=%s: not a Slurm time (M, M:S, H:M:S, D-H:M:S)", value);
   }
   if (name == "output") r->output = value;
   if (name == "job-name") r->job_name = value;
@@ -142,9 +195,9 @@ int64_t parse_time(std::string_view s) {
     long long h = f[0], m = n > 1 ? f[1] : 0, sec = n > 2 ? f[2] : 0;
     return ((days * 24 + h) * 60 + m) * 60 + sec;
   }
-  if (n == 1) return f[0] * 60;                       // M
-  if (n == 2) return f[0] * 60 + f[1];                // M:S
-  return (f[0] * 60 + f[1]) * 60 + f[2];              // H:M:S
+  if (n == 1) return f[0] * 60;           // M
+  if (n == 2) return f[0] * 60 + f[1];    // M:S
+  return (f[0] * 60 + f[1]) * 60 + f[2];  // H:M:S
 }
 
 int default_lead(int64_t time_limit) {
@@ -182,11 +235,13 @@ Status parse_args(const std::vector<std::string>& args, Request* r) {
       long long n;
       if (name == "lead") {
         CKPT_RETURN_IF_ERROR(value_of(a, eq, &v));
-        if (!parse_int(v, 1, 65535, &n)) return invalid("--lead %s: give whole seconds, 1 to 65535", v);
+        if (!parse_int(v, 1, 65535, &n))
+          return invalid("--lead %s: give whole seconds, 1 to 65535", v);
         r->lead = int(n);
       } else if (name == "max-restarts") {
         CKPT_RETURN_IF_ERROR(value_of(a, eq, &v));
-        if (!parse_int(v, 0, 100000, &n)) return invalid("--max-restarts %s: give a count, 0 or more", v);
+        if (!parse_int(v, 0, 100000, &n))
+          return invalid("--max-restarts %s: give a count, 0 or more", v);
         r->max_restarts = int(n);
       } else if (name == "chain") {
         v = eq == std::string::npos ? "afterany" : a.substr(eq + 1);
@@ -199,12 +254,14 @@ Status parse_args(const std::vector<std::string>& args, Request* r) {
       } else if (name == "app-signal") {
         CKPT_RETURN_IF_ERROR(value_of(a, eq, &v));
         std::string sig = v.rfind("SIG", 0) == 0 ? v.substr(3) : v;
-        if (sig.empty() || sig.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+") != std::string::npos)
+        if (sig.empty() ||
+            sig.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+") != std::string::npos)
           return invalid("--app-signal %s: give a signal name such as TERM, INT or USR1", v);
         r->app_signal = sig;
       } else if (name == "mpi") {
         CKPT_RETURN_IF_ERROR(value_of(a, eq, &v));
-        if (v.empty() || v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+        if (v.empty() ||
+            v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
           return invalid("--mpi %s: give one of srun --mpi=list's types, such as pmix", v);
         r->srun_mpi = v;
       } else if (name == "dir") {
@@ -215,11 +272,13 @@ Status parse_args(const std::vector<std::string>& args, Request* r) {
         CKPT_RETURN_IF_ERROR(value_of(a, eq, &v));
         char* end = nullptr;
         double d = std::strtod(v.c_str(), &end);
-        if (v.empty() || *end || !(d > 0)) return invalid("--interval %s: give seconds, more than 0", v);
+        if (v.empty() || *end || !(d > 0))
+          return invalid("--interval %s: give seconds, more than 0", v);
         r->interval = d;
       } else if (const SbatchOption* o = find_long(name)) {
         std::vector<std::string> words = {a};
-        if (o->arg == Arg::kNone && eq != std::string::npos) return invalid("sbatch's %s takes no value", "--" + name);
+        if (o->arg == Arg::kNone && eq != std::string::npos)
+          return invalid("sbatch's %s takes no value", "--" + name);
         if (o->arg == Arg::kRequired) {
           CKPT_RETURN_IF_ERROR(value_of(a, eq, &v));
           if (eq == std::string::npos) words.push_back(v);
@@ -230,13 +289,16 @@ Status parse_args(const std::vector<std::string>& args, Request* r) {
         auto& dst = submit_only(name) ? r->submit_only_args : r->sbatch_args;
         if (name != "parsable") dst.insert(dst.end(), words.begin(), words.end());
       } else {
-        return invalid("unknown option %s (neither ckpt's nor sbatch's; see 'ckpt sbatch --help')", "--" + name);
+        return invalid("unknown option %s (neither ckpt's nor sbatch's; see 'ckpt sbatch --help')",
+                       "--" + name);
       }
       continue;
     }
     // Short options: "-t 5", "-t5"; flags may not be bundled with others.
     const SbatchOption* o = find_short(a[1]);
-    if (!o) return invalid("unknown option %s (neither ckpt's nor sbatch's; see 'ckpt sbatch --help')", a);
+    if (!o)
+      return invalid("unknown option %s (neither ckpt's nor sbatch's; see 'ckpt sbatch --help')",
+                     a);
     std::vector<std::string> words = {a};
     std::string v;
     if (o->arg == Arg::kRequired) {
@@ -248,7 +310,8 @@ Status parse_args(const std::vector<std::string>& args, Request* r) {
         words.push_back(v);
       }
     } else if (a.size() > 2) {
-      if (o->arg == Arg::kNone) return invalid("unknown option %s (short options cannot be bundled)", a);
+      if (o->arg == Arg::kNone)
+        return invalid("unknown option %s (short options cannot be bundled)", a);
       v = a.substr(2);
     }
     CKPT_RETURN_IF_ERROR(take_sbatch_option(o->name, v, r));
@@ -256,11 +319,13 @@ Status parse_args(const std::vector<std::string>& args, Request* r) {
     dst.insert(dst.end(), words.begin(), words.end());
   }
   r->program.assign(args.begin() + long(std::min(i, args.size())), args.end());
-  if (r->program.empty() && !r->help) return invalid("no program given: ckpt sbatch [OPTIONS] -- PROGRAM [ARGS...]%s", "");
+  if (r->program.empty() && !r->help)
+    return invalid("no program given: ckpt sbatch [OPTIONS] -- PROGRAM [ARGS...]%s", "");
   if (r->chain == Chain::kNone) {
     for (const auto& w : r->sbatch_args)
       if (w == "--no-requeue")
-        return invalid("--no-requeue: ckpt requeues the job; add --chain for dependent jobs instead%s", "");
+        return invalid(
+            "--no-requeue: ckpt requeues the job; add --chain for dependent jobs instead%s", "");
   }
   return Status::ok();
 }
@@ -283,9 +348,10 @@ Status check(Request* r, std::string* warning) {
                std::to_string(r->lead) + " to " + std::to_string(r->lead + 30) + " s before it)";
   }
   if (!r->app && !r->srun_mpi.empty())
-    return Status::make(Code::kInvalid, 0,
-                        "--mpi needs --app: ckpt run cannot checkpoint MPI programs transparently; use "
-                        "libckpt's MPI mode (docs/mpi.md)");
+    return Status::make(
+        Code::kInvalid, 0,
+        "--mpi needs --app: ckpt run cannot checkpoint MPI programs transparently; use "
+        "libckpt's MPI mode (docs/mpi.md)");
   if (!r->app && r->interval > 0 && r->interval < 1)
     return Status::make(Code::kInvalid, 0, "--interval below 1 s would checkpoint without pause");
   return Status::ok();
@@ -349,14 +415,16 @@ std::string sbatch_lines(const std::vector<std::string>& args) {
 std::string batch_script(const Request& r, const Paths& p, std::string_view version) {
   const bool chain = r.chain != Chain::kNone;
   const char* mode = !chain ? "requeue" : r.chain == Chain::kAfterAny ? "afterany" : "singleton";
-  std::string name = r.job_name.empty() ? "ckpt-" + base_name(r.program.empty() ? "job" : r.program[0])
-                                        : r.job_name;
+  std::string name = r.job_name.empty()
+                         ? "ckpt-" + base_name(r.program.empty() ? "job" : r.program[0])
+                         : r.job_name;
   std::string prog;
   for (const auto& w : r.program) prog += " " + shell_quote(w);
 
   std::string s;
   s += "#!/bin/bash\n";
-  s += "# Written by ckpt " + std::string(version) + " (ckpt sbatch). It runs the program below so\n";
+  s += "# Written by ckpt " + std::string(version) +
+       " (ckpt sbatch). It runs the program below so\n";
   s += "# that it checkpoints before the time limit and resumes, run after run, until\n";
   s += "# it finishes. To submit it again by hand: sbatch " + p.script + "\n";
   if (r.output.empty()) s += "#SBATCH --output=" + p.output + "\n";
@@ -402,10 +470,13 @@ quiet_85() { grep --line-buffered -v '^srun: error: .*: Exited with exit code 85
     s += "# The program uses libckpt: it saves its state on SIG" + r.app_signal +
          " and exits with status 85.\n";
     if (!r.srun_mpi.empty())
-      s += "# An MPI program (libckpt's MPI mode): every rank gets the signal, all save one generation.\n";
-    s += "srun" + (r.srun_mpi.empty() ? std::string() : " --mpi=" + r.srun_mpi) + prog + " 2> >(quiet_85) &\n";
+      s += "# An MPI program (libckpt's MPI mode): every rank gets the signal, all save one "
+           "generation.\n";
+    s += "srun" + (r.srun_mpi.empty() ? std::string() : " --mpi=" + r.srun_mpi) + prog +
+         " 2> >(quiet_85) &\n";
   } else {
-    s += "# Transparent: ckpt run starts the program, or resumes it from the newest image in CKPT_DIR.\n";
+    s += "# Transparent: ckpt run starts the program, or resumes it from the newest image in "
+         "CKPT_DIR.\n";
     s += "srun \"$CKPT\" run --dir \"$CKPT_DIR\"";
     if (r.interval > 0) {
       char buf[32];
@@ -425,11 +496,10 @@ while :; do
     left=$(squeue -h -j "$SLURM_JOB_ID" -o %L 2>/dev/null)
     record checkpointing "time limit near"
 )SH";
-  if (r.app)
-    s += "    scancel -s " + r.app_signal + " \"$SLURM_JOB_ID\" || ckpt_rc=$?\n";
-  else
-    s += "    \"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop >/dev/null; ckpt_rc=$?\n";
-  s += R"SH(    [ "$ckpt_rc" = 0 ] || say "the checkpoint request FAILED (status $ckpt_rc); the job will not be requeued"
+  if (r.app) s += "    scancel -s " + r.app_signal + " \"$SLURM_JOB_ID\" || ckpt_rc=$?\n";
+  else s += "    \"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop >/dev/null; ckpt_rc=$?\n";
+  s +=
+      R"SH(    [ "$ckpt_rc" = 0 ] || say "the checkpoint request FAILED (status $ckpt_rc); the job will not be requeued"
 )SH";
   s += R"SH(  fi
   wait "$step"
@@ -514,7 +584,9 @@ JobState parse_state(std::string_view text) {
   return st;
 }
 
-std::string sbatch_job_id(std::string_view out) { return std::string(out.substr(0, out.find_first_of(";\n"))); }
+std::string sbatch_job_id(std::string_view out) {
+  return std::string(out.substr(0, out.find_first_of(";\n")));
+}
 
 std::string sbatch_reason(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);

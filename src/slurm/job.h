@@ -29,8 +29,8 @@ enum class Chain { kNone, kAfterAny, kSingleton };
 
 struct Request {
   // ckpt's own options.
-  std::string dir;                 // empty: $CKPT_DIR, else ckpt.d
-  int lead = -1;                   // seconds before the limit; -1: default_lead()
+  std::string dir;  // empty: $CKPT_DIR, else ckpt.d
+  int lead = -1;    // seconds before the limit; -1: default_lead()
   int max_restarts = 20;
   Chain chain = Chain::kNone;
   bool app = false;                // the program uses libckpt: only signal it
@@ -43,9 +43,9 @@ struct Request {
   // sbatch's options, in order, as given.
   std::vector<std::string> sbatch_args;
   // Picked out of them.
-  int64_t time_limit = -1;         // seconds; -1: not given
-  std::string output;              // --output, empty: not given
-  std::string job_name;            // --job-name, empty: not given
+  int64_t time_limit = -1;  // seconds; -1: not given
+  std::string output;       // --output, empty: not given
+  std::string job_name;     // --job-name, empty: not given
   // Options only for the first submission (not written into the script).
   std::vector<std::string> submit_only_args;
 };
@@ -89,7 +89,7 @@ struct JobState {
   std::string job_id, next_job_id, state, reason, mode, output;
   int run = -1;  // 1 for the first run; -1 unknown
   int max_restarts = -1;
-  int64_t updated = 0;  // unix time
+  int64_t updated = 0;          // unix time
   int64_t last_checkpoint = 0;  // unix time of the last saved checkpoint
 };
 JobState parse_state(std::string_view text);

@@ -16,10 +16,10 @@
 // line on stderr), 2 bad arguments.
 #include <mpi.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
   int coords[2];
   MPI_Cart_coords(cart, rank, 2, coords);
   if (a.n % dims[0] || a.n % dims[1]) {
-    if (rank == 0) fprintf(stderr, "heat: --n %d is not divisible by the %dx%d ranks\n", a.n, dims[0], dims[1]);
+    if (rank == 0)
+      fprintf(stderr, "heat: --n %d is not divisible by the %dx%d ranks\n", a.n, dims[0], dims[1]);
     MPI_Finalize();
     return 2;
   }
@@ -140,7 +141,8 @@ int main(int argc, char** argv) {
   (void)ck.add_callbacks(
       "probe",
       [&](ckpt::Writer&) -> ckpt::Status {
-        if (rank == a.kill_rank && a.kill_in_checkpoint > 0 && long(ck.generation()) + 1 == a.kill_in_checkpoint)
+        if (rank == a.kill_rank && a.kill_in_checkpoint > 0 &&
+            long(ck.generation()) + 1 == a.kill_in_checkpoint)
           raise(SIGKILL);
         return ckpt::Status::ok();
       },
@@ -152,23 +154,25 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return 1;
   }
-  if (!a.pids.empty()) append(a.pids + "/pid-" + std::to_string(rank), std::to_string(getpid()) + "\n");
-  if (rank == 0 && info.restored) printf("resumed at step %ld from generation %llu (%s)\n", step,
-                                         (unsigned long long)info.generation, info.source.c_str());
+  if (!a.pids.empty())
+    append(a.pids + "/pid-" + std::to_string(rank), std::to_string(getpid()) + "\n");
+  if (rank == 0 && info.restored)
+    printf("resumed at step %ld from generation %llu (%s)\n", step,
+           (unsigned long long)info.generation, info.source.c_str());
 
   MPI_Datatype column;
   MPI_Type_vector(rows, 1, w, MPI_DOUBLE, &column);
   MPI_Type_commit(&column);
   for (; step < a.steps;) {
     // Halos: rows up and down, columns left and right.
-    MPI_Sendrecv(&u[size_t(w) + 1], cols, MPI_DOUBLE, up, 0, &u[size_t(rows + 1) * w + 1], cols, MPI_DOUBLE, down, 0,
-                 cart, MPI_STATUS_IGNORE);
-    MPI_Sendrecv(&u[size_t(rows) * w + 1], cols, MPI_DOUBLE, down, 1, &u[1], cols, MPI_DOUBLE, up, 1, cart,
-                 MPI_STATUS_IGNORE);
-    MPI_Sendrecv(&u[size_t(w) + 1], 1, column, left, 2, &u[size_t(w) + size_t(cols) + 1], 1, column, right, 2, cart,
-                 MPI_STATUS_IGNORE);
-    MPI_Sendrecv(&u[size_t(w) + size_t(cols)], 1, column, right, 3, &u[size_t(w)], 1, column, left, 3, cart,
-                 MPI_STATUS_IGNORE);
+    MPI_Sendrecv(&u[size_t(w) + 1], cols, MPI_DOUBLE, up, 0, &u[size_t(rows + 1) * w + 1], cols,
+                 MPI_DOUBLE, down, 0, cart, MPI_STATUS_IGNORE);
+    MPI_Sendrecv(&u[size_t(rows) * w + 1], cols, MPI_DOUBLE, down, 1, &u[1], cols, MPI_DOUBLE, up,
+                 1, cart, MPI_STATUS_IGNORE);
+    MPI_Sendrecv(&u[size_t(w) + 1], 1, column, left, 2, &u[size_t(w) + size_t(cols) + 1], 1, column,
+                 right, 2, cart, MPI_STATUS_IGNORE);
+    MPI_Sendrecv(&u[size_t(w) + size_t(cols)], 1, column, right, 3, &u[size_t(w)], 1, column, left,
+                 3, cart, MPI_STATUS_IGNORE);
     for (int i = 1; i <= rows; i++)
       for (int j = 1; j <= cols; j++) {
         size_t c = size_t(i) * w + size_t(j);
@@ -201,9 +205,11 @@ int main(int argc, char** argv) {
   // Every rank's block (without halos), in rank order, to rank 0's file.
   std::vector<double> block(size_t(rows) * size_t(cols));
   for (int i = 0; i < rows; i++)
-    for (int j = 0; j < cols; j++) block[size_t(i) * cols + size_t(j)] = u[size_t(i + 1) * w + size_t(j + 1)];
+    for (int j = 0; j < cols; j++)
+      block[size_t(i) * cols + size_t(j)] = u[size_t(i + 1) * w + size_t(j + 1)];
   std::vector<double> all(rank == 0 ? block.size() * size_t(size) : 0);
-  MPI_Gather(block.data(), int(block.size()), MPI_DOUBLE, all.data(), int(block.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  MPI_Gather(block.data(), int(block.size()), MPI_DOUBLE, all.data(), int(block.size()), MPI_DOUBLE,
+             0, MPI_COMM_WORLD);
   if (rank == 0 && !a.out.empty()) {
     FILE* f = fopen(a.out.c_str(), "wb");
     if (!f || fwrite(all.data(), sizeof(double), all.size(), f) != all.size() || fclose(f) != 0) {

@@ -4,7 +4,6 @@
 // their own fast directories (CKPT_RANKS_PER_NODE), so losing one is
 // removing its directory; scripts/cluster.sh has the real thing.
 #include <dirent.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,7 +101,8 @@ std::string reference(int ranks, int steps = 100) {
   if (!c.empty()) return c;
   Job j;
   std::string err;
-  Exit e = j.run(ranks, {"--n", "64", "--steps", std::to_string(steps), "--out", j.tmp / "ref.bin"}, &err);
+  Exit e = j.run(ranks, {"--n", "64", "--steps", std::to_string(steps), "--out", j.tmp / "ref.bin"},
+                 &err);
   EXPECT_EQ(e.code, 0) << err;
   c = read_file(j.tmp / "ref.bin");
   EXPECT_EQ(c.size(), 64u * 64u * 8u);
@@ -112,12 +112,17 @@ std::string reference(int ranks, int steps = 100) {
 void kill_then_resume(int ranks) {
   Job j;
   std::string err;
-  Exit e = j.run(ranks, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "2", "--kill-at", "55"}, &err);
+  Exit e =
+      j.run(ranks,
+            {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "2", "--kill-at", "55"},
+            &err);
   EXPECT_NE(e.code, 0) << "the killed job should fail: " << err;
-  e = j.run(ranks, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
+  e = j.run(ranks, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"},
+            &err);
   ASSERT_EQ(e.code, 0) << err;
   EXPECT_NE(err.find("resumed at step 50 from generation 5 (fast)"), std::string::npos) << err;
-  EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(ranks)) << "differs from the uninterrupted run";
+  EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(ranks))
+      << "differs from the uninterrupted run";
 }
 
 TEST(Mpi, KilledAndResumedIsBitIdentical4) { kill_then_resume(4); }
@@ -128,15 +133,21 @@ TEST(Mpi, KilledAndResumedIsBitIdentical8) { kill_then_resume(8); }
 TEST(Mpi, LostNodeRebuiltFromPartners) {
   Job j;
   std::string err;
-  (void)j.run(8, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "5", "--kill-at", "63"}, &err);
+  (void)j.run(
+      8, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "5", "--kill-at", "63"},
+      &err);
   ASSERT_TRUE(exists(j.node(2))) << j.node(2);
   ASSERT_EQ(system(("rm -rf '" + j.node(2) + "'").c_str()), 0);
   // The durable level must not be what saves it.
   ASSERT_EQ(system(("rm -rf '" + j.dir() + "'/rank-*/*.img").c_str()), 0);
-  Exit e = j.run(8, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
+  Exit e =
+      j.run(8, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
   ASSERT_EQ(e.code, 0) << err;
-  EXPECT_NE(err.find("restored generation 6 of 8 ranks (2 from partner copies, 0 from the durable level)"),
-            std::string::npos) << err;
+  EXPECT_NE(
+      err.find(
+          "restored generation 6 of 8 ranks (2 from partner copies, 0 from the durable level)"),
+      std::string::npos)
+      << err;
   EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(8));
   // The rebuilt node holds its ranks' images again.
   EXPECT_TRUE(exists(j.node(2) + "/rank-00004/" + gen_name("ckpt-", 10, ".img"))) << err;
@@ -146,7 +157,9 @@ TEST(Mpi, LostNodeRebuiltFromPartners) {
 TEST(Mpi, PartnerDamagedTooFallsBackToDurable) {
   Job j;
   std::string err;
-  (void)j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "1", "--kill-at", "75"}, &err);
+  (void)j.run(
+      4, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "1", "--kill-at", "75"},
+      &err);
   ASSERT_EQ(system(("rm -rf '" + j.node(1) + "'").c_str()), 0);
   // Node 0 holds the partner copies of ranks 2 and 3: flip a byte in rank 2's.
   for (int g = 1; g <= 7; g++) {
@@ -156,7 +169,8 @@ TEST(Mpi, PartnerDamagedTooFallsBackToDurable) {
     f.seekp(200);
     f.put('\x5a');
   }
-  Exit e = j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
+  Exit e =
+      j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
   ASSERT_EQ(e.code, 0) << err;
   // Generation 7 (step 70) may not have reached the durable level before
   // the kill; whatever is restored, the result is exact.
@@ -172,13 +186,15 @@ TEST(Mpi, SignalToOneRankStopsAll) {
   ASSERT_EQ(mkdir((j.tmp / "ev").c_str(), 0700), 0);
   std::vector<std::string> argv = launcher(4);
   argv.push_back(build_path("tests/mpi/heat"));
-  for (std::string a : {"--n", "64", "--steps", "400", "--sleep-ms", "20", "--events"}) argv.push_back(a);
+  for (std::string a : {"--n", "64", "--steps", "400", "--sleep-ms", "20", "--events"})
+    argv.push_back(a);
   argv.push_back(j.tmp / "ev");
   argv.push_back("--pids");
   argv.push_back(j.tmp / "ev");
   SpawnOptions o;
-  o.env = {"CKPT_DIR=" + j.dir(), "CKPT_FAST_DIR=" + j.fast(), "CKPT_RANKS_PER_NODE=2",
-           "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_btl=self,vader", "CKPT_AGREE_SECONDS=0.01"};
+  o.env = {"CKPT_DIR=" + j.dir(),     "CKPT_FAST_DIR=" + j.fast(),
+           "CKPT_RANKS_PER_NODE=2",   "OMPI_MCA_btl_vader_single_copy_mechanism=none",
+           "OMPI_MCA_btl=self,vader", "CKPT_AGREE_SECONDS=0.01"};
   o.stderr_path = j.tmp / "err.txt";
   Child c(argv, o);
   std::string pid;
@@ -192,7 +208,9 @@ TEST(Mpi, SignalToOneRankStopsAll) {
   Exit e = c.wait(120);
   std::string err = read_file(j.tmp / "err.txt");
   EXPECT_EQ(e.code, 85) << err;
-  EXPECT_NE(err.find("ckpt: saved generation 1 of 4 ranks; stopping (exit status 85)"), std::string::npos) << err;
+  EXPECT_NE(err.find("ckpt: saved generation 1 of 4 ranks; stopping (exit status 85)"),
+            std::string::npos)
+      << err;
   // The generation is durable too when the job ends, and it resumes.
   EXPECT_TRUE(exists(j.dir() + "/" + gen_name("manifest-", 1))) << err;
   Exit e2 = j.run(4, {"--n", "64", "--steps", "400", "--out", j.tmp / "out.bin"}, &err);
@@ -207,12 +225,15 @@ TEST(Mpi, DeadlineSeenAtDifferentTimes) {
   Job j;
   ASSERT_EQ(mkdir((j.tmp / "ev").c_str(), 0700), 0);
   std::string err;
-  Exit e = j.run(4, {"--n", "64", "--steps", "150", "--sleep-ms", "20", "--deadline-in", "1", "--skew-ms", "300",
-                     "--events", j.tmp / "ev"}, &err);
+  Exit e = j.run(4,
+                 {"--n", "64", "--steps", "150", "--sleep-ms", "20", "--deadline-in", "1",
+                  "--skew-ms", "300", "--events", j.tmp / "ev"},
+                 &err);
   ASSERT_EQ(e.code, 0) << err;
   std::string first = read_file(j.tmp / "ev/events-0");
   ASSERT_FALSE(first.empty()) << err;
-  for (int r = 1; r < 4; r++) EXPECT_EQ(read_file(j.tmp / ("ev/events-" + std::to_string(r))), first) << r;
+  for (int r = 1; r < 4; r++)
+    EXPECT_EQ(read_file(j.tmp / ("ev/events-" + std::to_string(r))), first) << r;
   EXPECT_EQ(lines(first).size(), 1u) << first;
 }
 
@@ -221,11 +242,14 @@ TEST(Mpi, DeadlineSeenAtDifferentTimes) {
 TEST(Mpi, RankKilledDuringCheckpoint) {
   Job j;
   std::string err;
-  (void)j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "3", "--kill-in-checkpoint", "4"},
+  (void)j.run(4,
+              {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "3",
+               "--kill-in-checkpoint", "4"},
               &err);
   EXPECT_FALSE(exists(j.node(0) + "/" + gen_name("manifest-", 4)));
   EXPECT_TRUE(exists(j.node(0) + "/" + gen_name("manifest-", 3)));
-  Exit e = j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
+  Exit e =
+      j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
   ASSERT_EQ(e.code, 0) << err;
   EXPECT_NE(err.find("resumed at step 30 from generation 3"), std::string::npos) << err;
   EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(4));
@@ -236,7 +260,9 @@ TEST(Mpi, RankKilledDuringCheckpoint) {
 TEST(Mpi, ManifestDamagedOrMissing) {
   Job j;
   std::string err;
-  (void)j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "0", "--kill-at", "65"}, &err);
+  (void)j.run(
+      4, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "0", "--kill-at", "65"},
+      &err);
   std::string m0 = j.node(0) + "/" + gen_name("manifest-", 6);
   ASSERT_TRUE(exists(m0));
   {
@@ -246,7 +272,8 @@ TEST(Mpi, ManifestDamagedOrMissing) {
   }
   ::unlink((j.node(1) + "/" + gen_name("manifest-", 6)).c_str());
   ::unlink((j.dir() + "/" + gen_name("manifest-", 6)).c_str());
-  Exit e = j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
+  Exit e =
+      j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
   ASSERT_EQ(e.code, 0) << err;
   EXPECT_NE(err.find("damaged manifest (checksum mismatch); ignored"), std::string::npos) << err;
   EXPECT_NE(err.find("resumed at step 50 from generation 5"), std::string::npos) << err;
@@ -257,15 +284,22 @@ TEST(Mpi, ManifestDamagedOrMissing) {
 TEST(Mpi, PartialGenerationIsNotUsed) {
   Job j;
   std::string err;
-  (void)j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "0", "--kill-at", "65"}, &err);
+  (void)j.run(
+      4, {"--n", "64", "--steps", "100", "--every", "10", "--kill-rank", "0", "--kill-at", "65"},
+      &err);
   std::string img = gen_name("ckpt-", 6, ".img");
   ::unlink((j.node(1) + "/rank-00002/" + img).c_str());
   ::unlink((j.node(0) + "/partner-00002/" + img).c_str());
   ::unlink((j.dir() + "/rank-00002/" + img).c_str());
-  Exit e = j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
+  Exit e =
+      j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
   ASSERT_EQ(e.code, 0) << err;
-  EXPECT_NE(err.find("ckpt: generation 6 is not complete: rank 2 has no sound copy (own, partner or durable); "
-                     "trying an older one"), std::string::npos) << err;
+  EXPECT_NE(
+      err.find(
+          "ckpt: generation 6 is not complete: rank 2 has no sound copy (own, partner or durable); "
+          "trying an older one"),
+      std::string::npos)
+      << err;
   EXPECT_NE(err.find("resumed at step 50 from generation 5"), std::string::npos) << err;
   EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(4));
 }
@@ -276,8 +310,11 @@ TEST(Mpi, WrongRankCountIsOneLine) {
   ASSERT_EQ(j.run(4, {"--n", "64", "--steps", "20", "--every", "10"}, &err).code, 0) << err;
   Exit e = j.run(8, {"--n", "64", "--steps", "40", "--every", "10"}, &err);
   EXPECT_EQ(e.code, 1) << err;
-  EXPECT_NE(err.find("ckpt: generation 2 in " + j.dir() + " was written by 4 ranks, this job has 8: run it with 4 "
-                     "ranks"), std::string::npos) << err;
+  EXPECT_NE(err.find("ckpt: generation 2 in " + j.dir() +
+                     " was written by 4 ranks, this job has 8: run it with 4 "
+                     "ranks"),
+            std::string::npos)
+      << err;
   // Nothing was lost: 4 ranks still resume it.
   e = j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
   ASSERT_EQ(e.code, 0) << err;
@@ -290,20 +327,24 @@ TEST(Mpi, TwoJobsShareADurableDirectory) {
   Job a;
   std::vector<std::string> argv = launcher(4);
   argv.push_back(build_path("tests/mpi/heat"));
-  for (std::string s : {"--n", "64", "--steps", "100", "--every", "10", "--sleep-ms", "100", "--out"}) argv.push_back(s);
+  for (std::string s :
+       {"--n", "64", "--steps", "100", "--every", "10", "--sleep-ms", "100", "--out"})
+    argv.push_back(s);
   argv.push_back(a.tmp / "out.bin");
   SpawnOptions o;
   o.env = {"CKPT_DIR=" + a.dir(), "CKPT_FAST_DIR=" + a.fast(), "CKPT_RANKS_PER_NODE=2",
            "OMPI_MCA_btl_vader_single_copy_mechanism=none", "OMPI_MCA_btl=self,vader"};
   o.stderr_path = a.tmp / "err-a.txt";
   Child first(argv, o);
-  for (int i = 0; i < 400 && !exists(a.dir() + "/" + gen_name("manifest-", 1)); i++) sleep_seconds(0.05);
+  for (int i = 0; i < 400 && !exists(a.dir() + "/" + gen_name("manifest-", 1)); i++)
+    sleep_seconds(0.05);
   Job b;
   b.durable = a.dir();  // the same durable level, its own fast level
   std::string err;
   Exit e = b.run(4, {"--n", "64", "--steps", "100", "--every", "10"}, &err);
   EXPECT_EQ(e.code, 1) << err;
-  EXPECT_NE(err.find("ckpt: " + a.dir() + " is in use by another job (pid "), std::string::npos) << err;
+  EXPECT_NE(err.find("ckpt: " + a.dir() + " is in use by another job (pid "), std::string::npos)
+      << err;
   Exit ea = first.wait(120);
   EXPECT_EQ(ea.code, 0) << read_file(a.tmp / "err-a.txt");
   EXPECT_TRUE(read_file(a.tmp / "out.bin") == reference(4));
@@ -318,7 +359,8 @@ TEST(Mpi, NodeLocalDirectoryFull) {
   ASSERT_EQ(j.run(4, {"--n", "64", "--steps", "30", "--every", "10"}, &err).code, 0) << err;
   Exit e = j.run(4, {"--n", "64", "--steps", "60", "--every", "10", "--fsize", "4096"}, &err);
   ASSERT_EQ(e.code, 0) << err;
-  EXPECT_NE(err.find("ckpt: generation 4 not committed: rank 0: cannot write"), std::string::npos) << err;
+  EXPECT_NE(err.find("ckpt: generation 4 not committed: rank 0: cannot write"), std::string::npos)
+      << err;
   EXPECT_NE(err.find("File too large"), std::string::npos) << err;
   EXPECT_TRUE(exists(j.node(0) + "/" + gen_name("manifest-", 3)));
   for (int g = 4; g <= 6; g++) {
@@ -337,17 +379,23 @@ TEST(Mpi, NodeLocalDirectoryFull) {
 TEST(Mpi, DurableLevelUnreachableDuringFlush) {
   Job j;
   std::string err;
-  Exit e = j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--break-durable-at", "35", "--kill-rank", "2",
-                     "--kill-at", "85"}, &err);
+  Exit e = j.run(4,
+                 {"--n", "64", "--steps", "100", "--every", "10", "--break-durable-at", "35",
+                  "--kill-rank", "2", "--kill-at", "85"},
+                 &err);
   EXPECT_NE(e.code, 0);
-  EXPECT_NE(err.find("ckpt: rank 1 could not copy its image to the durable level: "), std::string::npos) << err;
+  EXPECT_NE(err.find("ckpt: rank 1 could not copy its image to the durable level: "),
+            std::string::npos)
+      << err;
   EXPECT_NE(err.find("stays the newest durable one"), std::string::npos) << err;
   EXPECT_TRUE(exists(j.dir() + "/" + gen_name("manifest-", 3)));
   EXPECT_FALSE(exists(j.dir() + "/" + gen_name("manifest-", 5)));
   EXPECT_TRUE(exists(j.node(0) + "/" + gen_name("manifest-", 8)));
   // The fast level has generation 8 and the job resumes from it.
-  ASSERT_EQ(system(("rm -f '" + j.dir() + "/rank-00001' && mv '" + j.dir() + "/rank-00001.away' '" + j.dir() +
-                    "/rank-00001'").c_str()), 0);
+  ASSERT_EQ(system(("rm -f '" + j.dir() + "/rank-00001' && mv '" + j.dir() + "/rank-00001.away' '" +
+                    j.dir() + "/rank-00001'")
+                       .c_str()),
+            0);
   e = j.run(4, {"--n", "64", "--steps", "100", "--every", "10", "--out", j.tmp / "out.bin"}, &err);
   ASSERT_EQ(e.code, 0) << err;
   EXPECT_NE(err.find("resumed at step 80 from generation 8 (fast)"), std::string::npos) << err;
@@ -359,7 +407,8 @@ TEST(Mpi, NotInitialisedIsOneLine) {
   std::string err;
   Exit e = j.run(1, {"--no-init"}, &err);
   EXPECT_EQ(e.code, 1) << err;
-  EXPECT_NE(err.find("ckpt: MPI is not initialised: call MPI_Init before restore() or start()"), std::string::npos)
+  EXPECT_NE(err.find("ckpt: MPI is not initialised: call MPI_Init before restore() or start()"),
+            std::string::npos)
       << err;
 }
 
@@ -397,7 +446,9 @@ TEST(Mpi, TransparentRunRefusesMpiProgram) {
   TempDir t;
   SpawnOptions o;
   o.stderr_path = t / "err.txt";
-  Exit e = run({build_path("src/ckpt"), "run", "--dir", t / "d", "--", build_path("tests/mpi/heat"), "--steps", "1"}, o);
+  Exit e = run({build_path("src/ckpt"), "run", "--dir", t / "d", "--", build_path("tests/mpi/heat"),
+                "--steps", "1"},
+               o);
   std::string err = read_file(t / "err.txt");
   EXPECT_EQ(e.code, 2) << err;
   EXPECT_EQ(lines(err).size(), 1u) << err;
@@ -410,7 +461,8 @@ TEST(Mpi, TransparentRunRefusesMpiProgram) {
   e = run({build_path("src/ckpt"), "run", "--dir", t / "d", "--", "/bin/true"}, o);
   err = read_file(t / "err.txt");
   EXPECT_EQ(e.code, 2) << err;
-  EXPECT_NE(err.find("runs as one rank of an MPI job (OMPI_COMM_WORLD_SIZE)"), std::string::npos) << err;
+  EXPECT_NE(err.find("runs as one rank of an MPI job (OMPI_COMM_WORLD_SIZE)"), std::string::npos)
+      << err;
   // A plain program runs.
   o.env = {};
   e = run({build_path("src/ckpt"), "run", "--dir", t / "d2", "--", "/bin/true"}, o);

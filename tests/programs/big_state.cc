@@ -21,8 +21,10 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < words; i++) data[i] = i * 2654435761u;
   int64_t iter = 0;
   ckpt::Checkpointer ck;
-  if (auto s = ck.add("data", data); !s) return std::fprintf(stderr, "big_state: %s\n", s.message()), 1;
-  if (auto s = ck.add("iter", iter); !s) return std::fprintf(stderr, "big_state: %s\n", s.message()), 1;
+  if (auto s = ck.add("data", data); !s)
+    return std::fprintf(stderr, "big_state: %s\n", s.message()), 1;
+  if (auto s = ck.add("iter", iter); !s)
+    return std::fprintf(stderr, "big_state: %s\n", s.message()), 1;
   if (auto s = ck.restore(); !s) return std::fprintf(stderr, "big_state: %s\n", s.message()), 1;
 
   while (iter < iterations) {
@@ -34,7 +36,8 @@ int main(int argc, char** argv) {
     }
     std::printf("iter %lld sum %llu\n", (long long)iter, (unsigned long long)sum);
     std::fflush(stdout);
-    if (auto s = ck.checkpoint(); !s) return std::fprintf(stderr, "big_state: %s\n", s.message()), 1;
+    if (auto s = ck.checkpoint(); !s)
+      return std::fprintf(stderr, "big_state: %s\n", s.message()), 1;
     if (delay_ms) usleep(useconds_t(delay_ms * 1000));
   }
   if (auto s = ck.wait(); !s) return std::fprintf(stderr, "big_state: %s\n", s.message()), 1;

@@ -29,8 +29,8 @@ TEST(SlurmTime, Formats) {
 
 TEST(SlurmArgs, SbatchAndCkptOptionsInAnyOrder) {
   Request r;
-  ASSERT_TRUE(parse({"-t", "10", "--lead", "90", "--job-name=x", "-pdebug", "--app", "--max-restarts=3",
-                     "--dir", "d", "--", "prog", "--lead", "7", "-t"},
+  ASSERT_TRUE(parse({"-t", "10", "--lead", "90", "--job-name=x", "-pdebug", "--app",
+                     "--max-restarts=3", "--dir", "d", "--", "prog", "--lead", "7", "-t"},
                     &r)
                   .is_ok());
   EXPECT_EQ(r.time_limit, 600);
@@ -52,7 +52,8 @@ TEST(SlurmArgs, ProgramWithoutDashDash) {
 
 TEST(SlurmArgs, SubmitOnlyOptionsStayOutOfTheScript) {
   Request r;
-  ASSERT_TRUE(parse({"-d", "afterok:12", "--hold", "--parsable", "-n", "1", "--", "p"}, &r).is_ok());
+  ASSERT_TRUE(
+      parse({"-d", "afterok:12", "--hold", "--parsable", "-n", "1", "--", "p"}, &r).is_ok());
   EXPECT_EQ(r.submit_only_args, (std::vector<std::string>{"-d", "afterok:12", "--hold"}));
   EXPECT_EQ(r.sbatch_args, (std::vector<std::string>{"-n", "1"}));
 }
@@ -137,8 +138,10 @@ TEST(SlurmScript, MpiAppMode) {
   std::string warning;
   Status st = check(&r, &warning);
   EXPECT_FALSE(st.is_ok());
-  EXPECT_NE(std::string(st.message()).find("--mpi needs --app: ckpt run cannot checkpoint MPI programs"),
-            std::string::npos) << st.message();
+  EXPECT_NE(
+      std::string(st.message()).find("--mpi needs --app: ckpt run cannot checkpoint MPI programs"),
+      std::string::npos)
+      << st.message();
   EXPECT_FALSE(parse({"--app", "--mpi=pm;x", "--", "./heat"}, &r).is_ok());
 }
 
@@ -160,8 +163,11 @@ TEST(SlurmScript, RequeueAppMode) {
 TEST(SlurmScript, TransparentMode) {
   std::string s = script_for({"--time=10", "--interval", "3600", "--", "./prog"});
   expect_valid_bash(s);
-  EXPECT_NE(s.find("srun \"$CKPT\" run --dir \"$CKPT_DIR\" --interval 3600 -- ./prog 2> >(quiet_85) &"), std::string::npos);
-  EXPECT_NE(s.find("\"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop >/dev/null"), std::string::npos);
+  EXPECT_NE(
+      s.find("srun \"$CKPT\" run --dir \"$CKPT_DIR\" --interval 3600 -- ./prog 2> >(quiet_85) &"),
+      std::string::npos);
+  EXPECT_NE(s.find("\"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop >/dev/null"),
+            std::string::npos);
   EXPECT_NE(s.find("CKPT=/opt/ckpt"), std::string::npos);
 }
 
@@ -178,8 +184,9 @@ TEST(SlurmScript, Chains) {
 }
 
 TEST(SlurmState, Parse) {
-  JobState st = parse_state("job_id=12\nrun=2\nstate=requeued\nreason=checkpoint saved\n"
-                            "next_job_id=\nmax_restarts=5\nupdated=100\nlast_checkpoint=99\njunk\n");
+  JobState st = parse_state(
+      "job_id=12\nrun=2\nstate=requeued\nreason=checkpoint saved\n"
+      "next_job_id=\nmax_restarts=5\nupdated=100\nlast_checkpoint=99\njunk\n");
   EXPECT_EQ(st.job_id, "12");
   EXPECT_EQ(st.run, 2);
   EXPECT_EQ(st.state, "requeued");

@@ -35,7 +35,8 @@ struct Result {
 // Runs a shell command; stdout and stderr apart.
 Result sh(const std::string& cmd) {
   static int n = 0;
-  std::string errfile = "/tmp/ckpt-slurm-test-err-" + std::to_string(getpid()) + "-" + std::to_string(n++);
+  std::string errfile =
+      "/tmp/ckpt-slurm-test-err-" + std::to_string(getpid()) + "-" + std::to_string(n++);
   Result r;
   FILE* p = popen((cmd + " 2>" + errfile).c_str(), "r");
   if (!p) return r;
@@ -63,7 +64,8 @@ std::string slurm_missing() {
       // Our own fixture: its pid file says at once whether it is up.
       std::string pid = read_file(conf.substr(0, conf.rfind('/')) + "/run/slurmctld.pid");
       if (pid.empty() || (kill(std::atoi(pid.c_str()), 0) != 0 && errno != EPERM))
-        return "Slurm is not up (slurmctld of " + conf + " is not running): run 'sudo scripts/slurm.sh up'";
+        return "Slurm is not up (slurmctld of " + conf +
+               " is not running): run 'sudo scripts/slurm.sh up'";
       setenv("SLURM_CONF", conf.c_str(), 1);
     }
     Result r = sh("timeout 10 sinfo -h -o %t");
@@ -76,10 +78,12 @@ std::string slurm_missing() {
   return why;
 }
 
-#define SKIP_WITHOUT_SLURM()                             \
-  do {                                                   \
-    std::string why = slurm_missing();                   \
-    if (!why.empty()) { GTEST_SKIP() << why; }           \
+#define SKIP_WITHOUT_SLURM()           \
+  do {                                 \
+    std::string why = slurm_missing(); \
+    if (!why.empty()) {                \
+      GTEST_SKIP() << why;             \
+    }                                  \
   } while (0)
 
 bool wait_until(const std::function<bool()>& pred, double seconds) {
@@ -150,21 +154,27 @@ std::string submit(const std::string& args) {
 std::string dump(const std::string& out) { return "--- job output ---\n" + read_file(out); }
 
 // S4 (and S7 with a transparent program): two warnings, two requeues, done.
-void requeue_twice(const std::string& dir, const std::string& program_args, const std::string& mode) {
+void requeue_twice(const std::string& dir, const std::string& program_args,
+                   const std::string& mode) {
   std::string out = dir + "/job.out";
   std::string id = submit("--time=5 " + mode + " --dir " + dir + " -- " + program_args);
   ASSERT_FALSE(id.empty());
   for (int run = 1; run <= 2; run++) {
     size_t before = numbers(read_file(out)).size();
-    ASSERT_TRUE(wait_until([&] {
-      std::string o = read_file(out);
-      return count(o, "ckpt-slurm: ") == run && numbers(o).size() >= before + 5;
-    }, 90)) << "run " << run << " did not start or make progress\n" << dump(out);
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::string o = read_file(out);
+          return count(o, "ckpt-slurm: ") == run && numbers(o).size() >= before + 5;
+        },
+        90))
+        << "run " << run << " did not start or make progress\n"
+        << dump(out);
     ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
     ASSERT_TRUE(wait_until([&] { return count(read_file(out), "requeueing job") == run; }, 60))
         << dump(out);
   }
-  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 120)) << dump(out);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 120))
+      << dump(out);
   ASSERT_TRUE(wait_until([&] { return job_ended(id); }, 30));
   auto info = job_info(id);
   EXPECT_EQ(info["JobState"], "COMPLETED");
@@ -204,21 +214,26 @@ void chain_twice(const std::string& dir, const std::string& kind) {
   std::vector<std::string> ids = {first};
   for (int run = 1; run <= 2; run++) {
     size_t before = numbers(read_file(out)).size();
-    ASSERT_TRUE(wait_until([&] {
-      std::string o = read_file(out);
-      return state_field(dir, "run") == std::to_string(run) &&
-             state_field(dir, "state") == "running" && numbers(o).size() >= before + 5;
-    }, 90)) << dump(out);
+    ASSERT_TRUE(wait_until(
+        [&] {
+          std::string o = read_file(out);
+          return state_field(dir, "run") == std::to_string(run) &&
+                 state_field(dir, "state") == "running" && numbers(o).size() >= before + 5;
+        },
+        90))
+        << dump(out);
     std::string id = state_field(dir, "job_id");
     if (run > 1) {
       EXPECT_NE(id, ids.back());
       ids.push_back(id);
     }
     ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
-    ASSERT_TRUE(wait_until([&] { return count(read_file(out), "next job of the chain") == run; }, 60))
+    ASSERT_TRUE(
+        wait_until([&] { return count(read_file(out), "next job of the chain") == run; }, 60))
         << dump(out);
   }
-  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 120)) << dump(out);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 120))
+      << dump(out);
   std::string last = state_field(dir, "job_id");
   ids.push_back(last);
   ASSERT_TRUE(wait_until([&] { return job_ended(last); }, 30));
@@ -250,26 +265,33 @@ TEST(SlurmJob, MpiProgramRequeuedWithTheSameRankCount) {
   SKIP_WITHOUT_SLURM();
   std::string heat = build_dir() + "/tests/mpi/heat";
   if (access(heat.c_str(), X_OK) != 0) GTEST_SKIP() << "no MPI here (tests/mpi/heat is not built)";
-  if (sh("srun --mpi=list 2>&1").out.find("pmix") == std::string::npos) GTEST_SKIP() << "Slurm has no PMIx plugin";
+  if (sh("srun --mpi=list 2>&1").out.find("pmix") == std::string::npos)
+    GTEST_SKIP() << "Slurm has no PMIx plugin";
   TempDir t;
   std::string dir = t / "heat.d", out = dir + "/job.out";
   std::string args = "--n 64 --steps 500 --sleep-ms 20 --out " + (t / "out.bin");
-  std::string id = submit("--time=5 --app --mpi=pmix --ntasks=4 --overcommit --dir " + dir + " -- " + heat + " " + args);
+  std::string id = submit("--time=5 --app --mpi=pmix --ntasks=4 --overcommit --dir " + dir +
+                          " -- " + heat + " " + args);
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(wait_until([&] { return count(read_file(out), " run 0 (") == 1; }, 90)) << dump(out);
   std::this_thread::sleep_for(std::chrono::seconds(4));
   ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
-  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "requeueing job") == 1; }, 90)) << dump(out);
-  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 180)) << dump(out);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "requeueing job") == 1; }, 90))
+      << dump(out);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 180))
+      << dump(out);
   std::string o = read_file(out);
-  EXPECT_NE(o.find("saved generation 1 of 4 ranks; stopping (exit status 85)"), std::string::npos) << o;
+  EXPECT_NE(o.find("saved generation 1 of 4 ranks; stopping (exit status 85)"), std::string::npos)
+      << o;
   EXPECT_NE(o.find("restored generation 1 of 4 ranks"), std::string::npos) << o;
   EXPECT_NE(o.find("resumed at step "), std::string::npos) << o;
   // The same program, uninterrupted, 4 ranks.
-  Result plain = sh("cd " + t.path() + " && CKPT_DIR=" + (t / "plain.d") + " srun --mpi=pmix -n 4 --overcommit " + heat +
-                    " --n 64 --steps 500 --out " + (t / "plain.bin"));
+  Result plain = sh("cd " + t.path() + " && CKPT_DIR=" + (t / "plain.d") +
+                    " srun --mpi=pmix -n 4 --overcommit " + heat + " --n 64 --steps 500 --out " +
+                    (t / "plain.bin"));
   ASSERT_EQ(plain.rc, 0) << plain.err;
-  EXPECT_TRUE(read_file(t / "out.bin") == read_file(t / "plain.bin")) << "differs from the uninterrupted run";
+  EXPECT_TRUE(read_file(t / "out.bin") == read_file(t / "plain.bin"))
+      << "differs from the uninterrupted run";
 }
 
 TEST(SlurmJob, S7_TransparentProgramRequeuedAndResumed) {
@@ -307,7 +329,8 @@ TEST(SlurmJob, MaxRestartsStopsTheJob) {
   SKIP_WITHOUT_SLURM();
   TempDir t;
   std::string dir = t / "max.d", out = dir + "/job.out";
-  std::string id = submit("--time=5 --app --max-restarts 0 --dir " + dir + " -- " + count_signal() + " 100000 100");
+  std::string id = submit("--time=5 --app --max-restarts 0 --dir " + dir + " -- " + count_signal() +
+                          " 100000 100");
   ASSERT_TRUE(wait_until([&] { return numbers(read_file(out)).size() >= 3; }, 90)) << dump(out);
   ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
   ASSERT_TRUE(wait_until([&] { return job_ended(id); }, 60)) << dump(out);
@@ -329,14 +352,19 @@ TEST(SlurmJob, S3_SignalReachesTheProgramBeforeTheRealTimeLimit) {
   ckpt::test::write_file(script,
                          "#!/bin/bash\n"
                          "#SBATCH --job-name=s3\n"
-                         "#SBATCH --output=" + out + "\n"
-                         "#SBATCH --open-mode=append\n"
-                         "#SBATCH --time=0-00:01:00\n"
-                         "#SBATCH --signal=SIGINT@45\n"
-                         "#SBATCH --ntasks=1\n"
-                         "export CKPT_DIR=" + dir + "\n"
-                         "echo \"restarted ${SLURM_RESTART_COUNT-0}\"\n"
-                         "srun --overcommit -n1 " + count_signal() + " 1000 1000\n");
+                         "#SBATCH --output=" +
+                             out +
+                             "\n"
+                             "#SBATCH --open-mode=append\n"
+                             "#SBATCH --time=0-00:01:00\n"
+                             "#SBATCH --signal=SIGINT@45\n"
+                             "#SBATCH --ntasks=1\n"
+                             "export CKPT_DIR=" +
+                             dir +
+                             "\n"
+                             "echo \"restarted ${SLURM_RESTART_COUNT-0}\"\n"
+                             "srun --overcommit -n1 " +
+                             count_signal() + " 1000 1000\n");
   Result r = sh("sbatch --parsable " + script);
   ASSERT_EQ(r.rc, 0) << r.err;
   std::string id = r.out.substr(0, r.out.find_first_of(";\n"));
@@ -384,7 +412,8 @@ TEST(SlurmJob, RealTimeLimitWarnsTheBatchScript) {
 // Bad input: one clear line, and nothing submitted.
 TEST(SlurmInput, NoSlurmOnThePath) {
   TempDir t;
-  Result r = sh("PATH=" + t.path() + " " + ckpt_bin() + " sbatch --app --dir " + (t / "d") + " -- /bin/true");
+  Result r = sh("PATH=" + t.path() + " " + ckpt_bin() + " sbatch --app --dir " + (t / "d") +
+                " -- /bin/true");
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("sbatch is not on the PATH"), std::string::npos) << r.err;
   EXPECT_EQ(access((t / "d").c_str(), F_OK), -1);
@@ -392,9 +421,11 @@ TEST(SlurmInput, NoSlurmOnThePath) {
 
 TEST(SlurmInput, LeadLongerThanTheLimit) {
   TempDir t;
-  Result r = sh(ckpt_bin() + " sbatch --time=1 --lead 90 --app --dir " + (t / "d") + " -- /bin/true");
+  Result r =
+      sh(ckpt_bin() + " sbatch --time=1 --lead 90 --app --dir " + (t / "d") + " -- /bin/true");
   EXPECT_EQ(r.rc, 2);
-  EXPECT_NE(r.err.find("--lead 90 s is not shorter than the time limit (60 s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--lead 90 s is not shorter than the time limit (60 s)"), std::string::npos)
+      << r.err;
 }
 
 TEST(SlurmInput, UnknownOption) {
@@ -428,7 +459,8 @@ TEST(SlurmInput, SbatchRefusesTheJob) {
   SKIP_WITHOUT_SLURM();
   TempDir t;
   int before = queued_jobs();
-  Result r = sh(ckpt_bin() + " sbatch -p no-such-partition --app --dir " + (t / "d") + " -- /bin/true");
+  Result r =
+      sh(ckpt_bin() + " sbatch -p no-such-partition --app --dir " + (t / "d") + " -- /bin/true");
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("sbatch refused the job: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("partition"), std::string::npos) << r.err;

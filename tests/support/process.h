@@ -10,18 +10,18 @@
 namespace ckpt::test {
 
 struct Exit {
-  int code = -1;    // exit status, or -1 if killed by a signal
-  int signal = 0;   // the signal that ended it
+  int code = -1;   // exit status, or -1 if killed by a signal
+  int signal = 0;  // the signal that ended it
   bool timed_out = false;
 };
 
 struct SpawnOptions {
-  std::string cwd;                      // empty: inherit
-  std::vector<std::string> env;         // "NAME=value" added to (or replacing in) the environment
-  std::string stdout_path, stderr_path; // empty: /dev/null
-  std::string stdin_path;               // empty: /dev/null
-  bool append = false;                  // append to the output files
-  long fsize_limit = -1;                // RLIMIT_FSIZE in bytes (SIGXFSZ ignored)
+  std::string cwd;                       // empty: inherit
+  std::vector<std::string> env;          // "NAME=value" added to (or replacing in) the environment
+  std::string stdout_path, stderr_path;  // empty: /dev/null
+  std::string stdin_path;                // empty: /dev/null
+  bool append = false;                   // append to the output files
+  long fsize_limit = -1;                 // RLIMIT_FSIZE in bytes (SIGXFSZ ignored)
 };
 
 class Child {

@@ -113,8 +113,8 @@ TEST(ChangedFile, AllowChangedOverridesTheRefusal) {
   EXPECT_NE(job.err().find(job.lib + " changed"), std::string::npos) << job.err();
   // Named relative to the current directory: matched by its real path.
   SpawnOptions o = job.opts("prog");
-  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir, "--allow-changed", "libt_tiny.so"}, o,
-               120);
+  Exit e =
+      run({ckpt_bin(), "restart", "--dir", job.dir, "--allow-changed", "libt_tiny.so"}, o, 120);
   EXPECT_EQ(e.code, 0) << job.err();
   EXPECT_EQ(read_file(job.tmp / "prog.out"), reference(job)) << job.err();
 }

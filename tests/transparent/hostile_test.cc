@@ -35,7 +35,6 @@ using control::PagesInfo;
 using control::ProcInfo;
 using control::ThreadInfo;
 
-
 // One record of the image; `data` holds the page bytes after a PAGES record.
 struct Rec {
   uint32_t type;
@@ -78,8 +77,7 @@ void make_base() {
     s = r.read_payload(ri, &p);
     if (ri.type == format::kData)
       b.recs.back().data.insert(b.recs.back().data.end(), p.begin(), p.end());
-    else
-      b.recs.push_back({ri.type, std::move(p), {}});
+    else b.recs.push_back({ri.type, std::move(p), {}});
   }
   if (!s.is_ok()) b.error = s.message();
 }
@@ -119,7 +117,8 @@ size_t find_first(const std::vector<Rec>& recs, uint32_t type) {
 }
 
 // Inserts a mapping (and its PAGES record, if any) in address order.
-void insert_mapping(std::vector<Rec>& recs, const MappingInfo& m, const PagesInfo* pages = nullptr) {
+void insert_mapping(std::vector<Rec>& recs, const MappingInfo& m,
+                    const PagesInfo* pages = nullptr) {
   size_t i = 0;
   for (; i < recs.size(); i++) {
     MappingInfo o;
@@ -448,7 +447,8 @@ TEST_F(TransparentHostileFd, EpollInterestInNoDescriptor) {
       edit<FdInfo>(r, [](FdInfo& f) {
         if (f.fd == 20) f.fdinfo = "tfd:      999 events:       19 data:                7\n";
       });
-  expect_restart_fails("cannot recreate descriptor 20 (anon_inode:[eventpoll], an interest of its list)");
+  expect_restart_fails(
+      "cannot recreate descriptor 20 (anon_inode:[eventpoll], an interest of its list)");
 }
 
 TEST_F(TransparentHostileFd, CreatesAFile) {
@@ -522,7 +522,8 @@ TEST_F(TransparentHostileFd, DeviceOutsideDev) {
 
 TEST_F(TransparentHostileFd, InheritedDescriptorBeyondStdio) {
   add_fd("/dev/null", O_RDONLY, FdKind::kInherited, 7);
-  expect_refused("bad descriptor record (field kind)");  // the decoder stops it (found by fuzzing too)
+  expect_refused(
+      "bad descriptor record (field kind)");  // the decoder stops it (found by fuzzing too)
 }
 
 TEST_F(TransparentHostileFd, NegativeDescriptor) {
@@ -800,8 +801,8 @@ TEST_F(TransparentCorruption, TruncatedAtEveryRecordBoundaryAndRandomPoints) {
     format::RecordInfo ri;
     ASSERT_TRUE(r.next(&ri, &end).is_ok());
     if (end) break;
-    cuts.push_back(ri.offset);                                  // before the record
-    cuts.push_back(ri.offset + format::kRecordHeaderSize);      // after its header
+    cuts.push_back(ri.offset);                                              // before the record
+    cuts.push_back(ri.offset + format::kRecordHeaderSize);                  // after its header
     cuts.push_back(ri.offset + format::kRecordHeaderSize + ri.stored - 1);  // one byte short
     if (ri.type == format::kEnd) break;
   }

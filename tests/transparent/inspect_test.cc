@@ -78,36 +78,37 @@ class Inspect : public ::testing::Test {
 
 TEST_F(Inspect, ThreadsMappingsPagesOfAProcessImage) {
   std::string img = checkpoint_of(t, {program("t_threads"), "4", "400"}, 1.0);
-  EXPECT_EQ(check_json(t, img,
-                       {
-                           "j['kind'] == 'process'",
-                           "j['process']['record_version'] >= 1",
-                           "len(j['threads']) == 5",
-                           "j['threads'][0]['tid'] == j['process']['pid']",
-                           "len(set(t['tid'] for t in j['threads'])) == 5",
-                           "j['process']['exe'].endswith('/t_threads')",
-                           "j['process']['exe_size'] > 0",
-                           "len(j['process']['exe_hash']) == 32",
-                           "all(len(m['hash']) == 32 for m in j['mappings'] "
-                           "if m['kind'] == 'file' and 'x' in m['prot'])",
-                           "any(m['kind'] == 'kernel' and m['path'] == '[vdso]' "
-                           "for m in j['mappings'])",
-                           "any(m['kind'] == 'file' and 'libc' in m['path'] for m in j['mappings'])",
-                           "all(m['start'] < m['end'] for m in j['mappings'])",
-                           "j['pages']['bytes'] > 0",
-                           "j['pages']['bytes'] == sum(m['saved_bytes'] for m in j['mappings'])",
-                           "j['pages']['runs'] == sum(m['runs'] for m in j['mappings'])",
-                           "j['data']['raw_bytes'] == j['pages']['bytes']",
-                           "any(f['kind'] == 'report' for f in j['fds'])",
-                           "any(f['fd'] == 1 for f in j['fds'])",
-                       }),
-            "");
+  EXPECT_EQ(
+      check_json(t, img,
+                 {
+                     "j['kind'] == 'process'",
+                     "j['process']['record_version'] >= 1",
+                     "len(j['threads']) == 5",
+                     "j['threads'][0]['tid'] == j['process']['pid']",
+                     "len(set(t['tid'] for t in j['threads'])) == 5",
+                     "j['process']['exe'].endswith('/t_threads')",
+                     "j['process']['exe_size'] > 0",
+                     "len(j['process']['exe_hash']) == 32",
+                     "all(len(m['hash']) == 32 for m in j['mappings'] "
+                     "if m['kind'] == 'file' and 'x' in m['prot'])",
+                     "any(m['kind'] == 'kernel' and m['path'] == '[vdso]' "
+                     "for m in j['mappings'])",
+                     "any(m['kind'] == 'file' and 'libc' in m['path'] for m in j['mappings'])",
+                     "all(m['start'] < m['end'] for m in j['mappings'])",
+                     "j['pages']['bytes'] > 0",
+                     "j['pages']['bytes'] == sum(m['saved_bytes'] for m in j['mappings'])",
+                     "j['pages']['runs'] == sum(m['runs'] for m in j['mappings'])",
+                     "j['data']['raw_bytes'] == j['pages']['bytes']",
+                     "any(f['kind'] == 'report' for f in j['fds'])",
+                     "any(f['fd'] == 1 for f in j['fds'])",
+                 }),
+      "");
   // The text form names every record kind; none is "unknown".
   Out r = ckpt_cmd(t, {"inspect", "--records", img});
   EXPECT_EQ(r.exit.code, 0) << r.err;
   EXPECT_EQ(r.out.find("unknown"), std::string::npos) << r.out;
-  for (const char* label : {"process:", "threads:     5", "fds:", "mappings:", "signals:", "timers:",
-                            "pages:", " thread ", " mapping ", " pages ", " fd "})
+  for (const char* label : {"process:", "threads:     5", "fds:", "mappings:", "signals:",
+                            "timers:", "pages:", " thread ", " mapping ", " pages ", " fd "})
     EXPECT_NE(r.out.find(label), std::string::npos) << label << " in:\n" << r.out;
 }
 
@@ -125,13 +126,14 @@ TEST_F(Inspect, SignalsTimersDescriptorsOfAProcessImage) {
             "");
   TempDir t2;
   img = checkpoint_of(t2, {program("t_eventfds"), "100"}, 1.0);
-  EXPECT_EQ(check_json(t2, img,
-                       {
-                           "[f['kind'] for f in j['fds'] if f['kind'] in ('eventfd', 'timerfd', 'epoll')]"
-                           " == ['eventfd', 'timerfd', 'epoll']",
-                           "j['timers']['timerfds'] == 1",
-                       }),
-            "");
+  EXPECT_EQ(
+      check_json(t2, img,
+                 {
+                     "[f['kind'] for f in j['fds'] if f['kind'] in ('eventfd', 'timerfd', 'epoll')]"
+                     " == ['eventfd', 'timerfd', 'epoll']",
+                     "j['timers']['timerfds'] == 1",
+                 }),
+      "");
 }
 
 TEST_F(Inspect, EntriesOfALibckptImage) {

@@ -29,7 +29,6 @@
 namespace ckpt::test {
 namespace {
 
-
 int trials() {
   const char* t = std::getenv("CKPT_TORTURE_TRIALS");
   return t && *t ? std::atoi(t) : 50;
@@ -55,7 +54,8 @@ std::vector<std::string> names_ending(const std::string& dir, const std::string&
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     std::string n = e.path().filename();
-    if (n.size() >= suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+    if (n.size() >= suffix.size() &&
+        n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
       out.push_back(n);
   }
   std::sort(out.begin(), out.end());
@@ -186,7 +186,8 @@ void Torture::check_directory(const std::string& when) {
   else
     EXPECT_NE(out.find("checkpoints: " + std::to_string(images.size()) + " complete"),
               std::string::npos)
-        << when << ":\n" << out;
+        << when << ":\n"
+        << out;
 }
 
 // Lets the program run to its end; its output must be the reference.
@@ -238,7 +239,8 @@ void Torture::round(int budget) {
       // A fresh run: wait until the program runs (its library is loaded
       // before main).
       for (int i = 0; i < 2000 && file_size(out_) <= 0 && !sup.try_wait(&ended); i++) usleep(1000);
-      ASSERT_GT(file_size(out_), 0) << when << ": the program did not start: " << read_file(sup_err);
+      ASSERT_GT(file_size(out_), 0)
+          << when << ": the program did not start: " << read_file(sup_err);
     }
     // Then, after a restart always, else one time in two (the other time the
     // first checkpoint is the one interrupted): a complete checkpoint, at once
@@ -281,7 +283,8 @@ void Torture::round(int budget) {
         temp_to_ = 0.7 * temp_to_ + 0.3 * last;
       }
       // The restart resumed at or after the newest checkpoint known complete.
-      EXPECT_GE(min_size, known_low) << when << ": the restart went back before a complete checkpoint";
+      EXPECT_GE(min_size, known_low)
+          << when << ": the restart went back before a complete checkpoint";
       std::string err = read_file(sup_err);
       EXPECT_EQ(err.find("previous"), std::string::npos) << when << ": " << err;
       if (!at_once) known_low = before;
@@ -341,8 +344,8 @@ void Torture::round(int budget) {
       EXPECT_NE(client_err.find("ckpt:"), std::string::npos) << when << ": " << client_err;
     }
     if (verbose())
-      std::printf("%s: kill after %.3f s of ~%.3f (%s%s): temp files %zu, client %d %s", when.c_str(),
-                  wait_s, ckpt_s_, alone ? "supervisor alone" : "whole job",
+      std::printf("%s: kill after %.3f s of ~%.3f (%s%s): temp files %zu, client %d %s",
+                  when.c_str(), wait_s, ckpt_s_, alone ? "supervisor alone" : "whole job",
                   kill_client ? ", client too" : "", temps.size(), ce.code,
                   (client_out + client_err).c_str());
     (void)se;

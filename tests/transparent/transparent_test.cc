@@ -1,10 +1,10 @@
 // End-to-end tests of transparent checkpointing with real processes: run a
 // program uninterrupted for a reference, run it under `ckpt run`, checkpoint
 // mid-way, kill -9 the whole job, `ckpt restart`, and compare the output.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <errno.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,12 +33,11 @@ const control::Userns& userns() {
   static const control::Userns u = control::probe_userns();
   return u;
 }
-#define SKIP_WITHOUT_NAMESPACES()                                                   \
-  if (!userns().ok)                                                                 \
-  GTEST_SKIP() << "needs namespace mode; here the job runs in no-namespace mode: " \
-               << userns().why
-#define SKIP_WITH_NAMESPACES()                                                          \
-  if (userns().ok)                                                                      \
+#define SKIP_WITHOUT_NAMESPACES() \
+  if (!userns().ok)               \
+  GTEST_SKIP() << "needs namespace mode; here the job runs in no-namespace mode: " << userns().why
+#define SKIP_WITH_NAMESPACES()                                                            \
+  if (userns().ok)                                                                        \
   GTEST_SKIP() << "tests the no-namespace mode; user namespaces are available here (the " \
                   "no-namespace CI stage runs it in a chroot)"
 
@@ -92,7 +91,7 @@ void checkpoint_and_kill(Job& job, const std::vector<std::string>& argv, int cyc
   sleep_s(delay);
   Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
   ASSERT_EQ(c.code, 0) << "checkpoint failed: " << job.ckpt_err() << read_file(job.err);
-  sleep_s(0.3);  // the program runs on after the checkpoint; this output must go
+  sleep_s(0.3);                 // the program runs on after the checkpoint; this output must go
   ::kill(-sup.pid(), SIGKILL);  // the supervisor and the program
   sup.wait(10);
 }
@@ -188,8 +187,9 @@ TEST(TransparentMode, RecordedInTheJobDirectory) {
   EXPECT_EQ(sup.wait(30).code, 85);
   ::unlink((again.dir + "/mode").c_str());
   EXPECT_EQ(again.ckpt({"restart", "--dir", again.dir}).code, 0) << again.ckpt_err();
-  EXPECT_EQ(read_file(again.dir + "/mode"),
-            userns().ok ? "namespace\n" : "no-namespace: the image was taken in no-namespace mode\n");
+  EXPECT_EQ(
+      read_file(again.dir + "/mode"),
+      userns().ok ? "namespace\n" : "no-namespace: the image was taken in no-namespace mode\n");
 }
 
 // An image taken in namespace mode, restarted where user namespaces are
@@ -208,7 +208,8 @@ TEST(TransparentNoNamespace, NamespaceImageRefusedInOneLine) {
   EXPECT_EQ(e.code, 1);
   std::string err = job.ckpt_err();
   EXPECT_EQ(lines(err).size(), 1u) << err;
-  EXPECT_EQ(err.rfind("ckpt: cannot restart this image here: it was taken in namespace mode", 0), 0u)
+  EXPECT_EQ(err.rfind("ckpt: cannot restart this image here: it was taken in namespace mode", 0),
+            0u)
       << err;
   EXPECT_NE(err.find(userns().why), std::string::npos) << err;
   EXPECT_NE(err.find("it needs " + userns().remedy), std::string::npos) << err;
@@ -234,7 +235,8 @@ TEST(TransparentMode, EachRefusalExplained) {
   f = {};
   f.err = EPERM;
   f.unprivileged_userns_clone = 0;
-  EXPECT_NE(control::explain_userns(f).remedy.find("unprivileged_userns_clone=1"), std::string::npos);
+  EXPECT_NE(control::explain_userns(f).remedy.find("unprivileged_userns_clone=1"),
+            std::string::npos);
   f = {};
   f.err = EPERM;
   f.seccomp = true;
@@ -278,7 +280,9 @@ TEST(Transparent, BlockingCallsSeeNoCheckpoint) {
 // Pipes and unix socket pairs (stream, datagram, seqpacket) with unread
 // data, a pipe whose writer is closed, a dup'd pipe end: all come back as
 // they were, through two checkpoint+kill rounds.
-TEST(Transparent, PipesAndSocketPairsKeepTheirData) { expect_same({program("t_pipes"), "3"}, 1.0, 2); }
+TEST(Transparent, PipesAndSocketPairsKeepTheirData) {
+  expect_same({program("t_pipes"), "3"}, 1.0, 2);
+}
 
 // A TCP listener, a bound UDP socket and an abstract unix listener keep
 // their addresses; connections opened after the restart work.
@@ -312,21 +316,23 @@ TEST(Transparent, ConnectionOutsideTheJobComesBackClosed) {
   checkpoint_and_kill(job, argv, 0, 0.8);
   std::string err = read_file(job.err);
   EXPECT_NE(err.find("ckpt: warning: descriptor"), std::string::npos) << err;
-  EXPECT_NE(err.find("a connection outside the job: it will come back closed"), std::string::npos) << err;
+  EXPECT_NE(err.find("a connection outside the job: it will come back closed"), std::string::npos)
+      << err;
   Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 120);
   EXPECT_EQ(e.code, 0) << read_file(job.err);
   std::string out = read_file(job.out);
   EXPECT_NE(out.find("tcp: ping"), std::string::npos) << out;
   EXPECT_TRUE(out.find("outside: closed") != std::string::npos ||
-              out.find("outside: error") != std::string::npos) << out;
+              out.find("outside: error") != std::string::npos)
+      << out;
 }
 
 TEST(TransparentBadInput, ConnectionOutsideTheJobRefusedOnRequest) {
   OutsidePeer peer;
   ASSERT_GT(peer.port, 0);
   Job job;
-  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--external", "refuse", "--", program("t_sockets"),
-             "2", std::to_string(peer.port)},
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--external", "refuse", "--",
+             program("t_sockets"), "2", std::to_string(peer.port)},
             job.opts());
   sleep_s(0.8);
   Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
@@ -339,7 +345,9 @@ TEST(TransparentBadInput, ConnectionOutsideTheJobRefusedOnRequest) {
   EXPECT_NE(read_file(job.out).find("outside: open"), std::string::npos) << read_file(job.out);
 }
 
-TEST(Transparent, CxxThreadsIostreamExceptions) { expect_same({program("t_cxx_threads"), "25"}, 1.0); }
+TEST(Transparent, CxxThreadsIostreamExceptions) {
+  expect_same({program("t_cxx_threads"), "25"}, 1.0);
+}
 
 TEST(Transparent, OpenMP) { expect_same({program("t_omp"), "25"}, 1.0); }
 
@@ -354,7 +362,9 @@ TEST(Transparent, Fortran) {
 TEST(TransparentHeldOut, Python3) {
   expect_same({"/usr/bin/python3", heldout("chain.py"), "30"}, 1.0, 2);
 }
-TEST(TransparentHeldOut, Perl) { expect_same({"/usr/bin/perl", heldout("chain.pl"), "30"}, 1.0, 2); }
+TEST(TransparentHeldOut, Perl) {
+  expect_same({"/usr/bin/perl", heldout("chain.pl"), "30"}, 1.0, 2);
+}
 TEST(TransparentHeldOut, Gawk) {
   if (access("/usr/bin/gawk", X_OK) != 0) GTEST_SKIP() << "no gawk (Debian: gawk)";
   expect_same({"/usr/bin/gawk", "-l", "time", "-f", heldout("chain.awk"), "30"}, 1.0, 2);
@@ -425,8 +435,9 @@ TEST(Transparent, StdinFromFileContinues) {
 
 TEST(Transparent, ZstdCompressedImage) {
   Job job;
-  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--zstd", "3", "--", program("t_heap"), "64", "25"},
-            job.opts());
+  Child sup(
+      {ckpt_bin(), "run", "--dir", job.dir, "--zstd", "3", "--", program("t_heap"), "64", "25"},
+      job.opts());
   sleep_s(1.2);
   ASSERT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0) << job.ckpt_err();
   ::kill(-sup.pid(), SIGKILL);
@@ -439,8 +450,9 @@ TEST(Transparent, ZstdCompressedImage) {
 
 TEST(Transparent, IntervalCheckpoints) {
   Job job;
-  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--interval", "1", "--", program("t_count"), "40"},
-            job.opts());
+  Child sup(
+      {ckpt_bin(), "run", "--dir", job.dir, "--interval", "1", "--", program("t_count"), "40"},
+      job.opts());
   sleep_s(2.6);
   ::kill(-sup.pid(), SIGKILL);
   sup.wait(10);
@@ -463,7 +475,8 @@ TEST(Transparent, CheckpointOnSignalAndStop) {
   Exit s = sup.wait(30);
   EXPECT_EQ(s.code, 85);
   // `ckpt run` again resumes the unfinished run.
-  Exit e = run({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_count"), "30"}, job.opts(), 60);
+  Exit e =
+      run({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_count"), "30"}, job.opts(), 60);
   EXPECT_EQ(e.code, 0) << read_file(job.err);
   EXPECT_EQ(read_file(job.out), reference({program("t_count"), "30"}));
 }
@@ -492,7 +505,8 @@ TEST(TransparentBadInput, CheckpointWithoutJob) {
 
 TEST(TransparentBadInput, ChildProcessesRefused) {
   Job job;
-  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", "/bin/sh", "-c", "sleep 3; true"}, job.opts());
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", "/bin/sh", "-c", "sleep 3; true"},
+            job.opts());
   sleep_s(0.5);
   Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
   EXPECT_NE(c.code, 0);
@@ -622,7 +636,8 @@ TEST(TransparentRegression, StopLeavesNothingToRepeat) {
     Job job;
     std::string count = program("t_count");
     std::string pipe_out = job.tmp / "piped";
-    std::string line = ckpt_bin() + " run --dir " + job.dir + " -- " + count + " 20 | cat >> " + pipe_out;
+    std::string line =
+        ckpt_bin() + " run --dir " + job.dir + " -- " + count + " 20 | cat >> " + pipe_out;
     {
       Child sup({"/bin/bash", "-c", line}, job.opts());
       sleep_s(0.55 + 0.1 * trial);
@@ -662,9 +677,9 @@ TEST(TransparentRegression, CheckpointRightAfterRestart) {
       for (int k = 0; k < 5000; k++) {
         c = job.ckpt({"checkpoint", "--dir", job.dir});
         std::string err = job.ckpt_err();
-    bool not_yet = err.find("no job is running") != std::string::npos ||
-                   err.find("cannot use checkpoint directory") != std::string::npos;
-    if (c.code == 0 || !not_yet) break;
+        bool not_yet = err.find("no job is running") != std::string::npos ||
+                       err.find("cannot use checkpoint directory") != std::string::npos;
+        if (c.code == 0 || !not_yet) break;
         usleep(500);
       }
       EXPECT_EQ(c.code, 0) << "job " << j << ", restart " << i << ": " << job.ckpt_err();

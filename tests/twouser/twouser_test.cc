@@ -157,9 +157,9 @@ class TwoUser : public ::testing::Test {
 
   // A runs t_count under `ckpt run` in job_a and checkpoints it once.
   void start_a_job() {
-    jobs.push_back(spawn_as(a, {bin("src/ckpt"), "run", "--dir", job_a, "--",
-                                bin("tests/transparent/t_count"), "600"},
-                            home_a, home_a + "/job.out", home_a + "/job.err"));
+    jobs.push_back(spawn_as(
+        a, {bin("src/ckpt"), "run", "--dir", job_a, "--", bin("tests/transparent/t_count"), "600"},
+        home_a, home_a + "/job.out", home_a + "/job.err"));
     sleep_seconds(0.8);
     Result r = ckpt(a, {"checkpoint", "--dir", job_a});
     ASSERT_EQ(r.code, 0) << r.err << read_file(home_a + "/job.err");
@@ -192,7 +192,8 @@ void expect_one_line(const Result& r, const std::string& what) {
 }
 
 // B cannot open A's image even where A's directory is open to everyone.
-void expect_private(const User& a, const User& b, const std::string& dir, const std::string& image) {
+void expect_private(const User& a, const User& b, const std::string& dir,
+                    const std::string& image) {
   struct stat st;
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u) << dir;
@@ -200,10 +201,12 @@ void expect_private(const User& a, const User& b, const std::string& dir, const 
   ASSERT_EQ(::stat(image.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u) << image;
   EXPECT_EQ(st.st_uid, a.uid);
-  EXPECT_EQ(as(b, [&] { return ::open(image.c_str(), O_RDONLY) < 0 && errno == EACCES ? 0 : 1; }), 0)
+  EXPECT_EQ(as(b, [&] { return ::open(image.c_str(), O_RDONLY) < 0 && errno == EACCES ? 0 : 1; }),
+            0)
       << "B could open " << image;
   ::chmod(dir.c_str(), 0755);  // as A might: the image stays private
-  EXPECT_EQ(as(b, [&] { return ::open(image.c_str(), O_RDONLY) < 0 && errno == EACCES ? 0 : 1; }), 0)
+  EXPECT_EQ(as(b, [&] { return ::open(image.c_str(), O_RDONLY) < 0 && errno == EACCES ? 0 : 1; }),
+            0)
       << "B could open " << image << " in a 0755 directory";
   ::chmod(dir.c_str(), 0700);
 }
@@ -267,9 +270,9 @@ TEST_F(TwoUser, PlantedImageIsRefused) {
   start_a_job();
   stop_a_job();
   std::string job_b = home_b + "/job";
-  jobs.push_back(spawn_as(b, {bin("src/ckpt"), "run", "--dir", job_b, "--",
-                              bin("tests/transparent/t_count"), "600"},
-                          home_b, home_b + "/job.out", home_b + "/job.err"));
+  jobs.push_back(spawn_as(
+      b, {bin("src/ckpt"), "run", "--dir", job_b, "--", bin("tests/transparent/t_count"), "600"},
+      home_b, home_b + "/job.out", home_b + "/job.err"));
   sleep_seconds(0.8);
   ASSERT_EQ(ckpt(b, {"checkpoint", "--dir", job_b}).code, 0);
   ASSERT_EQ(::chmod(job_a.c_str(), 01777), 0);

@@ -28,7 +28,8 @@ static double now_ms(void) {
 static void check(const char* what, int round, long r, int err, double t0) {
   double took = now_ms() - t0;
   if (r < 0) printf("FAIL %s round %d: error %d\n", what, round, err);
-  else if (took < kPeriodMs - 1) printf("FAIL %s round %d: returned after %.1f ms\n", what, round, took);
+  else if (took < kPeriodMs - 1)
+    printf("FAIL %s round %d: returned after %.1f ms\n", what, round, took);
 }
 
 static void* sleeper(void* arg) {
@@ -65,7 +66,9 @@ static void* reader(void* arg) {
     char c;
     double t0 = now_ms();
     long r = read(fd, &c, 1);
-    if (r != 1) printf("FAIL read %s round %d: %ld, error %d\n", fd == pipe_fds[0] ? "pipe" : "socket", i, r, errno);
+    if (r != 1)
+      printf("FAIL read %s round %d: %ld, error %d\n", fd == pipe_fds[0] ? "pipe" : "socket", i, r,
+             errno);
     (void)t0;
   }
   return NULL;

@@ -14,15 +14,23 @@ int main(int argc, char** argv) {
   uint64_t* a = malloc(n * 8);
   uint64_t x = 88172645463325252ull;
   for (size_t i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
     a[i] = x;
   }
   char* small[64];
   for (int s = 0; s < steps; s++) {
     uint64_t sum = 0;
-    for (size_t i = 0; i < n; i += 7) { a[i] += (uint64_t)s; sum += a[i]; }
+    for (size_t i = 0; i < n; i += 7) {
+      a[i] += (uint64_t)s;
+      sum += a[i];
+    }
     for (int k = 0; k < 64; k++) small[k] = malloc(16 + k * 100); /* brk heap */
-    for (int k = 0; k < 64; k++) { small[k][0] = (char)k; free(small[k]); }
+    for (int k = 0; k < 64; k++) {
+      small[k][0] = (char)k;
+      free(small[k]);
+    }
     printf("step %d %016llx\n", s, (unsigned long long)sum);
     fflush(stdout);
     usleep(pause);

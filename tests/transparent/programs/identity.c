@@ -18,7 +18,10 @@ static volatile int stop, hits;
 static pid_t worker_tid0;
 static int worker_same = -1, worker_cache = -1;
 
-static void on_usr1(int s) { (void)s; hits++; }
+static void on_usr1(int s) {
+  (void)s;
+  hits++;
+}
 
 static void* worker(void* arg) {
   (void)arg;

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
       socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp))
     return 1;
   int p_dup = dup(p[1]);
-  if (write(p[1], "through the pipe", 16) != 16 || write(p_dup, ", and its dup", 13) != 13) return 1;
+  if (write(p[1], "through the pipe", 16) != 16 || write(p_dup, ", and its dup", 13) != 13)
+    return 1;
   if (write(closed[1], "then EOF", 8) != 8) return 1;
   close(closed[1]);
   if (write(st[0], "stream to b", 11) != 11 || write(st[1], "stream to a", 11) != 11) return 1;

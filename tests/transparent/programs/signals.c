@@ -14,9 +14,18 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t ticks, usr2, hup;
-static void on_alarm(int s) { (void)s; ticks++; }
-static void on_usr2(int s) { (void)s; usr2++; }
-static void on_hup(int s) { (void)s; hup++; }
+static void on_alarm(int s) {
+  (void)s;
+  ticks++;
+}
+static void on_usr2(int s) {
+  (void)s;
+  usr2++;
+}
+static void on_hup(int s) {
+  (void)s;
+  hup++;
+}
 
 static double mono(void) {
   struct timespec ts;
@@ -51,7 +60,8 @@ int main(int argc, char** argv) {
     printf("step %d\n", s);
     fflush(stdout);
     struct timespec ts = {0, 100000000};
-    while (nanosleep(&ts, &ts) != 0) {}
+    while (nanosleep(&ts, &ts) != 0) {
+    }
   }
   sigprocmask(SIG_UNBLOCK, &blocked, 0);
   raise(SIGUSR2);

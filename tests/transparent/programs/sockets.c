@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   u.sin_port = htons((uint16_t)udp_port);
   int us = socket(AF_INET, SOCK_DGRAM, 0);
   memset(buf, 0, sizeof buf);
-  if (sendto(us, "datagram", 8, 0, (struct sockaddr*)&u, sizeof u) == 8 && recv(udp, buf, 8, 0) == 8)
+  if (sendto(us, "datagram", 8, 0, (struct sockaddr*)&u, sizeof u) == 8 &&
+      recv(udp, buf, 8, 0) == 8)
     printf("udp: %s\n", buf);
   int uc = socket(AF_UNIX, SOCK_STREAM, 0);
   memset(buf, 0, sizeof buf);
@@ -83,7 +84,10 @@ int main(int argc, char** argv) {
     struct timeval tv = {1, 0};
     setsockopt(outside, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     long n = read(outside, buf, sizeof buf);
-    printf("outside: %s\n", n > 0 ? "data" : n == 0 ? "closed" : errno == EAGAIN ? "open" : "error");
+    printf("outside: %s\n", n > 0             ? "data"
+                            : n == 0          ? "closed"
+                            : errno == EAGAIN ? "open"
+                                              : "error");
   }
   return 0;
 }

@@ -33,13 +33,16 @@ int main(int argc, char** argv) {
   int un = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un ua = {0};
   ua.sun_family = AF_UNIX;
-  snprintf(ua.sun_path + 1, sizeof ua.sun_path - 1, "ckpt-test-%d", (int)getpid());
-  socklen_t ul = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(ua.sun_path + 1));
+  socklen_t ul = 0;
   if (bind(tcp, (struct sockaddr*)&lo, sizeof lo) || listen(tcp, 4) ||
-      bind(udp, (struct sockaddr*)&lo, sizeof lo) || bind(un, (struct sockaddr*)&ua, ul) ||
-      listen(un, 4))
+      bind(udp, (struct sockaddr*)&lo, sizeof lo))
     return 1;
   int tcp_port = port_of(tcp), udp_port = port_of(udp);
+  /* Unique among jobs that run at once: in its own pid namespace every job's
+   * program is pid 2, and abstract names are shared by the network namespace. */
+  snprintf(ua.sun_path + 1, sizeof ua.sun_path - 1, "ckpt-test-%d", tcp_port);
+  ul = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(ua.sun_path + 1));
+  if (bind(un, (struct sockaddr*)&ua, ul) || listen(un, 4)) return 1;
   int outside = -1;
   if (argc > 2) {
     struct sockaddr_in o = lo;

@@ -390,15 +390,18 @@ Status capture_pipes(pid_t pid, const DumpOptions& options, std::vector<FdInfo>*
   Status s = Status::ok();
   for (FdInfo& f : *fds) {
     if (!s.is_ok()) break;
+    if (f.kind != FdKind::kPipe && f.kind != FdKind::kUnixPair) continue;
+    if (pidfd < 0) pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) {
+      s = Status::make(Code::kIo, errno, "pidfd_open");
+      break;
+    }
     if (f.kind == FdKind::kPipe) {
-      s = capture_pipe(pid, &f, pipes_seen.insert(f.ino).second);
-    } else if (f.kind == FdKind::kUnixPair) {
+      bool read_end = false;
+      s = capture_pipe(pid, pidfd, &f, !pipes_seen.count(f.ino), &read_end);
+      if (read_end) pipes_seen.insert(f.ino);
+    } else {
       auto it = unix_sockets.find(f.ino);
-      if (pidfd < 0) pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
-      if (pidfd < 0) {
-        s = Status::make(Code::kIo, errno, "pidfd_open");
-        break;
-      }
       if (it != unix_sockets.end() && it->second.peer && socket_inos.count(it->second.peer)) {
         s = capture_unix_pair(pidfd, it->second, &f);
         continue;

@@ -43,24 +43,34 @@ bool write_all(int fd, const std::string& s) {
 
 }  // namespace
 
-Status capture_pipe(pid_t pid, FdInfo* f, bool data) {
-  // A new read end of the same pipe, through /proc (opening a pipe there
-  // works as opening a FIFO); tee copies what is in flight without taking it.
+Status capture_pipe(pid_t pid, int pidfd, FdInfo* f, bool data, bool* read_end) {
+  // A read end of the same pipe: a new one through /proc (opening a pipe
+  // there works as opening a FIFO), or, where the pipe's inode is not ours
+  // to open (one made by root before the job was started as this user), the
+  // program's own descriptor. tee copies what is in flight without taking it.
+  *read_end = false;
   std::string path = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(f->fd);
   Fd in(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (in.get() < 0)
-    return Status::make(Code::kIo, errno, "cannot open pipe %d of the program", f->fd);
-  int size = ::fcntl(in.get(), F_GETPIPE_SZ);
+  bool readable = in.get() >= 0;
+  Fd own(in.get() >= 0 ? -1 : int(::syscall(SYS_pidfd_getfd, pidfd, f->fd, 0)));
+  if (!readable && own.get() < 0)
+    return Status::make(Code::kIo, errno, "cannot reach pipe %d of the program", f->fd);
+  if (!readable) readable = (::fcntl(own.get(), F_GETFL) & O_ACCMODE) == O_RDONLY;
+  int src = in.get() >= 0 ? in.get() : own.get();
+  int size = ::fcntl(src, F_GETPIPE_SZ);
   f->size = size > 0 ? uint64_t(size) : 65536;
   f->queued.clear();
-  if (!data) return Status::ok();
+  // A write end alone: what is in flight is for a reader this process does
+  // not hold; another descriptor of the job may be the read end.
+  if (!data || !readable) return Status::ok();
+  *read_end = true;
   int p[2];
   if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return Status::make(Code::kIo, errno, "pipe");
   Fd r(p[0]), w(p[1]);
   if (::fcntl(w.get(), F_SETPIPE_SZ, int(f->size)) < 0)
     return Status::make(Code::kIo, errno, "cannot size a pipe like the program's (%llu bytes)",
                         (unsigned long long)f->size);
-  ssize_t n = ::tee(in.get(), w.get(), size_t(f->size), SPLICE_F_NONBLOCK);
+  ssize_t n = ::tee(src, w.get(), size_t(f->size), SPLICE_F_NONBLOCK);
   if (n < 0 && errno != EAGAIN) return Status::make(Code::kIo, errno, "cannot copy pipe %d", f->fd);
   if (n <= 0) return Status::ok();
   if (uint64_t(n) > kMaxQueued)

@@ -24,8 +24,9 @@ namespace ckpt::control {
 inline constexpr uint64_t kMaxQueued = 960u << 10;
 
 // Fills a kPipe descriptor: pipe size, and the bytes in flight if data is
-// set (once per pipe). The program must be stopped.
-Status capture_pipe(pid_t pid, FdInfo* f, bool data);
+// set and a read end can be had (*read_end then; once per pipe). The
+// program must be stopped. pidfd: the program's, for pidfd_getfd.
+Status capture_pipe(pid_t pid, int pidfd, FdInfo* f, bool data, bool* read_end);
 
 // What the supervisor knows of every unix socket (sock_diag), by inode.
 struct UnixSocket {

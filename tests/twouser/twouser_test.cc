@@ -256,6 +256,33 @@ TEST_F(TwoUser, AnotherUserCannotCommandTheJob) {
   EXPECT_EQ(images(job_a), 2);
 }
 
+// A pipe made by root (as runuser, sudo or a batch system leave one open)
+// and inherited by A's job: its inode is root's, so A cannot open it through
+// /proc. The checkpoint still works (it reaches the pipe through the
+// program's own descriptor) and the restart brings the pipe back. Failed
+// before with "cannot open pipe N of the program: Permission denied".
+TEST_F(TwoUser, PipeOfAnotherUserInheritedByTheJob) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);  // root's, not close-on-exec: A's job inherits both ends
+  ASSERT_EQ(::write(p[1], "x", 1), 1);
+  jobs.push_back(spawn_as(
+      a, {bin("src/ckpt"), "run", "--dir", job_a, "--", bin("tests/transparent/t_count"), "600"},
+      home_a, home_a + "/job.out", home_a + "/job.err"));
+  ::close(p[0]);
+  ::close(p[1]);
+  sleep_seconds(0.8);
+  Result r = ckpt(a, {"checkpoint", "--dir", job_a});
+  EXPECT_EQ(r.code, 0) << r.err << read_file(home_a + "/job.err");
+  stop_a_job();
+  if (r.code != 0) return;
+  pid_t job = spawn_as(a, {bin("src/ckpt"), "restart", "--dir", job_a}, home_a, home_a + "/job.out",
+                       home_a + "/restart.err");
+  sleep_seconds(1.5);
+  EXPECT_EQ(::kill(job, 0), 0) << "the restart ended: " << read_file(home_a + "/restart.err");
+  ::kill(-job, SIGKILL);
+  ::waitpid(job, nullptr, 0);
+}
+
 TEST_F(TwoUser, AnotherUserCannotRestartTheJob) {
   start_a_job();
   ::chmod(job_a.c_str(), 0755);

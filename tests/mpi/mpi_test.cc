@@ -388,8 +388,13 @@ TEST(Mpi, DurableLevelUnreachableDuringFlush) {
             std::string::npos)
       << err;
   EXPECT_NE(err.find("stays the newest durable one"), std::string::npos) << err;
-  EXPECT_TRUE(exists(j.dir() + "/" + gen_name("manifest-", 3)));
-  EXPECT_FALSE(exists(j.dir() + "/" + gen_name("manifest-", 5)));
+  // The flush runs behind the computation: on a loaded machine the last
+  // generation copied before the break may be 1, 2 or 3, never one after it.
+  int durable = 0;
+  for (int g = 1; g <= 8; g++)
+    if (exists(j.dir() + "/" + gen_name("manifest-", g))) durable = g;
+  EXPECT_GE(durable, 1);
+  EXPECT_LE(durable, 3);
   EXPECT_TRUE(exists(j.node(0) + "/" + gen_name("manifest-", 8)));
   // The fast level has generation 8 and the job resumes from it.
   ASSERT_EQ(system(("rm -f '" + j.dir() + "/rank-00001' && mv '" + j.dir() + "/rank-00001.away' '" +

@@ -273,7 +273,8 @@ TEST(SlurmJob, MpiProgramRequeuedWithTheSameRankCount) {
   std::string id = submit("--time=5 --app --mpi=pmix --ntasks=4 --overcommit --dir " + dir +
                           " -- " + heat + " " + args);
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(wait_until([&] { return count(read_file(out), " run 0 (") == 1; }, 90)) << dump(out);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "ckpt-slurm: ") == 1; }, 90))
+      << dump(out);
   std::this_thread::sleep_for(std::chrono::seconds(4));
   ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
   ASSERT_TRUE(wait_until([&] { return count(read_file(out), "requeueing job") == 1; }, 90))

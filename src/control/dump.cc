@@ -586,7 +586,25 @@ Status place_frames(const std::vector<SignalFrame>& frames, std::vector<Plan>* p
 // frame is built from its registers, for the image's copy of its stack.
 Status stop_and_record(Target& t, Seized* seized, bool want_copy, inject::Block* block,
                        uint32_t* seq, std::vector<SignalFrame>* frames) {
-  CKPT_RETURN_IF_ERROR(seized->stop(t.pid));
+  // A thread still in the restorer's last steps (a restarted program whose
+  // threads are about to return into their frames) is caught again a moment
+  // later: its state is the restorer's, not the program's.
+  for (int tries = 0;; tries++) {
+    CKPT_RETURN_IF_ERROR(seized->stop(t.pid));
+    bool in_restorer = false;
+    for (const StoppedThread& th : seized->threads()) {
+      auto inside = [](uint64_t a) {
+        return a >= restore::kRestorerBase && a < restore::kRestorerBase + restore::kReservedSize;
+      };
+      in_restorer |= inside(th.regs.rip) || inside(th.regs.rsp);
+    }
+    if (!in_restorer) break;
+    seized->release();
+    if (tries == 2000)
+      return Status::make(Code::kIo, 0, "the restarted program did not leave the restorer in 10 s");
+    timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+  }
   CKPT_RETURN_IF_ERROR(mem_read(t.pid, t.block_addr, block, inject::kBlockHeaderSize));
   if (block->magic != inject::kBlockMagic || block->version != inject::kBlockVersion)
     return Status::make(Code::kUnsupported, 0,

@@ -21,9 +21,10 @@ namespace ckpt::test {
 namespace {
 
 std::string mpiexec() {
-  // execve needs a path: CMake's MPIEXEC_EXECUTABLE, else PATH's mpirun.
+  // execve needs a path: $MPIEXEC, CMake's MPIEXEC_EXECUTABLE, else PATH's mpirun.
   const char* m = std::getenv("MPIEXEC");
   if (m && *m) return m;
+  if (*CKPT_MPIEXEC) return CKPT_MPIEXEC;
   const char* path = std::getenv("PATH");
   std::string p = path ? path : "/usr/bin:/bin";
   for (size_t at = 0; at <= p.size();) {

@@ -47,9 +47,13 @@ struct Job {
   Exit restart(std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {ckpt_bin(), "restart", "--dir", dir};
     argv.insert(argv.end(), extra.begin(), extra.end());
+    err_before = read_file(tmp / "prog.err").size();
     return run(argv, opts("prog"), 120);
   }
-  std::string err() const { return read_file(tmp / "prog.err"); }
+  // What the last restart said (not `ckpt run`'s lines before it: in the
+  // no-namespace mode that one warns).
+  std::string err() const { return read_file(tmp / "prog.err").substr(err_before); }
+  size_t err_before = 0;
 };
 
 // `path` replaced by a new file (a new inode) holding `content`, with the

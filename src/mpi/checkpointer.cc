@@ -287,7 +287,7 @@ Status Checkpointer::start() {
   if (k >= size_) k = size_ > 1 ? 1 : 0;
   m.to = (rank_ + k) % size_;
   m.from = (rank_ - k + size_) % size_;
-  bool same = m.node_of[size_t(m.to)] == m.node_of[size_t(rank_)];
+  int same = m.node_of[size_t(m.to)] == m.node_of[size_t(rank_)] ? 1 : 0;  // MPI_INT, not bool
   int any_same = same, all_same = 0;
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, m.comm);
   MPI_Allreduce(MPI_IN_PLACE, &any_same, 1, MPI_INT, MPI_LOR, m.comm);

@@ -59,24 +59,28 @@ const std::vector<Command>& commands() {
   return table;
 }
 
-int fail(const char* fmt, ...) {
+// One "ckpt: ..." line on stderr; returns status.
+static int say(int status, const char* fmt, va_list ap) {
   char buf[1024];
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  std::fprintf(stderr, "ckpt: %s\n", buf);
+  return status;
+}
+
+int fail(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  int r = say(kExitError, fmt, ap);
   va_end(ap);
-  std::fprintf(stderr, "ckpt: %s\n", buf);
-  return kExitError;
+  return r;
 }
 
 int usage(const char* fmt, ...) {
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  int r = say(kExitUsage, fmt, ap);
   va_end(ap);
-  std::fprintf(stderr, "ckpt: %s\n", buf);
-  return kExitUsage;
+  return r;
 }
 
 bool parse_number(const char* option, const std::string& text, long lo, long hi, int* out) {

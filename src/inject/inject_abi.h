@@ -15,8 +15,9 @@
 //       registers come from ptrace;
 //   supervisor, in the main thread: runs parasite_process(want_copy), which
 //       records process-wide state and, with want_copy, forks a frozen copy
-//       of the process (CLONE_PARENT: a sibling, never the program's child)
-//       that only sleeps; its pid (or -errno) goes to fork_pid;
+//       of the process through a helper that exits at once (the copy is an
+//       orphan of the job's init, never a child of the program or of its
+//       parent) that only sleeps; its pid (or -errno) goes to fork_pid;
 //   supervisor: puts every register back, detaches (the kernel restarts
 //       interrupted calls itself), reads the memory from the frozen copy,
 //       writes the image, kills the copy.
@@ -28,7 +29,10 @@
 namespace ckpt::inject {
 
 inline constexpr uint64_t kBlockMagic = 0x31424b504b43ull;  // "CKPKB1"
-inline constexpr uint32_t kBlockVersion = 3;
+inline constexpr uint32_t kBlockVersion = 4;
+// The block's name in the library's dynamic symbol table: the supervisor
+// finds it in every process of a job from the library's load address.
+inline constexpr const char* kBlockSymbol = "ckpt_inject_block";
 inline constexpr int kMaxThreads = 4096;
 // Recorded in images as "the checkpoint signal" (PROC_INFO.signal). Since
 // checkpoints stop threads with ptrace, no signal is used or reserved.

@@ -76,7 +76,6 @@ class Checkpoint {
       // Never released: killed while stopped, the job does nothing more.
       for (JobProcess& p : job_)
         if (p.seized) p.seized->kill_stopped(o_.end_on_success == p.pid);
-      job_.clear();
       ::kill(o_.end_on_success, SIGKILL);
     }
     dir_.prune(o_.keep);
@@ -115,6 +114,12 @@ class Checkpoint {
     for (int tries = 0;; tries++) {
       CKPT_RETURN_IF_ERROR(seize_job(t_.pid, t_.init, &job_));
       std::string waiting;
+      std::vector<pid_t> live;
+      for (JobProcess& p : job_)
+        if (p.seized) live.push_back(p.pid);
+      // A connection not yet accepted by the job's server: let it run a
+      // moment, up to half a second; after that it is saved as it is.
+      bool settle = tries < 100 && connections_pending(live);
       for (JobProcess& p : job_) {
         if (!p.seized) continue;
         uint64_t addr = 0;
@@ -126,10 +131,11 @@ class Checkpoint {
                     "checkpointed";
         if (!waiting.empty()) break;
       }
-      if (waiting.empty()) break;
+      if (waiting.empty() && !settle) break;
       release(true);
       job_.clear();
-      if (tries == 400) return Status::make(Code::kUnsupported, 0, "%s", waiting.c_str());
+      if (tries == 400 && !waiting.empty())
+        return Status::make(Code::kUnsupported, 0, "%s", waiting.c_str());
       sleep_ms(5);
     }
     job_count_ = job_.size();

@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -102,7 +104,7 @@ Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out) {
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.r.sdiag_family = AF_UNIX;
   req.r.udiag_states = ~0u;
-  req.r.udiag_show = UDIAG_SHOW_PEER;
+  req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS;
   if (::send(nl.get(), &req, sizeof req, 0) != ssize_t(sizeof req))
     return Status::make(Code::kIo, errno, "cannot ask sock_diag for unix sockets");
   std::vector<char> buf(1 << 16);
@@ -121,7 +123,12 @@ Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out) {
       s.state = m->udiag_state;
       int len = int(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
       for (rtattr* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
-        if (a->rta_type == UNIX_DIAG_PEER) s.peer = *static_cast<uint32_t*>(RTA_DATA(a));
+        if (a->rta_type == UNIX_DIAG_PEER) {
+          s.peer = *static_cast<uint32_t*>(RTA_DATA(a));
+        } else if (a->rta_type == UNIX_DIAG_ICONS) {
+          const uint32_t* icons = static_cast<const uint32_t*>(RTA_DATA(a));
+          for (size_t k = 0; k < RTA_PAYLOAD(a) / 4; k++) s.pending.push_back(icons[k]);
+        }
       (*out)[m->udiag_ino] = s;
     }
   }

@@ -99,12 +99,13 @@ class Checkpoint {
     std::vector<pid_t> todo = {t_.pid};
     if (t_.init > 0)
       for (pid_t kid : list_children(t_.init)) todo.push_back(kid);
+    // The job's resident memory decides how the image is written (O_DIRECT).
     for (size_t i = 0; i < todo.size() && i < 4096; i++) {
       warm_hashes(todo[i], &code_);
+      std::string rss = status_field("/proc/" + std::to_string(todo[i]) + "/status", "VmRSS");
+      resident_ += std::strtoull(rss.c_str(), nullptr, 10) * 1024;
       for (pid_t kid : list_children(todo[i])) todo.push_back(kid);
     }
-    std::string rss = status_field("/proc/" + std::to_string(t_.pid) + "/status", "VmRSS");
-    resident_ = std::strtoull(rss.c_str(), nullptr, 10) * 1024;
   }
 
   // Phase seize: every process stopped, none inside the restorer, every

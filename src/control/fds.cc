@@ -152,7 +152,8 @@ Status list_fds(pid_t pid, const FdContext& t, std::vector<FdInfo>* out) {
     else if (f.path == "anon_inode:[eventfd]") f.kind = FdKind::kEventfd;
     else if (f.path == "anon_inode:[timerfd]") f.kind = FdKind::kTimerfd;
     else if (f.path == "anon_inode:[eventpoll]") f.kind = FdKind::kEpoll;
-    else if (have && S_ISFIFO(st.st_mode) && starts_with(f.path, "pipe:[")) f.kind = FdKind::kPipe;
+    else if (have && S_ISFIFO(st.st_mode) && (starts_with(f.path, "pipe:[") || f.path[0] == '/'))
+      f.kind = FdKind::kPipe;  // a pipe, or a FIFO (by its path)
     else if (have && S_ISSOCK(st.st_mode))
       f.kind = FdKind::kUnixPair;  // if its peer is ours too; decided below
     else f.kind = FdKind::kOther;

@@ -313,6 +313,9 @@ const char* check_fd(const FdInfo& f, const std::vector<FdInfo>& before) {
     case FdKind::kEpoll:
     case FdKind::kReport:
     case FdKind::kPipe:
+      if (f.path[0] == '/' && !canonical_path(f.path))
+        return "a FIFO path that is not absolute and canonical";
+      break;
     case FdKind::kUnixPair: break;
     case FdKind::kSocket:
       if (const char* why = check_socket(f)) return why;

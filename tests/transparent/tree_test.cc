@@ -36,6 +36,14 @@ TEST(Tree, ThreeStagePipelineWithDataInThePipes) {
               1.5, 2);
 }
 
+TEST(Tree, FifoBetweenTwoProcesses) {
+  SKIP_WITHOUT_NAMESPACES();
+  expect_same(sh("rm -f fifo; mkfifo fifo; "
+                 "(for i in $(seq 1 60); do echo $i; sleep 0.05; done > fifo) & "
+                 "awk '{ s += $1; print s }' < fifo; wait; rm fifo"),
+              1.2);
+}
+
 TEST(Tree, ForkTreeOfDepthThreeRestartedTwice) {
   SKIP_WITHOUT_NAMESPACES();
   expect_same({program("t_forktree"), "3", "150"}, 1.2, 2);

@@ -7,7 +7,9 @@
 #                               slurmd and node-local /tmp (a mount
 #                               namespace: $DIR/local/nX is its /tmp); one
 #                               slurmctld on 10.77.0.1; munge
-#   scripts/cluster.sh down     stops all of it, removes the namespaces
+#   scripts/cluster.sh down     stops all of it (munged too if `up` started
+#                               it), removes the namespaces, the bridge,
+#                               the nodes' directories and /etc/hosts lines
 #   scripts/cluster.sh env      the line that points Slurm's commands here
 #   scripts/cluster.sh kill-node NAME   a node failure: its slurmd and every
 #                               process of its namespace killed, its
@@ -30,6 +32,35 @@ die() { say "error: $*"; exit 1; }
 alive() { local p; p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && [ -d "/proc/$p" ]; }
 
 nodes() { cat "$DIR/nodes" 2>/dev/null; }
+
+# The nodes' names in /etc/hosts, so that every node resolves every other:
+# appended with this mark, removed by `down`.
+MARK="# ckpt-cluster"
+hosts_clean() {
+  # Also the unmarked lines of earlier versions of this script.
+  grep -q -E "^$NET\.1[0-9]+ n[0-9]+( $MARK)?\$" /etc/hosts 2>/dev/null || return 0
+  local t
+  t=$(mktemp /etc/.hosts.XXXXXX) || return 0
+  grep -v -E "^$NET\.1[0-9]+ n[0-9]+( $MARK)?\$" /etc/hosts >"$t"
+  chmod --reference=/etc/hosts "$t" && cat "$t" >/etc/hosts  # in place: /etc/hosts may be a mount
+  rm -f "$t"
+}
+
+# munged, started here only when none runs (then stopped by `down`).
+start_munge() {
+  munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && return 0
+  command -v munged >/dev/null || skip "munged is not installed"
+  [ -s /etc/munge/munge.key ] || { mungekey -c >/dev/null 2>&1 || create-munge-key -f >/dev/null 2>&1; } ||
+    die "no /etc/munge/munge.key and cannot create one"
+  install -d -o munge -g munge -m 0755 /run/munge /var/log/munge /var/lib/munge
+  runuser -u munge -- munged >>"$DIR/log/munged.start" 2>&1 || die "munged did not start ($DIR/log/munged.start)"
+  cp /run/munge/munged.pid "$DIR/run/munged.pid" 2>/dev/null
+  for _ in $(seq 50); do
+    munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "munged started but munge -n | unmunge fails"
+}
 
 write_conf() {
   local n=$1 i
@@ -75,14 +106,14 @@ EOF
 up() {
   local n=${1:-3} i
   [ "$(id -u)" = 0 ] || skip "needs root (namespaces and daemons)"
-  for c in ip unshare nsenter slurmctld slurmd munge; do command -v $c >/dev/null || skip "$c is not installed (scripts/slurm.sh up installs Slurm)"; done
+  for c in ip unshare nsenter slurmctld slurmd munge munged; do command -v $c >/dev/null || skip "$c is not installed (scripts/slurm.sh up installs Slurm)"; done
   ip netns add ckpt-probe 2>/dev/null && ip netns del ckpt-probe || skip "cannot create network namespaces here"
   down quiet
   install -d -m 0755 "$DIR" "$DIR/run" "$DIR/log" "$DIR/spool"
   install -d -m 0755 -o slurm -g slurm "$DIR/state"
   install -d -m 1777 "$DIR/local"
   touch "$DIR/log/slurmctld.log" && chown slurm:slurm "$DIR/log/slurmctld.log"
-  munge -n 2>/dev/null | unmunge >/dev/null 2>&1 || skip "munged is not running (scripts/slurm.sh up starts it)"
+  start_munge
   write_conf "$n"
   seq -f "n%g" "$n" >"$DIR/nodes"
   ip link add $BR type bridge && ip addr add $NET.1/24 dev $BR && ip link set $BR up || die "cannot make bridge $BR"
@@ -95,7 +126,7 @@ up() {
     ip -n ckpt-n$i link set lo up
     install -d -m 1777 "$DIR/local/n$i"
     install -d -m 0755 "$DIR/spool/n$i"
-    grep -q " n$i\$" /etc/hosts || echo "$NET.1$i n$i" >>/etc/hosts
+    grep -q "^$NET.1$i n$i $MARK\$" /etc/hosts || echo "$NET.1$i n$i $MARK" >>/etc/hosts
   done
   SLURM_CONF=$CONF slurmctld -f "$CONF" >>"$DIR/log/slurmctld.start" 2>&1 || die "slurmctld did not start ($DIR/log)"
   for i in $(seq "$n"); do
@@ -127,19 +158,24 @@ kill_node() {
 }
 
 down() {
-  local i
-  if [ -d "$DIR" ]; then
-    for name in $(nodes); do
-      ip netns list 2>/dev/null | grep -q "^ckpt-$name\b" && for p in $(ip netns pids ckpt-$name); do kill -9 "$p" 2>/dev/null; done
-    done
-    if alive "$DIR/run/slurmctld.pid"; then
-      kill "$(cat "$DIR/run/slurmctld.pid")" 2>/dev/null
-      for _ in $(seq 50); do alive "$DIR/run/slurmctld.pid" || break; sleep 0.1; done
-    fi
-    for name in $(nodes); do ip netns del ckpt-$name 2>/dev/null; done
+  local ns p
+  # Every node namespace, also those of a run whose $DIR is gone.
+  for ns in $(ip netns list 2>/dev/null | grep -o '^ckpt-n[0-9]*'); do
+    for p in $(ip netns pids "$ns"); do kill -9 "$p" 2>/dev/null; done
+  done
+  if alive "$DIR/run/slurmctld.pid"; then
+    kill "$(cat "$DIR/run/slurmctld.pid")" 2>/dev/null
+    for _ in $(seq 50); do alive "$DIR/run/slurmctld.pid" || break; sleep 0.1; done
+    alive "$DIR/run/slurmctld.pid" && kill -9 "$(cat "$DIR/run/slurmctld.pid")" 2>/dev/null
   fi
+  for ns in $(ip netns list 2>/dev/null | grep -o '^ckpt-n[0-9]*'); do ip netns del "$ns" 2>/dev/null; done
   ip link del $BR 2>/dev/null
-  rm -rf "${DIR:?}/state/"* "${DIR:?}/spool/"* 2>/dev/null
+  hosts_clean
+  if alive "$DIR/run/munged.pid"; then
+    kill "$(cat "$DIR/run/munged.pid")" 2>/dev/null
+    rm -f "$DIR/run/munged.pid"
+  fi
+  rm -rf "${DIR:?}" 2>/dev/null
   [ "${1:-}" = quiet ] || say "down"
   return 0
 }

@@ -4,23 +4,23 @@
 #   scripts/cluster.sh up [N]   N nodes (default 3): each in its own network
 #                               namespace (10.77.0.1X on bridge ckpt-br0)
 #                               and UTS namespace (host name nX), with its own
-#                               slurmd and node-local /tmp (a mount
-#                               namespace: $DIR/local/nX is its /tmp); one
+#                               slurmd and node-local directory
+#                               ($DIR/local/nX, the tasks' $TMPDIR); one
 #                               slurmctld on 10.77.0.1; munge
 #   scripts/cluster.sh down     stops all of it (munged too if `up` started
 #                               it), removes the namespaces, the bridge,
 #                               the nodes' directories and /etc/hosts lines
 #   scripts/cluster.sh env      the line that points Slurm's commands here
+#   scripts/cluster.sh status   exit 0 when it is up and every node idle
 #   scripts/cluster.sh kill-node NAME   a node failure: its slurmd and every
 #                               process of its namespace killed, its
 #                               node-local directory removed
+#   scripts/cluster.sh revive-node NAME  the node back, empty
 #
 # Needs root (namespaces, daemons). Coexists with scripts/slurm.sh (other
 # ports, other directory). Exit status 77 when it cannot run here.
 set -u
 PATH=$PATH:/usr/sbin:/sbin
-# Not under /tmp: every node has its own /tmp. Jobs' shared (durable)
-# directories must not be under /tmp either.
 DIR=${CKPT_CLUSTER_DIR:-/var/tmp/ckpt-cluster}
 CONF=$DIR/slurm.conf
 BR=ckpt-br0
@@ -86,6 +86,9 @@ AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=pmix
+TaskProlog=$DIR/task-prolog
+# PMIx's per-step directories: per node (the default, /tmp, is shared here).
+TmpFS=$DIR/local/%n
 MailProg=/bin/true
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool/%n
@@ -115,6 +118,10 @@ up() {
   touch "$DIR/log/slurmctld.log" && chown slurm:slurm "$DIR/log/slurmctld.log"
   start_munge
   write_conf "$n"
+  # Every task's TMPDIR is its node's directory (lines "export NAME=VALUE"
+  # of a TaskProlog go into the task's environment).
+  printf '#!/bin/sh\necho "export TMPDIR=%s/local/$SLURMD_NODENAME"\n' "$DIR" >"$DIR/task-prolog"
+  chmod 0755 "$DIR/task-prolog"
   seq -f "n%g" "$n" >"$DIR/nodes"
   ip link add $BR type bridge && ip addr add $NET.1/24 dev $BR && ip link set $BR up || die "cannot make bridge $BR"
   for i in $(seq "$n"); do
@@ -129,13 +136,7 @@ up() {
     grep -q "^$NET.1$i n$i $MARK\$" /etc/hosts || echo "$NET.1$i n$i $MARK" >>/etc/hosts
   done
   SLURM_CONF=$CONF slurmctld -f "$CONF" >>"$DIR/log/slurmctld.start" 2>&1 || die "slurmctld did not start ($DIR/log)"
-  for i in $(seq "$n"); do
-    # Its own host name (so MPI and ckpt::mpi see n$i) and network; nsenter,
-    # not ip netns exec, which would remount /sys and hide the cgroups.
-    nsenter --net=/run/netns/ckpt-n$i unshare --uts --mount --propagation private \
-      sh -c "hostname n$i && mount --bind '$DIR/local/n$i' /tmp && exec slurmd -f '$CONF' -N n$i" \
-      >>"$DIR/log/slurmd-n$i.start" 2>&1 || die "slurmd n$i did not start ($DIR/log)"
-  done
+  for i in $(seq "$n"); do start_node n$i; done
   local st
   for _ in $(seq 150); do
     st=$(SLURM_CONF=$CONF timeout 10 sinfo -h -o %t 2>/dev/null | sort -u | tr '\n' ' ')
@@ -147,12 +148,40 @@ up() {
   echo "export SLURM_CONF=$CONF"
 }
 
+# Its own host name (so MPI and ckpt::mpi see nX) and network; nsenter, not
+# ip netns exec, which would remount /sys and hide the cgroups. Its
+# node-local directory is the tasks' $TMPDIR (set by the TaskProlog), not a
+# /tmp of its own: a job's files under the host's /tmp (a build tree) stay
+# visible on every node, as a shared file system would make them.
+start_node() {
+  local name=$1
+  nsenter --net=/run/netns/ckpt-$name unshare --uts \
+    sh -c "hostname $name && exec slurmd -f '$CONF' -N $name" \
+    >>"$DIR/log/slurmd-$name.start" 2>&1 || die "slurmd $name did not start ($DIR/log)"
+}
+
+# A node killed by kill-node comes back: a fresh slurmd, an empty directory.
+revive_node() {
+  local name=$1 st
+  [ -n "$name" ] && ip netns list | grep -q "^ckpt-$name\b" || die "no node $name"
+  export SLURM_CONF=$CONF
+  start_node "$name"
+  scontrol update nodename="$name" state=resume >/dev/null 2>&1
+  for _ in $(seq 150); do
+    st=$(timeout 10 sinfo -h -n "$name" -o %t 2>/dev/null)
+    [ "$st" = idle ] && { say "node $name back"; return 0; }
+    case "$st" in down* | drain*) scontrol update nodename="$name" state=resume >/dev/null 2>&1 ;; esac
+    sleep 0.2
+  done
+  die "node $name is '$st', not idle, after 30 s (see $DIR/log/)"
+}
+
 kill_node() {
   local name=$1 i=${1#n} p
   [ -n "$name" ] && ip netns list | grep -q "^ckpt-$name\b" || die "no node $name"
   # Every process in the node's network namespace: slurmd, slurmstepd, tasks.
   for p in $(ip netns pids ckpt-$name); do kill -9 "$p" 2>/dev/null; done
-  # Its node-local /tmp, with ckpt::mpi's fast level.
+  # Its node-local directory, with ckpt::mpi's fast level.
   find "${DIR:?}/local/$name" -mindepth 1 -delete 2>/dev/null
   say "node $name killed (its processes and node-local directory)"
 }
@@ -185,5 +214,7 @@ case "${1:-}" in
   down) down ;;
   env) echo "export SLURM_CONF=$CONF" ;;
   kill-node) kill_node "${2:-}" ;;
-  *) echo "usage: $0 up [N]|down|env|kill-node NAME" >&2; exit 2 ;;
+  revive-node) revive_node "${2:-}" ;;
+  status) [ -f "$CONF" ] && alive "$DIR/run/slurmctld.pid" && [ "$(SLURM_CONF=$CONF timeout 10 sinfo -h -o %t 2>/dev/null | sort -u)" = idle ] ;;
+  *) echo "usage: $0 up [N]|down|env|status|kill-node NAME|revive-node NAME" >&2; exit 2 ;;
 esac

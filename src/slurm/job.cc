@@ -462,9 +462,9 @@ trap 'warned=1' USR1
 # and the last word; the program's output is everything else.
 [ "$run" = 1 ] && say "run 1 of job $SLURM_JOB_ID on $(hostname); requeued up to $MAX_RESTARTS times"
 # A run that ended without this script's requeue (it was still "running"):
-# Slurm requeued the job itself, after a node failure or scontrol requeue.
+# Slurm requeued the job itself: after a node failure, or by hand.
 [ "$run" != 1 ] && [ "$(sed -n 's/^state=//p' "$STATE" 2>/dev/null)" = running ] &&
-  say "run $run of job $SLURM_JOB_ID on $(hostname): requeued by Slurm (a node failure, or scontrol requeue); resuming from the newest complete checkpoint"
+  say "run $run of job $SLURM_JOB_ID on $(hostname): requeued by Slurm (after a node failure, or by hand); resuming from the newest complete checkpoint"
 record running "run $run started"
 # srun reports a step that exits non-zero; 85 is a checkpoint that stopped the
 # program on purpose, said once below.

@@ -506,8 +506,10 @@ ckpt_task() {
 }
 export CKPT
 export -f task_dir task_finished ckpt_task ckpt_task_stop
+# --mpi=none: no PMI variables, which would make each task look like a rank
+# of an MPI job to ckpt run (MpiDefault=pmi2 sets PMI_SIZE).
 if [ "${SLURM_NTASKS:-1}" -gt 1 ]; then
-  srun bash -c 'ckpt_task "$@"' ckpt-task)SH";
+  srun --mpi=none bash -c 'ckpt_task "$@"' ckpt-task)SH";
     s += prog + " 2> >(quiet_85) &\n";
     s += "else\n";
     s += "  srun \"$CKPT\" run --dir \"$CKPT_DIR\"" + interval + " --" + prog +
@@ -529,7 +531,7 @@ while :; do
   else
     s += R"SH(    if [ "${SLURM_NTASKS:-1}" -gt 1 ]; then
       # Each task's request on its own node: a step over the same tasks.
-      srun --overlap bash -c ckpt_task_stop; ckpt_rc=$?
+      srun --overlap --mpi=none bash -c ckpt_task_stop; ckpt_rc=$?
     else
       "$CKPT" checkpoint --dir "$CKPT_DIR" --stop >/dev/null; ckpt_rc=$?
     fi

@@ -127,12 +127,12 @@ struct Checkpointer::Impl {
   bool started = false, finished = false;
   bool timing = std::getenv("CKPT_MPI_TIMING") != nullptr;  // each rank's phases on stderr
   std::string durable, fast_root, fast_node, own_dir, partner_dir, durable_rank_dir;
-  std::vector<int> node_of;  // node index of every rank
-  int to = 0, from = 0;      // I send my copy to `to` and hold `from`'s
-  bool use_xor = false;      // XOR sets instead of partner copies
-  std::vector<int> set_of;   // XOR set of every rank
+  std::vector<int> node_of;       // node index of every rank
+  int to = 0, from = 0;           // I send my copy to `to` and hold `from`'s
+  bool use_xor = false;           // XOR sets instead of partner copies
+  std::vector<int> set_of;        // XOR set of every rank
   MPI_Comm xset = MPI_COMM_NULL;  // my XOR set, members in rank order
-  bool leader = false;       // lowest rank of its node: writes the node's manifests
+  bool leader = false;            // lowest rank of its node: writes the node's manifests
   int lock_fd = -1;
 
   uint64_t next_gen = 1;
@@ -945,8 +945,8 @@ Status Checkpointer::restore(RestoreInfo* info) {
 
     // A file held on another node is sent to its rank's own directory.
     Status moved;
-    auto transfer = [&](int h, int r, const std::string& src, const std::string& dst,
-                        uint64_t size, uint64_t hash, const char* what) {
+    auto transfer = [&](int h, int r, const std::string& src, const std::string& dst, uint64_t size,
+                        uint64_t hash, const char* what) {
       if (rank_ == h) {
         int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
         std::vector<char> buf(kChunk);

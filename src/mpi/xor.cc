@@ -108,8 +108,7 @@ Status xor_encode(MPI_Comm set, const std::string& image, uint64_t size,
   XXH3_freeState(hs);
   if (w.is_ok()) w = out.commit();
   if (!s.is_ok()) return s;
-  if (!w.is_ok())
-    return Status::make(w.code(), 0, "XOR parity block: %s", w.message());
+  if (!w.is_ok()) return Status::make(w.code(), 0, "XOR parity block: %s", w.message());
   return Status::ok();
 }
 
@@ -127,7 +126,8 @@ Status xor_rebuild(MPI_Comm set, int lost, const std::vector<uint64_t>& sizes,
     img = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
     par = ::open(parity.c_str(), O_RDONLY | O_CLOEXEC);
     if (img < 0 || par < 0)
-      s = Status::make(Code::kIo, errno, "cannot read %s", img < 0 ? image.c_str() : parity.c_str());
+      s = Status::make(Code::kIo, errno, "cannot read %s",
+                       img < 0 ? image.c_str() : parity.c_str());
   }
   AtomicFile f;
   if (me == lost) s = f.open(out);
@@ -142,8 +142,9 @@ Status xor_rebuild(MPI_Comm set, int lost, const std::vector<uint64_t>& sizes,
       bool ok = true;
       if (me == lost) std::memset(mine.data(), 0, size_t(len));
       else if (me == holder) ok = read_padded(par, c, off, mine.data(), len);
-      else ok = read_padded(img, sizes[size_t(me)], uint64_t((holder - me - 1 + n) % n) * c + off,
-                            mine.data(), len);
+      else
+        ok = read_padded(img, sizes[size_t(me)], uint64_t((holder - me - 1 + n) % n) * c + off,
+                         mine.data(), len);
       if (!ok && s.is_ok()) s = Status::make(Code::kIo, EIO, "cannot read %s", image.c_str());
       MPI_Reduce(mine.data(), got.data(), int(len / 8), MPI_UINT64_T, MPI_BXOR, lost, set);
       if (me == lost && written < want) {

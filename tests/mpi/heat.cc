@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
   (void)ck.add("u", u);
   // Data that changes with the step, so that every generation differs.
   std::vector<uint64_t> ballast(size_t(a.ballast_mib) << 17);
-  for (size_t i = 0; i < ballast.size(); i++) ballast[i] = (i + 1) * 0x9E3779B97F4A7C15ull ^ uint64_t(rank);
+  for (size_t i = 0; i < ballast.size(); i++)
+    ballast[i] = (i + 1) * 0x9E3779B97F4A7C15ull ^ uint64_t(rank);
   if (!ballast.empty()) (void)ck.add_buffer("ballast", ballast.data(), ballast.size() * 8);
   (void)ck.add_callbacks(
       "probe",
@@ -200,7 +201,8 @@ int main(int argc, char** argv) {
       }
     u.swap(v);
     step++;
-    for (size_t i = 0; i < ballast.size(); i += 512) ballast[i] = ballast[i] * 31 + uint64_t(step + rank);
+    for (size_t i = 0; i < ballast.size(); i += 512)
+      ballast[i] = ballast[i] * 31 + uint64_t(step + rank);
     if (a.sleep_ms) usleep(useconds_t(a.sleep_ms) * 1000);
     if (rank == a.kill_rank && step == a.kill_at) raise(SIGKILL);
     if (rank == 0 && step == a.break_durable_at) {

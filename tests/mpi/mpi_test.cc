@@ -188,8 +188,8 @@ Job xor_job() {
   j.extra_env = {"CKPT_REDUNDANCY=xor"};
   return j;
 }
-const std::vector<std::string> kXorArgs = {"--n", "64", "--steps", "100", "--every", "10",
-                                           "--ballast", "3"};
+const std::vector<std::string> kXorArgs = {"--n",     "64", "--steps",   "100",
+                                           "--every", "10", "--ballast", "3"};
 std::vector<std::string> xor_args(std::vector<std::string> more) {
   std::vector<std::string> a = kXorArgs;
   a.insert(a.end(), more.begin(), more.end());

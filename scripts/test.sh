@@ -84,6 +84,8 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$build_base/build/tests/mpi/heat" ]; then
   fi
   "$src/scripts/cluster.sh" down
   echo "== multinode: $((SECONDS - t)) s"
+elif [ "$(id -u)" -eq 0 ]; then
+  echo "== multinode: skipped (no MPI build: tests/mpi/heat was not built)"
 fi
 # Every job in the no-namespace mode: user namespaces refused (a chroot).
 if [ "$(id -u)" -eq 0 ] && [ -x "$build_base/build/tests/transparent/transparent_tests" ]; then

@@ -106,6 +106,19 @@ line=$(awk -v k="$t_kill" -v q="$t_requeued" -v r="$t_running" -v s="$t_started"
   -v scheme="$scheme" -v mib="$ballast" 'BEGIN {
     printf "%s, %d MiB ballast per rank: node lost -> job requeued %.1f s (Slurm notices: SlurmdTimeout), in the queue %.1f s, launch to MPI_Init done %.1f s, restore() %.2f s; lost node to resumed computation without the queue %.1f s",
       scheme, mib, q - k, r - q, s - r, d - s, (d - k) - (r - q) }')
+# The storage's own speed in the same run: dd (fsync) of the lost node's
+# image bytes (its 2 ranks' ballast) into a node-local directory.
+dd_line=""
+if [ "$ballast" -gt 0 ]; then
+  t0=$(now)
+  dd if=/dev/zero of=/var/tmp/ckpt-cluster/local/n1/dd.tmp bs=1M count=$((2 * ballast)) \
+    conv=fsync status=none
+  t1=$(now)
+  rm -f /var/tmp/ckpt-cluster/local/n1/dd.tmp
+  dd_line=$(awk -v a="$t0" -v b="$t1" -v s="$t_started" -v d="$t_restored" -v mib=$((2 * ballast)) \
+    'BEGIN { printf "; dd of the lost node'"'"'s %d MiB %.2f s, dd/restore() %.2f", mib, b - a, (b - a) / (d - s) }')
+fi
+line="$line$dd_line"
 say "ok: $restored"
 say "$line"
 [ -n "${CKPT_MULTINODE_TIMES:-}" ] && echo "$line" >>"$CKPT_MULTINODE_TIMES"

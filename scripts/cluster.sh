@@ -87,6 +87,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=pmix
 TaskProlog=$DIR/task-prolog
+Epilog=$DIR/epilog
 # PMIx's per-step directories: per node (the default, /tmp, is shared here).
 TmpFS=$DIR/local/%n
 MailProg=/bin/true
@@ -119,9 +120,26 @@ up() {
   start_munge
   write_conf "$n"
   # Every task's TMPDIR is its node's directory (lines "export NAME=VALUE"
-  # of a TaskProlog go into the task's environment).
-  printf '#!/bin/sh\necho "export TMPDIR=%s/local/$SLURMD_NODENAME"\n' "$DIR" >"$DIR/task-prolog"
-  chmod 0755 "$DIR/task-prolog"
+  # of a TaskProlog go into the task's environment). Open MPI's shared
+  # memory goes there too, per job, not in /dev/shm, which all the nodes
+  # share here: a rank killed with its node leaves its segment behind, and
+  # the requeued job's ranks would meet their own names again (Open MPI
+  # names them by host, job and rank) and fail ("A system call failed
+  # during shared memory initialization"). The Epilog removes a job's
+  # segments after each of its runs on a node.
+  cat >"$DIR/task-prolog" <<END
+#!/bin/sh
+d=$DIR/local/\$SLURMD_NODENAME
+mkdir -p "\$d/shm-\$SLURM_JOB_ID"
+echo "export TMPDIR=\$d"
+echo "export OMPI_MCA_btl_vader_backing_directory=\$d/shm-\$SLURM_JOB_ID"
+END
+  cat >"$DIR/epilog" <<END
+#!/bin/sh
+rm -rf "$DIR/local/\$SLURMD_NODENAME/shm-\$SLURM_JOB_ID"
+exit 0
+END
+  chmod 0755 "$DIR/task-prolog" "$DIR/epilog"
   seq -f "n%g" "$n" >"$DIR/nodes"
   ip link add $BR type bridge && ip addr add $NET.1/24 dev $BR && ip link set $BR up || die "cannot make bridge $BR"
   for i in $(seq "$n"); do
@@ -200,6 +218,8 @@ down() {
   for ns in $(ip netns list 2>/dev/null | grep -o '^ckpt-n[0-9]*'); do ip netns del "$ns" 2>/dev/null; done
   ip link del $BR 2>/dev/null
   hosts_clean
+  # Open MPI's segments of ranks killed before this script kept them per node.
+  rm -f /dev/shm/vader_segment.n[0-9]*.* 2>/dev/null
   if alive "$DIR/run/munged.pid"; then
     kill "$(cat "$DIR/run/munged.pid")" 2>/dev/null
     rm -f "$DIR/run/munged.pid"

@@ -13,7 +13,14 @@
 //          finish() has the durable manifest; against N parallel dd into
 //          DURABLE;
 //   due    checkpoint_if_due() when nothing is due: ns per call, every rank
-//          calling it in a tight loop (the agreement included).
+//          calling it in a tight loop (the agreement included);
+//   rebuild a lost node: the fast directory of "node" 1 (CKPT_RANKS_PER_NODE
+//          ranks) and every durable image removed, then a new Checkpointer's
+//          restore() until every rank has its data back (the lost ranks'
+//          images rebuilt from partner copies or XOR sets, every image
+//          checked and loaded); against dd of the lost node's bytes into
+//          FAST by as many parallel writers.
+// The redundancy scheme is the environment's (CKPT_REDUNDANCY).
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +28,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -93,7 +101,8 @@ int main(int argc, char** argv) {
   o.flush_every = 1;
   o.serial.quiet = true;
   o.serial.signals = {};
-  ckpt::mpi::Checkpointer ck(MPI_COMM_WORLD, o);
+  auto owner = std::make_unique<ckpt::mpi::Checkpointer>(MPI_COMM_WORLD, o);
+  ckpt::mpi::Checkpointer& ck = *owner;
   (void)ck.add("data", data);
   if (auto s = ck.start(); !s.is_ok()) {
     if (rank == 0) fprintf(stderr, "mpi_bench: %s\n", s.message());
@@ -130,23 +139,68 @@ int main(int argc, char** argv) {
     ns_due.push_back(worst);
     if (did && rank == 0) fprintf(stderr, "mpi_bench: a checkpoint was due during the loop\n");
   }
+  (void)ck.finish();
+  std::string my_fast = ck.fast_dir();
+  owner.reset();  // lets go of the durable directory's lock
+
+  // A lost node, rebuilt at restart.
+  int per_node = o.ranks_per_node > 0 ? o.ranks_per_node : 1;
+  std::vector<double> t_rebuild, t_dd_rebuild;
+  int rebuilt = 0;
+  bool lose = size >= 2 * per_node;
+  for (int r = 0; r < runs && lose; r++) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == per_node) {  // the first rank of node 1
+      std::string cmd = "rm -rf '" + my_fast + "'";
+      if (system(cmd.c_str()) != 0) fprintf(stderr, "mpi_bench: %s failed\n", cmd.c_str());
+    }
+    if (rank == 0) {
+      std::string cmd = "rm -f '" + dir + "'/rank-*/*.img";
+      if (system(cmd.c_str()) != 0) fprintf(stderr, "mpi_bench: %s failed\n", cmd.c_str());
+    }
+    std::fill(data.begin(), data.end(), 0);
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t0 = now();
+    ckpt::mpi::RestoreInfo info;
+    ckpt::Status s;
+    {
+      ckpt::mpi::Checkpointer again(MPI_COMM_WORLD, o);
+      (void)again.add("data", data);
+      s = again.restore(&info);
+      MPI_Barrier(MPI_COMM_WORLD);
+      t_rebuild.push_back(now() - t0);
+    }
+    if (!s.is_ok() || !info.restored) {
+      if (rank == 0) fprintf(stderr, "mpi_bench: restore: %s\n", s.message());
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    rebuilt = info.ranks_from_partner + info.ranks_from_xor;
+    if (rank == 0) t_dd_rebuild.push_back(dd_parallel(fast, per_node, mib));
+  }
+
   if (rank == 0) {
     double gib = bytes / (1u << 30);
     double f = median(t_fast), d = median(t_durable), df = median(t_dd_fast),
            dd = median(t_dd_durable);
     printf("ranks %d x %ld MiB (%.2f GiB), medians of %d runs\n", size, mib, gib, runs);
     printf(
-        "fast level + partner copy: %.2f s, %.0f MiB/s of rank data; dd of the same bytes: %.2f s; "
+        "fast level + %s: %.2f s, %.0f MiB/s of rank data; dd of the same bytes: %.2f s; "
         "ratio dd/ckpt %.2f\n",
-        f, bytes / 1048576 / f, df, df / f);
+        o.redundancy == "xor" ? "XOR sets" : "partner copy", f, bytes / 1048576 / f, df, df / f);
     printf(
         "durable level (checkpoint to durable manifest): %.2f s, %.0f MiB/s; dd: %.2f s; ratio "
         "dd/ckpt %.2f\n",
         d, bytes / 1048576 / d, dd, dd / d);
     printf("checkpoint_if_due() with nothing due: %.2f ns per call (slowest rank, %ld calls)\n",
            median(ns_due), calls);
+    if (lose) {
+      double rb = median(t_rebuild), ddr = median(t_dd_rebuild);
+      printf(
+          "lost node (%d ranks, %ld MiB each) to every rank restored: %.2f s (%d ranks rebuilt); "
+          "dd of the node's bytes: %.2f s; ratio dd/rebuild %.2f\n",
+          per_node, mib, rb, rebuilt, ddr, ddr / rb);
+    }
   }
-  (void)ck.finish();
   MPI_Finalize();
   return 0;
 }

@@ -2,9 +2,9 @@
 # Builds ckpt and runs every test: the normal build as an ordinary user,
 # then the ASan+UBSan and TSan builds. As root, the tests run as the
 # unprivileged user "ckpttest" (created if missing), since users are not root,
-# and two more stages run: the transparent tests where user namespaces are
-# refused (scripts/nons.sh), and the build and main suite in a fresh
-# Debian 13 root (scripts/userland.sh).
+# and more stages run: the multi-node cluster test (scripts/cluster.sh), the
+# transparent tests where user namespaces are refused (scripts/nons.sh), and
+# the build and main suite in a fresh Debian 13 root (scripts/userland.sh).
 # Usage: scripts/test.sh [--quick]   (--quick: skip the sanitizer builds,
 #   the fuzz run and the Debian 13 stage)
 # CKPT_DEBIAN13=0 skips the Debian 13 stage, =1 runs it even with --quick.
@@ -39,7 +39,7 @@ fi
 # A real one-node Slurm for tests/slurm (they skip if it cannot start).
 if [ "$(id -u)" -eq 0 ]; then
   "$src/scripts/slurm.sh" up > /dev/null || echo "== Slurm could not be started: the Slurm tests will skip"
-  trap '"$src/scripts/slurm.sh" down' EXIT
+  trap '"$src/scripts/cluster.sh" down 2> /dev/null; "$src/scripts/slurm.sh" down' EXIT
 fi
 
 failed=0
@@ -68,6 +68,24 @@ if [ "$(id -u)" -eq 0 ] && [ -x "$build_base/build/tests/twouser/twouser_tests" 
   echo "== two users (as root, acting as ckpttest and ckpttest2)"
   (cd "$build_base/build" && ctest --output-on-failure --timeout 120 -L twouser) \
     || { echo "== two users: TESTS FAILED"; failed=1; }
+fi
+# A node lost on a real multi-node Slurm: scripts/cluster.sh (as root) starts
+# 3 slurmd in network namespaces; the test's jobs run as $user; the cluster
+# is taken down after (also on failure: the EXIT trap).
+if [ "$(id -u)" -eq 0 ] && [ -x "$build_base/build/tests/mpi/heat" ]; then
+  echo "== multinode (scripts/cluster.sh: 3 Slurm nodes in network namespaces, jobs as $user)"
+  t=$SECONDS
+  if "$src/scripts/cluster.sh" up 3 > /dev/null; then
+    (cd "$build_base/build" && CKPT_TEST_USER=$user ctest --output-on-failure --timeout 600 -L multinode) \
+      || { echo "== multinode: TESTS FAILED"; failed=1; }
+  else
+    echo "== multinode: scripts/cluster.sh up FAILED"
+    failed=1
+  fi
+  "$src/scripts/cluster.sh" down
+  echo "== multinode: $((SECONDS - t)) s"
+elif [ "$(id -u)" -eq 0 ]; then
+  echo "== multinode: skipped (no MPI build: tests/mpi/heat was not built)"
 fi
 # Every job in the no-namespace mode: user namespaces refused (a chroot).
 if [ "$(id -u)" -eq 0 ] && [ -x "$build_base/build/tests/transparent/transparent_tests" ]; then

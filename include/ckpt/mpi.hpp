@@ -13,7 +13,8 @@
 //   MPI_Finalize();
 //
 // Every rank writes its own image to a fast node-local level, sends a copy
-// to a partner rank on another node, and rank 0 commits the generation with
+// to a partner rank on another node (or computes XOR parity with its set),
+// and rank 0 commits the generation with
 // a manifest once every rank's data and copy are durable. A background
 // thread copies the images to the durable (shared) level. Restart takes the
 // newest generation complete for every rank from the fastest level holding
@@ -43,6 +44,12 @@ struct Options {
   // (0: never; the fast level and its partner copies only).
   int flush_every = 1;
   int keep = 2;  // committed generations kept on each level
+  // How the fast level survives a lost node: "partner" (a full copy of
+  // every image on another node) or "xor" (XOR sets: each rank keeps a
+  // parity block of 1/(n-1) of its image, n = xor_nodes nodes per set; one
+  // lost node per set is rebuilt). docs/mpi.md.
+  std::string redundancy = "partner";
+  int xor_nodes = 4;
   // checkpoint_if_due() agrees across ranks about this often (seconds): it
   // starts a non-blocking allreduce and reads it one period later.
   double agree_seconds = 0.05;
@@ -54,15 +61,18 @@ struct Options {
 };
 
 // With the environment applied: CKPT_DIR, CKPT_FAST_DIR, CKPT_FLUSH_EVERY,
-// CKPT_KEEP, CKPT_AGREE_SECONDS, CKPT_RANKS_PER_NODE, and the serial ones.
+// CKPT_KEEP, CKPT_REDUNDANCY, CKPT_XOR_NODES, CKPT_AGREE_SECONDS,
+// CKPT_RANKS_PER_NODE, and the serial ones.
 Options options_from_env(Options base = {});
 
 struct RestoreInfo {
   bool restored = false;
   uint64_t generation = 0;
-  // Where this rank's image came from: "fast", "partner", "durable" or "".
+  // Where this rank's image came from: "fast", "partner", "xor", "durable"
+  // or "".
   std::string source;
-  int ranks_from_partner = 0;  // over all ranks
+  int ranks_from_partner = 0;  // over all ranks: copies from another node
+  int ranks_from_xor = 0;      // rebuilt from their XOR sets
   int ranks_from_durable = 0;
 };
 

@@ -32,6 +32,7 @@
 #include "lib/triggers.h"
 #include "mpi/files.h"
 #include "mpi/manifest.h"
+#include "mpi/xor.h"
 
 namespace ckpt::mpi {
 
@@ -57,20 +58,21 @@ int64_t mono_ns() {
 }
 
 std::string image_name(uint64_t g) { return numbered("ckpt-", g, ".img"); }
+std::string parity_name(uint64_t g) { return numbered("ckpt-", g, ".xor"); }
 std::string rank_name(const char* what, int r) {
   char b[32];
   std::snprintf(b, sizeof b, "%s-%05d", what, r);
   return b;
 }
 
-// Files "ckpt-N.img" in dir, by generation.
-std::vector<uint64_t> list_images(const std::string& dir) {
+// Files "ckpt-N.img" (or another suffix) in dir, by generation.
+std::vector<uint64_t> list_images(const std::string& dir, const char* suffix = ".img") {
   std::vector<uint64_t> out;
   DIR* d = opendir(dir.c_str());
   if (!d) return out;
   while (dirent* e = readdir(d)) {
     uint64_t g;
-    if (parse_numbered(e->d_name, "ckpt-", ".img", &g)) out.push_back(g);
+    if (parse_numbered(e->d_name, "ckpt-", suffix, &g)) out.push_back(g);
   }
   closedir(d);
   std::sort(out.begin(), out.end());
@@ -95,6 +97,7 @@ struct Report {
   int32_t ok = 1;
   int32_t flush_failed = 0;
   uint64_t size = 0, hash = 0;
+  uint64_t parity_size = 0, parity_hash = 0;  // XOR sets
   uint64_t flushed = 0;  // newest generation this rank has on the durable level
   char msg[kMsg] = "";
   char flush_msg[kMsg] = "";
@@ -109,6 +112,8 @@ Options options_from_env(Options o) {
   if (const char* d = std::getenv("CKPT_FAST_DIR"); d && *d) o.fast_dir = d;
   o.flush_every = int(env_double("CKPT_FLUSH_EVERY", o.flush_every));
   o.keep = int(env_double("CKPT_KEEP", o.keep));
+  if (const char* r = std::getenv("CKPT_REDUNDANCY"); r && *r) o.redundancy = r;
+  o.xor_nodes = int(env_double("CKPT_XOR_NODES", o.xor_nodes));
   o.agree_seconds = env_double("CKPT_AGREE_SECONDS", o.agree_seconds);
   o.ranks_per_node = int(env_double("CKPT_RANKS_PER_NODE", o.ranks_per_node));
   return o;
@@ -122,9 +127,12 @@ struct Checkpointer::Impl {
   bool started = false, finished = false;
   bool timing = std::getenv("CKPT_MPI_TIMING") != nullptr;  // each rank's phases on stderr
   std::string durable, fast_root, fast_node, own_dir, partner_dir, durable_rank_dir;
-  std::vector<int> node_of;  // node index of every rank
-  int to = 0, from = 0;      // I send my copy to `to` and hold `from`'s
-  bool leader = false;       // lowest rank of its node: writes the node's manifests
+  std::vector<int> node_of;       // node index of every rank
+  int to = 0, from = 0;           // I send my copy to `to` and hold `from`'s
+  bool use_xor = false;           // XOR sets instead of partner copies
+  std::vector<int> set_of;        // XOR set of every rank
+  MPI_Comm xset = MPI_COMM_NULL;  // my XOR set, members in rank order
+  bool leader = false;            // lowest rank of its node: writes the node's manifests
   int lock_fd = -1;
 
   uint64_t next_gen = 1;
@@ -149,6 +157,7 @@ struct Checkpointer::Impl {
   std::string flush_msg;
 
   std::string own_path(uint64_t g) const { return own_dir + "/" + image_name(g); }
+  std::string parity_path(uint64_t g) const { return own_dir + "/" + parity_name(g); }
   std::string partner_path(int r, uint64_t g) const {
     return fast_node + "/" + rank_name("partner", r) + "/" + image_name(g);
   }
@@ -212,6 +221,7 @@ Checkpointer::~Checkpointer() {
   if (!fin) {
     if (impl_->req != MPI_REQUEST_NULL) MPI_Wait(&impl_->req, MPI_STATUS_IGNORE);
     if (impl_->agree != MPI_COMM_NULL) MPI_Comm_free(&impl_->agree);
+    if (impl_->xset != MPI_COMM_NULL) MPI_Comm_free(&impl_->xset);
     if (impl_->comm != MPI_COMM_NULL) MPI_Comm_free(&impl_->comm);
   }
   if (impl_->lock_fd >= 0) ::close(impl_->lock_fd);
@@ -249,6 +259,11 @@ Status Checkpointer::start() {
                Status::make(Code::kInvalid, 0,
                             "MPI is not initialised: call MPI_Init before restore() or start() of "
                             "ckpt::mpi::Checkpointer (or use ckpt::Checkpointer without MPI)");
+  if (m.o.redundancy != "partner" && m.o.redundancy != "xor")
+    return last_ = Status::make(Code::kInvalid, 0,
+                                "redundancy '%s' (CKPT_REDUNDANCY): give partner or xor",
+                                m.o.redundancy.c_str());
+  m.use_xor = m.o.redundancy == "xor";
   MPI_Comm_dup(m.user_comm, &m.comm);
   MPI_Comm_dup(m.user_comm, &m.agree);
   MPI_Comm_rank(m.comm, &rank_);
@@ -291,7 +306,20 @@ Status Checkpointer::start() {
   int any_same = same, all_same = 0;
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, m.comm);
   MPI_Allreduce(MPI_IN_PLACE, &any_same, 1, MPI_INT, MPI_LOR, m.comm);
-  if (rank_ == 0 && any_same && !m.o.serial.quiet)
+  if (m.use_xor) {
+    // Sets across nodes; a set of one rank protects nothing.
+    m.set_of = xor_sets(m.node_of, m.o.xor_nodes);
+    MPI_Comm_split(m.comm, m.set_of[size_t(rank_)], rank_, &m.xset);
+    int n = 0, alone = 0;
+    MPI_Comm_size(m.xset, &n);
+    alone = n < 2;
+    MPI_Allreduce(MPI_IN_PLACE, &alone, 1, MPI_INT, MPI_LOR, m.comm);
+    if (rank_ == 0 && alone && !m.o.serial.quiet)
+      std::fprintf(stderr,
+                   "ckpt: some XOR sets have one rank (the job is on one node, or its nodes hold "
+                   "different numbers of ranks): those ranks are not protected against losing "
+                   "a node\n");
+  } else if (rank_ == 0 && any_same && !m.o.serial.quiet)
     std::fprintf(stderr,
                  "ckpt: %s partner copies are on the same node as their rank: they do not "
                  "protect against losing a node\n",
@@ -514,6 +542,8 @@ static void prune_fast(Checkpointer::Impl& m, uint64_t newest) {
     for (uint64_t g : list_images(dir))
       if (g < newest && !keep.count(g) && g != m.flush_busy && g != m.flush_want)
         ::unlink((dir + "/" + image_name(g)).c_str());
+    for (uint64_t g : list_images(dir, ".xor"))
+      if (g < newest && !keep.count(g)) ::unlink((dir + "/" + parity_name(g)).c_str());
   };
   sweep(m.own_dir);
   sweep(m.partner_dir);
@@ -547,7 +577,21 @@ Status Checkpointer::checkpoint() {
   int64_t t1 = mono_ns();
   Report rep = my_report(m);
   Status partner;
-  Status sent = exchange_copies(m, g, mine, &rep.size, &rep.hash, &partner);
+  Status sent;
+  if (m.use_xor) {
+    // My image's checksum, then my set's parity.
+    sent = mine;
+    if (sent.is_ok()) sent = hash_file(m.own_path(g), &rep.size, &rep.hash);
+    int n = 1;
+    MPI_Comm_size(m.xset, &n);
+    if (n > 1) {
+      ::unlink(m.parity_path(g).c_str());
+      partner = xor_encode(m.xset, m.own_path(g), sent.is_ok() ? rep.size : 0, m.parity_path(g),
+                           &rep.parity_size, &rep.parity_hash);
+    }
+  } else {
+    sent = exchange_copies(m, g, mine, &rep.size, &rep.hash, &partner);
+  }
   int64_t t2 = mono_ns();
   if (!sent.is_ok()) {
     rep.ok = 0;
@@ -555,7 +599,8 @@ Status Checkpointer::checkpoint() {
   } else if (!partner.is_ok()) {
     rep.ok = 0;
     char b[kMsg];
-    std::snprintf(b, sizeof b, "partner copy of rank %d: %s", m.from, partner.message());
+    if (m.use_xor) std::snprintf(b, sizeof b, "%s", partner.message());
+    else std::snprintf(b, sizeof b, "partner copy of rank %d: %s", m.from, partner.message());
     set_msg(rep.msg, b);
   }
 
@@ -579,6 +624,9 @@ Status Checkpointer::checkpoint() {
         text = b;
       }
       man.ranks.push_back({all[size_t(r)].size, all[size_t(r)].hash});
+      if (m.use_xor)
+        man.parity.push_back(
+            {m.set_of[size_t(r)], all[size_t(r)].parity_size, all[size_t(r)].parity_hash});
     }
     if (verdict) text = encode_manifest(man);
   }
@@ -613,6 +661,7 @@ Status Checkpointer::checkpoint() {
   }
   if (!verdict) {
     ::unlink(m.own_path(g).c_str());
+    ::unlink(m.parity_path(g).c_str());
     ::unlink(m.partner_path(m.from, g).c_str());
   } else {
     if (rank_ == 0) m.manifests[g] = text;
@@ -789,73 +838,119 @@ Status Checkpointer::restore(RestoreInfo* info) {
                  "ranks (or use another directory to start afresh)",
                  (unsigned long long)g, m.o.dir.c_str(), man.ranks.size(), size_, man.ranks.size());
 
-    // Which copies are sound: node leaders check every image on their node.
+    // Which copies are sound: node leaders check every image (and, with
+    // XOR sets, every parity block) on their node. Bit 1: an image, 2: a
+    // parity block.
+    bool x = !man.parity.empty();
     std::vector<int> held(size_t(size_), 0), all_held(size_t(size_) * size_t(size_));
-    std::vector<std::string> held_path(static_cast<size_t>(size_));
-    auto sound = [&](const std::string& path, int r) {
+    std::vector<std::string> held_path(static_cast<size_t>(size_)),
+        held_parity(static_cast<size_t>(size_));
+    auto sound_as = [&](const std::string& path, uint64_t want_size, uint64_t want_hash) {
       struct stat st;
-      if (::stat(path.c_str(), &st) != 0 || uint64_t(st.st_size) != man.ranks[size_t(r)].size)
-        return false;
+      if (::stat(path.c_str(), &st) != 0 || uint64_t(st.st_size) != want_size) return false;
       uint64_t sz, h;
-      return hash_file(path, &sz, &h).is_ok() && sz == man.ranks[size_t(r)].size &&
-             h == man.ranks[size_t(r)].hash;
+      return hash_file(path, &sz, &h).is_ok() && sz == want_size && h == want_hash;
+    };
+    auto sound = [&](const std::string& path, int r) {
+      return sound_as(path, man.ranks[size_t(r)].size, man.ranks[size_t(r)].hash);
     };
     if (m.leader) {
       for (int r = 0; r < size_; r++) {
-        std::string own = m.fast_node + "/" + rank_name("rank", r) + "/" + image_name(g);
+        std::string dir = m.fast_node + "/" + rank_name("rank", r) + "/";
+        std::string own = dir + image_name(g);
         if (sound(own, r)) {
-          held[size_t(r)] = 1;
+          held[size_t(r)] |= 1;
           held_path[size_t(r)] = own;
-        } else if (sound(m.partner_path(r, g), r)) {
-          held[size_t(r)] = 1;
+        } else if (!x && sound(m.partner_path(r, g), r)) {
+          held[size_t(r)] |= 1;
           held_path[size_t(r)] = m.partner_path(r, g);
+        }
+        if (x && man.parity[size_t(r)].size > 0 &&
+            sound_as(dir + parity_name(g), man.parity[size_t(r)].size,
+                     man.parity[size_t(r)].hash)) {
+          held[size_t(r)] |= 2;
+          held_parity[size_t(r)] = dir + parity_name(g);
         }
       }
     }
     MPI_Allgather(held.data(), size_, MPI_INT, all_held.data(), size_, MPI_INT, m.comm);
-    // Per rank r: its own node if it holds a copy, else the first node that
-    // does, else the durable level.
-    std::vector<int> holder(size_t(size_), -1);
-    for (int r = 0; r < size_; r++) {
-      for (int h = 0; h < size_; h++) {
-        if (!all_held[size_t(h) * size_t(size_) + size_t(r)]) continue;
-        if (m.node_of[size_t(h)] == m.node_of[size_t(r)]) {
-          holder[size_t(r)] = r;
-          break;
+    // Per rank r and bit: its own node if it holds a copy, else the first
+    // node that does (-1: none).
+    auto holders = [&](int bit) {
+      std::vector<int> holder(size_t(size_), -1);
+      for (int r = 0; r < size_; r++) {
+        for (int h = 0; h < size_; h++) {
+          if (!(all_held[size_t(h) * size_t(size_) + size_t(r)] & bit)) continue;
+          if (m.node_of[size_t(h)] == m.node_of[size_t(r)]) {
+            holder[size_t(r)] = r;
+            break;
+          }
+          if (holder[size_t(r)] < 0) holder[size_t(r)] = h;
         }
-        if (holder[size_t(r)] < 0) holder[size_t(r)] = h;
+      }
+      return holder;
+    };
+    std::vector<int> holder = holders(1), pholder = x ? holders(2) : std::vector<int>();
+
+    // XOR sets: one lost image per set is rebuilt from the others' images
+    // and parity blocks; more, or a missing block, is left to the durable
+    // level.
+    std::vector<int> by_xor(size_t(size_), 0);
+    if (x) {
+      std::map<int, std::vector<int>> sets;
+      for (int r = 0; r < size_; r++) sets[man.parity[size_t(r)].set].push_back(r);
+      for (auto& [id, members] : sets) {
+        std::vector<int> lost;
+        for (int r : members)
+          if (holder[size_t(r)] < 0) lost.push_back(r);
+        if (lost.empty()) continue;
+        std::string why;
+        if (lost.size() > 1) {
+          why = "ranks";
+          for (int r : lost) why += " " + std::to_string(r);
+          why += " of one XOR set all lost their images (a set rebuilds one)";
+        } else if (members.size() < 2) {
+          why = "rank " + std::to_string(lost[0]) + " lost its image and is alone in its XOR set";
+        } else {
+          for (int r : members)
+            if (r != lost[0] && (holder[size_t(r)] < 0 || pholder[size_t(r)] < 0) && why.empty())
+              why = "rank " + std::to_string(lost[0]) +
+                    " lost its image and the XOR block of rank " + std::to_string(r) +
+                    " is missing or damaged";
+        }
+        if (why.empty()) by_xor[size_t(lost[0])] = 1;
+        else if (rank_ == 0 && !quiet)
+          std::fprintf(stderr, "ckpt: generation %llu: %s; taking them from the durable level\n",
+                       (unsigned long long)g, why.c_str());
       }
     }
     int durable_ok = 0;
-    if (holder[size_t(rank_)] < 0) durable_ok = sound(m.durable_path(rank_, g), rank_);
+    if (holder[size_t(rank_)] < 0 && !by_xor[size_t(rank_)])
+      durable_ok = sound(m.durable_path(rank_, g), rank_);
     std::vector<int> dur(static_cast<size_t>(size_));
     MPI_Allgather(&durable_ok, 1, MPI_INT, dur.data(), 1, MPI_INT, m.comm);
     int missing = -1;
     for (int r = 0; r < size_ && missing < 0; r++)
-      if (holder[size_t(r)] < 0 && !dur[size_t(r)]) missing = r;
+      if (holder[size_t(r)] < 0 && !by_xor[size_t(r)] && !dur[size_t(r)]) missing = r;
     if (missing >= 0) {
       char b[300];
-      std::snprintf(
-          b, sizeof b,
-          "generation %llu is not complete: rank %d has no sound copy (own, partner or durable)",
-          (unsigned long long)g, missing);
+      std::snprintf(b, sizeof b,
+                    "generation %llu is not complete: rank %d has no sound copy (own, %s or "
+                    "durable)",
+                    (unsigned long long)g, missing, x ? "XOR set" : "partner");
       if (first_problem.empty()) first_problem = b;
       if (rank_ == 0 && !quiet) std::fprintf(stderr, "ckpt: %s; trying an older one\n", b);
       continue;
     }
 
-    // Rebuild: a copy held on another node goes to the rank's own directory.
-    std::string my_leader_path;  // what my node's leader found for me (same node)
+    // A file held on another node is sent to its rank's own directory.
     Status moved;
-    int rebuilt = 0;
-    for (int r = 0; r < size_; r++) {
-      int h = holder[size_t(r)];
-      if (h < 0 || h == r) continue;
-      rebuilt++;
+    auto transfer = [&](int h, int r, const std::string& src, const std::string& dst, uint64_t size,
+                        uint64_t hash, const char* what) {
       if (rank_ == h) {
-        int fd = ::open(held_path[size_t(r)].c_str(), O_RDONLY | O_CLOEXEC);
+        int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
         std::vector<char> buf(kChunk);
-        uint64_t left = man.ranks[size_t(r)].size, off = 0;
+        uint64_t left = size, off = 0;
         while (left > 0) {
           size_t n = size_t(std::min<uint64_t>(kChunk, left));
           ssize_t rd = fd >= 0 ? ::pread(fd, buf.data(), n, off_t(off)) : -1;
@@ -866,13 +961,12 @@ Status Checkpointer::restore(RestoreInfo* info) {
         }
         if (fd >= 0) ::close(fd);
       } else if (rank_ == r) {
-        std::string dst = m.own_path(g);
         struct stat st;
         if (::stat(dst.c_str(), &st) == 0) ::rename(dst.c_str(), (dst + ".damaged").c_str());
         AtomicFile f;
         Status w = f.open(dst);
         std::vector<char> buf(kChunk);
-        uint64_t left = man.ranks[size_t(r)].size;
+        uint64_t left = size;
         XXH3_state_t* hs = XXH3_createState();
         XXH3_64bits_reset(hs);
         while (left > 0) {
@@ -882,31 +976,78 @@ Status Checkpointer::restore(RestoreInfo* info) {
           if (w.is_ok()) w = f.write(buf.data(), n);
           left -= n;
         }
-        if (XXH3_64bits_digest(hs) != man.ranks[size_t(r)].hash && w.is_ok())
-          w = Status::make(Code::kCorrupt, 0,
-                           "the partner copy of rank %d changed while it was sent", r);
+        if (XXH3_64bits_digest(hs) != hash && w.is_ok())
+          w = Status::make(Code::kCorrupt, 0, "the %s of rank %d changed while it was sent", what,
+                           r);
         XXH3_freeState(hs);
         if (w.is_ok()) w = f.commit();
-        moved = w;
+        if (moved.is_ok()) moved = w;
+      }
+    };
+    int rebuilt = 0;
+    for (int r = 0; r < size_; r++) {
+      int h = holder[size_t(r)];
+      if (h < 0 || h == r) continue;
+      rebuilt++;
+      transfer(h, r, held_path[size_t(r)], m.own_path(g), man.ranks[size_t(r)].size,
+               man.ranks[size_t(r)].hash, x ? "image" : "partner copy");
+    }
+    // The XOR rebuild: the members of a set with a lost image, each with its
+    // own image and parity block in its own directory.
+    int from_xor = 0;
+    if (x) {
+      std::set<int> rebuilding;
+      for (int r = 0; r < size_; r++)
+        if (by_xor[size_t(r)]) rebuilding.insert(man.parity[size_t(r)].set);
+      from_xor = int(std::count(by_xor.begin(), by_xor.end(), 1));
+      for (int r = 0; r < size_; r++) {
+        int h = pholder[size_t(r)];
+        if (!rebuilding.count(man.parity[size_t(r)].set) || h < 0 || h == r) continue;
+        transfer(h, r, held_parity[size_t(r)], m.parity_path(g), man.parity[size_t(r)].size,
+                 man.parity[size_t(r)].hash, "XOR block");
+      }
+      int mine = man.parity[size_t(rank_)].set;
+      MPI_Comm set_comm;
+      MPI_Comm_split(m.comm, rebuilding.count(mine) ? mine : MPI_UNDEFINED, rank_, &set_comm);
+      if (set_comm != MPI_COMM_NULL) {
+        std::vector<uint64_t> sizes;
+        int lost = -1;
+        for (int r = 0; r < size_; r++) {
+          if (man.parity[size_t(r)].set != mine) continue;
+          if (by_xor[size_t(r)]) lost = int(sizes.size());
+          sizes.push_back(man.ranks[size_t(r)].size);
+        }
+        // An image of mine that is there but damaged makes way for the rebuilt one.
+        std::string own = m.own_path(g);
+        struct stat st;
+        if (by_xor[size_t(rank_)] && ::stat(own.c_str(), &st) == 0)
+          ::rename(own.c_str(), (own + ".damaged").c_str());
+        Status w = xor_rebuild(set_comm, lost, sizes, own, m.parity_path(g), own,
+                               man.ranks[size_t(rank_)].hash);
+        if (by_xor[size_t(rank_)] && moved.is_ok()) moved = w;
+        MPI_Comm_free(&set_comm);
       }
     }
     int from_durable = 0;
-    for (int r = 0; r < size_; r++) from_durable += holder[size_t(r)] < 0;
+    for (int r = 0; r < size_; r++) from_durable += holder[size_t(r)] < 0 && !by_xor[size_t(r)];
 
     std::string path;
     int h = holder[size_t(rank_)];
-    if (h < 0) {
+    if (by_xor[size_t(rank_)]) {
+      path = m.own_path(g);
+      out.source = "xor";
+    } else if (h < 0) {
       path = m.durable_path(rank_, g);
       out.source = "durable";
     } else {
       // Either my own directory or a partner copy on my node: the leader
-      // checked it. A rebuilt one is now in my own directory.
+      // checked it. A copy from another node is now in my own directory.
       std::string own = m.own_path(g),
                   partner = m.fast_node + "/" + rank_name("partner", rank_) + "/" + image_name(g);
       struct stat st;
       if (h != rank_) {
         path = own;
-        out.source = "partner";
+        out.source = x ? "fast" : "partner";
       } else if (::stat(own.c_str(), &st) == 0 && sound(own, rank_)) {
         path = own;
         out.source = "fast";
@@ -921,19 +1062,26 @@ Status Checkpointer::restore(RestoreInfo* info) {
     if (!s.is_ok()) return last_ = s;
     out.restored = true;
     out.generation = g;
-    out.ranks_from_partner = rebuilt;
+    out.ranks_from_partner = x ? 0 : rebuilt;
+    out.ranks_from_xor = from_xor;
     out.ranks_from_durable = from_durable;
     generation_ = g;
     m.committed = {g};
     if (rank_ == 0) m.manifests[g] = text;
     // A generation restored but not on the fast level is put back there at
     // the next checkpoint; nothing else to do.
-    if (rank_ == 0 && !quiet)
-      std::fprintf(
-          stderr,
-          "ckpt: restored generation %llu of %d ranks (%d from partner copies, %d from the durable "
-          "level)\n",
-          (unsigned long long)g, size_, rebuilt, from_durable);
+    if (rank_ == 0 && !quiet) {
+      if (x)
+        std::fprintf(stderr,
+                     "ckpt: restored generation %llu of %d ranks (%d rebuilt from XOR sets, %d "
+                     "from the durable level)\n",
+                     (unsigned long long)g, size_, from_xor, from_durable);
+      else
+        std::fprintf(stderr,
+                     "ckpt: restored generation %llu of %d ranks (%d from partner copies, %d from "
+                     "the durable level)\n",
+                     (unsigned long long)g, size_, rebuilt, from_durable);
+    }
     return last_ = Status::ok();
   }
   if (!candidates.empty())

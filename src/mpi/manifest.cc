@@ -9,12 +9,14 @@
 namespace ckpt::mpi {
 
 namespace {
+// Version 1: partner copies; 2: XOR sets (one "xor" line per rank more).
 constexpr char kMagic[] = "ckpt-mpi-manifest 1\n";
+constexpr char kMagicXor[] = "ckpt-mpi-manifest 2\n";
 constexpr size_t kMaxRanks = 1u << 22;
 }  // namespace
 
 std::string encode_manifest(const Manifest& m) {
-  std::string t = kMagic;
+  std::string t = m.parity.empty() ? kMagic : kMagicXor;
   char line[160];
   std::snprintf(line, sizeof line, "generation %" PRIu64 "\nranks %zu\ncreated %" PRIu64 "\n",
                 m.generation, m.ranks.size(), m.created_ns);
@@ -22,6 +24,11 @@ std::string encode_manifest(const Manifest& m) {
   for (size_t r = 0; r < m.ranks.size(); r++) {
     std::snprintf(line, sizeof line, "rank %zu %" PRIu64 " %016" PRIx64 "\n", r, m.ranks[r].size,
                   m.ranks[r].hash);
+    t += line;
+  }
+  for (size_t r = 0; r < m.parity.size(); r++) {
+    std::snprintf(line, sizeof line, "xor %zu %d %" PRIu64 " %016" PRIx64 "\n", r, m.parity[r].set,
+                  m.parity[r].size, m.parity[r].hash);
     t += line;
   }
   std::snprintf(line, sizeof line, "check %016" PRIx64 "\n",
@@ -43,7 +50,8 @@ Status decode_manifest(const std::string& text, const std::string& path, Manifes
       tail != '\n' || check_at + 6 + 16 + 1 != text.size())
     return bad("malformed check line");
   if (XXH3_64bits(text.data(), check_at) != want) return bad("checksum mismatch");
-  if (text.compare(0, sizeof kMagic - 1, kMagic) != 0) return bad("not a manifest");
+  bool x = text.compare(0, sizeof kMagicXor - 1, kMagicXor) == 0;
+  if (!x && text.compare(0, sizeof kMagic - 1, kMagic) != 0) return bad("not a manifest");
 
   const char* p = text.c_str() + sizeof kMagic - 1;
   const char* end = text.c_str() + check_at;
@@ -64,6 +72,17 @@ Status decode_manifest(const std::string& text, const std::string& path, Manifes
                     &m->ranks[r].hash, &used) != 3 ||
         used == 0 || idx != r)
       return bad("malformed rank line");
+    p += used;
+  }
+  m->parity.assign(x ? nranks : 0, {});
+  for (size_t r = 0; r < m->parity.size(); r++) {
+    size_t idx;
+    used = 0;
+    if (p >= end ||
+        std::sscanf(p, "xor %zu %d %" SCNu64 " %16" SCNx64 "\n%n", &idx, &m->parity[r].set,
+                    &m->parity[r].size, &m->parity[r].hash, &used) != 4 ||
+        used == 0 || idx != r || m->parity[r].set < 0)
+      return bad("malformed xor line");
     p += used;
   }
   if (p != end) return bad("trailing bytes");

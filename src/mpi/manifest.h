@@ -16,10 +16,18 @@ struct RankImage {
   uint64_t hash = 0;  // xxh3-64 of the whole image file
 };
 
+// With XOR sets: a rank's set and its parity block (src/mpi/xor.h).
+struct RankParity {
+  int set = 0;
+  uint64_t size = 0;  // 0: the rank's set has no other member
+  uint64_t hash = 0;
+};
+
 struct Manifest {
   uint64_t generation = 0;
   uint64_t created_ns = 0;  // wall clock
   std::vector<RankImage> ranks;
+  std::vector<RankParity> parity;  // empty: partner copies; else one per rank
 };
 
 std::string encode_manifest(const Manifest& m);

@@ -461,6 +461,10 @@ trap 'warned=1' USR1
 # ckpt's own lines in the output: this one on the first run, one per requeue,
 # and the last word; the program's output is everything else.
 [ "$run" = 1 ] && say "run 1 of job $SLURM_JOB_ID on $(hostname); requeued up to $MAX_RESTARTS times"
+# A run that ended without this script's requeue (it was still "running"):
+# Slurm requeued the job itself: after a node failure, or by hand.
+[ "$run" != 1 ] && [ "$(sed -n 's/^state=//p' "$STATE" 2>/dev/null)" = running ] &&
+  say "run $run of job $SLURM_JOB_ID on $(hostname): requeued by Slurm (after a node failure, or by hand); resuming from the newest complete checkpoint"
 record running "run $run started"
 # srun reports a step that exits non-zero; 85 is a checkpoint that stopped the
 # program on purpose, said once below.
@@ -475,15 +479,42 @@ quiet_85() { grep --line-buffered -v '^srun: error: .*: Exited with exit code 85
     s += "srun" + (r.srun_mpi.empty() ? std::string() : " --mpi=" + r.srun_mpi) + prog +
          " 2> >(quiet_85) &\n";
   } else {
-    s += "# Transparent: ckpt run starts the program, or resumes it from the newest image in "
-         "CKPT_DIR.\n";
-    s += "srun \"$CKPT\" run --dir \"$CKPT_DIR\"";
+    std::string interval;
     if (r.interval > 0) {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%g", r.interval);
-      s += std::string(" --interval ") + buf;
+      std::snprintf(buf, sizeof buf, " --interval %g", r.interval);
+      interval = buf;
     }
-    s += " --" + prog + " 2> >(quiet_85) &\n";
+    s += "# Transparent: ckpt run starts the program, or resumes it from the newest image in "
+         "CKPT_DIR.\n";
+    s += "# Several tasks (independent ones: a sweep) get a directory each, CKPT_DIR/task-N,\n";
+    s += "# N = SLURM_PROCID, and are resumed task by task; one that finished is not run again.\n";
+    s += R"SH(task_dir() { echo "$CKPT_DIR/task-$SLURM_PROCID"; }
+task_finished() {  # prints the exit status of a task that finished
+  local st
+  st=$("$CKPT" status --dir "$(task_dir)" --json 2>/dev/null) || return 1
+  case $st in *'"state":"finished"'*) st=${st#*'"exit_status":'}; echo "${st%%[!0-9]*}" ;; *) return 1 ;; esac
+}
+ckpt_task() {
+  local rc
+  rc=$(task_finished) && exit "$rc"
+)SH";
+    s += "  exec \"$CKPT\" run --dir \"$(task_dir)\"" + interval + " -- \"$@\"\n}\n";
+    s += R"SH(ckpt_task_stop() {
+  task_finished >/dev/null && exit 0
+  exec "$CKPT" checkpoint --dir "$(task_dir)" --stop >/dev/null
+}
+export CKPT
+export -f task_dir task_finished ckpt_task ckpt_task_stop
+# --mpi=none: no PMI variables, which would make each task look like a rank
+# of an MPI job to ckpt run (MpiDefault=pmi2 sets PMI_SIZE).
+if [ "${SLURM_NTASKS:-1}" -gt 1 ]; then
+  srun --mpi=none bash -c 'ckpt_task "$@"' ckpt-task)SH";
+    s += prog + " 2> >(quiet_85) &\n";
+    s += "else\n";
+    s += "  srun \"$CKPT\" run --dir \"$CKPT_DIR\"" + interval + " --" + prog +
+         " 2> >(quiet_85) &\n";
+    s += "fi\n";
   }
   s += R"SH(step=$!
 asked=0
@@ -497,7 +528,14 @@ while :; do
     record checkpointing "time limit near"
 )SH";
   if (r.app) s += "    scancel -s " + r.app_signal + " \"$SLURM_JOB_ID\" || ckpt_rc=$?\n";
-  else s += "    \"$CKPT\" checkpoint --dir \"$CKPT_DIR\" --stop >/dev/null; ckpt_rc=$?\n";
+  else
+    s += R"SH(    if [ "${SLURM_NTASKS:-1}" -gt 1 ]; then
+      # Each task's request on its own node: a step over the same tasks.
+      srun --overlap --mpi=none bash -c ckpt_task_stop; ckpt_rc=$?
+    else
+      "$CKPT" checkpoint --dir "$CKPT_DIR" --stop >/dev/null; ckpt_rc=$?
+    fi
+)SH";
   s +=
       R"SH(    [ "$ckpt_rc" = 0 ] || say "the checkpoint request FAILED (status $ckpt_rc); the job will not be requeued"
 )SH";

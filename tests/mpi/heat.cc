@@ -10,6 +10,9 @@
 //        [--break-durable-at S]             rank 0 makes rank 1's durable directory unreachable
 //        [--fsize BYTES]                    a file size limit (a full node-local disk)
 //        [--no-init]                        restore() before MPI_Init
+//        [--ballast MIB]                    each rank also registers MIB of data (a bigger image)
+//        [--times FILE]                     rank 0 appends "started NS" after MPI_Init and
+//                                           "restored GEN NS" after restore() (wall clock)
 //
 // Rank 0 writes the final grid (every rank's block in rank order) to FILE.
 // Exit status: 0 done, 85 stopped after a checkpoint, 1 a ckpt error (its
@@ -36,9 +39,10 @@ struct Args {
   long kill_in_checkpoint = -1;
   int break_durable_at = -1;
   long fsize = -1;
+  int ballast_mib = 0;
   double deadline_in = 0, skew_ms = 0;
   bool no_init = false;
-  std::string out, events, pids;
+  std::string out, events, pids, times;
 };
 
 Args parse(int argc, char** argv) {
@@ -64,6 +68,8 @@ Args parse(int argc, char** argv) {
     else if (k == "--skew-ms") a.skew_ms = atof(next());
     else if (k == "--out") a.out = next();
     else if (k == "--events") a.events = next();
+    else if (k == "--times") a.times = next();
+    else if (k == "--ballast") a.ballast_mib = atoi(next());
     else if (k == "--pids") a.pids = next();
     else if (k == "--fsize") a.fsize = atol(next());
     else if (k == "--no-init") a.no_init = true;
@@ -73,6 +79,12 @@ Args parse(int argc, char** argv) {
     }
   }
   return a;
+}
+
+long long wall_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void append(const std::string& path, const std::string& line) {
@@ -93,6 +105,7 @@ int main(int argc, char** argv) {
     return s.is_ok() ? 0 : 1;
   }
   MPI_Init(&argc, &argv);
+  long long started_ns = wall_ns();
   if (a.fsize >= 0) {  // after MPI_Init: its own shared memory files are made
     signal(SIGXFSZ, SIG_IGN);
     rlimit rl = {rlim_t(a.fsize), rlim_t(a.fsize)};
@@ -138,6 +151,11 @@ int main(int argc, char** argv) {
   ckpt::mpi::Checkpointer ck(MPI_COMM_WORLD, o);
   (void)ck.add("step", step);
   (void)ck.add("u", u);
+  // Data that changes with the step, so that every generation differs.
+  std::vector<uint64_t> ballast(size_t(a.ballast_mib) << 17);
+  for (size_t i = 0; i < ballast.size(); i++)
+    ballast[i] = (i + 1) * 0x9E3779B97F4A7C15ull ^ uint64_t(rank);
+  if (!ballast.empty()) (void)ck.add_buffer("ballast", ballast.data(), ballast.size() * 8);
   (void)ck.add_callbacks(
       "probe",
       [&](ckpt::Writer&) -> ckpt::Status {
@@ -156,6 +174,9 @@ int main(int argc, char** argv) {
   }
   if (!a.pids.empty())
     append(a.pids + "/pid-" + std::to_string(rank), std::to_string(getpid()) + "\n");
+  if (rank == 0 && !a.times.empty())
+    append(a.times, "started " + std::to_string(started_ns) + "\nrestored " +
+                        std::to_string(info.generation) + " " + std::to_string(wall_ns()) + "\n");
   if (rank == 0 && info.restored)
     printf("resumed at step %ld from generation %llu (%s)\n", step,
            (unsigned long long)info.generation, info.source.c_str());
@@ -180,6 +201,8 @@ int main(int argc, char** argv) {
       }
     u.swap(v);
     step++;
+    for (size_t i = 0; i < ballast.size(); i += 512)
+      ballast[i] = ballast[i] * 31 + uint64_t(step + rank);
     if (a.sleep_ms) usleep(useconds_t(a.sleep_ms) * 1000);
     if (rank == a.kill_rank && step == a.kill_at) raise(SIGKILL);
     if (rank == 0 && step == a.break_durable_at) {

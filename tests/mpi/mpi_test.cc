@@ -180,6 +180,115 @@ TEST(Mpi, PartnerDamagedTooFallsBackToDurable) {
   EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(4));
 }
 
+// XOR sets: 8 ranks on 4 "nodes" of 2 make two sets of 4 (ranks 0 2 4 6
+// and 1 3 5 7), each rank keeping a parity block of a third of its image.
+// 3 MiB of ballast per rank: several pieces per parity block.
+Job xor_job() {
+  Job j;
+  j.extra_env = {"CKPT_REDUNDANCY=xor"};
+  return j;
+}
+const std::vector<std::string> kXorArgs = {"--n",     "64", "--steps",   "100",
+                                           "--every", "10", "--ballast", "3"};
+std::vector<std::string> xor_args(std::vector<std::string> more) {
+  std::vector<std::string> a = kXorArgs;
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
+void flip_byte(const std::string& path, long at) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(at);
+  char c = 0;
+  f.get(c);
+  f.seekp(at);
+  f.put(char(c ^ 0x5a));
+}
+
+// A lost node, one member of each set: both rebuilt from their sets alone.
+TEST(Mpi, XorLostNodeRebuilt) {
+  Job j = xor_job();
+  std::string err;
+  (void)j.run(8, xor_args({"--kill-rank", "5", "--kill-at", "63"}), &err);
+  ASSERT_TRUE(exists(j.node(2) + "/rank-00004/" + gen_name("ckpt-", 6, ".xor"))) << err;
+  ASSERT_EQ(system(("rm -rf '" + j.node(2) + "'").c_str()), 0);
+  ASSERT_EQ(system(("rm -rf '" + j.dir() + "'/rank-*/*.img").c_str()), 0);
+  Exit e = j.run(8, xor_args({"--out", j.tmp / "out.bin"}), &err);
+  ASSERT_EQ(e.code, 0) << err;
+  EXPECT_NE(err.find("restored generation 6 of 8 ranks (2 rebuilt from XOR sets, 0 from the "
+                     "durable level)"),
+            std::string::npos)
+      << err;
+  EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(8));
+  EXPECT_TRUE(exists(j.node(2) + "/rank-00005/" + gen_name("ckpt-", 10, ".img"))) << err;
+}
+
+// A damaged XOR block in the set of a lost image: that image cannot be
+// rebuilt and comes from the durable level (one line); the other set
+// rebuilds its own.
+TEST(Mpi, XorDamagedBlockFallsBackToDurable) {
+  Job j = xor_job();
+  std::string err;
+  (void)j.run(8, xor_args({"--kill-rank", "5", "--kill-at", "63"}), &err);
+  ASSERT_EQ(system(("rm -rf '" + j.node(2) + "'").c_str()), 0);
+  for (int g = 1; g <= 7; g++) {
+    std::string p = j.node(3) + "/rank-00006/" + gen_name("ckpt-", g, ".xor");
+    if (exists(p)) flip_byte(p, 1000);
+  }
+  Exit e = j.run(8, xor_args({"--out", j.tmp / "out.bin"}), &err);
+  ASSERT_EQ(e.code, 0) << err;
+  EXPECT_NE(err.find(": rank 4 lost its image and the XOR block of rank 6 is missing or damaged; "
+                     "taking them from the durable level"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("(1 rebuilt from XOR sets, 1 from the durable level)"), std::string::npos)
+      << err;
+  EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(8));
+}
+
+// Two lost nodes hold two members of each set: refused in one line per set,
+// and the generation comes whole from the durable level.
+TEST(Mpi, XorTwoLossesInOneSetUseTheDurableLevel) {
+  Job j = xor_job();
+  std::string err;
+  (void)j.run(8, xor_args({"--kill-rank", "5", "--kill-at", "63"}), &err);
+  ASSERT_EQ(system(("rm -rf '" + j.node(1) + "' '" + j.node(2) + "'").c_str()), 0);
+  Exit e = j.run(8, xor_args({"--out", j.tmp / "out.bin"}), &err);
+  ASSERT_EQ(e.code, 0) << err;
+  EXPECT_NE(err.find(": ranks 2 4 of one XOR set all lost their images (a set rebuilds one); "
+                     "taking them from the durable level"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("(0 rebuilt from XOR sets, 4 from the durable level)"), std::string::npos)
+      << err;
+  EXPECT_TRUE(read_file(j.tmp / "out.bin") == reference(8));
+}
+
+// Without the durable level, two losses in a set leave no complete
+// generation: one line, exit 1, nothing else touched.
+TEST(Mpi, XorTwoLossesWithoutDurableIsOneLine) {
+  Job j = xor_job();
+  j.extra_env.push_back("CKPT_FLUSH_EVERY=0");
+  std::string err;
+  (void)j.run(8, xor_args({"--kill-rank", "5", "--kill-at", "33"}), &err);
+  ASSERT_EQ(system(("rm -rf '" + j.node(1) + "' '" + j.node(2) + "'").c_str()), 0);
+  Exit e = j.run(8, xor_args({"--out", j.tmp / "out.bin"}), &err);
+  EXPECT_EQ(e.code, 1) << err;
+  EXPECT_NE(err.find("ckpt: no complete generation to restore in "), std::string::npos) << err;
+  EXPECT_NE(err.find("rank 2 has no sound copy (own, XOR set or durable)"), std::string::npos)
+      << err;
+}
+
+TEST(Mpi, BadRedundancyIsOneLine) {
+  Job j;
+  j.extra_env = {"CKPT_REDUNDANCY=raid6"};
+  std::string err;
+  Exit e = j.run(4, {"--n", "64", "--steps", "10"}, &err);
+  EXPECT_EQ(e.code, 1) << err;
+  EXPECT_NE(err.find("ckpt: redundancy 'raid6' (CKPT_REDUNDANCY): give partner or xor"),
+            std::string::npos)
+      << err;
+}
+
 // SIGTERM to one rank only: every rank checkpoints at the same step and
 // the job ends with status 85; the rerun finishes exactly.
 TEST(Mpi, SignalToOneRankStopsAll) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -303,6 +304,42 @@ TEST(SlurmJob, S7_TransparentProgramRequeuedAndResumed) {
   // Every number once, in order: none lost, none printed again after a
   // restart (`ckpt checkpoint --stop` ends the program at its snapshot).
   EXPECT_EQ(numbers(read_file(t / "s7.d/job.out")), one_to(60)) << dump(t / "s7.d/job.out");
+}
+
+// A job of independent tasks under ckpt run: one directory per task; at
+// the warning every running task is checkpointed and stopped, the job is
+// requeued, and each task resumes from its own directory; the task that
+// had finished is not run again. Every task's numbers appear exactly once.
+TEST(SlurmJob, TransparentTasksResumedTaskByTask) {
+  SKIP_WITHOUT_SLURM();
+  if (sh(ckpt_bin() + " run --help").rc != 0) GTEST_SKIP() << "ckpt run is not built yet";
+  TempDir t;
+  std::string dir = t / "tasks.d", out = dir + "/job.out";
+  // Task 0 counts to 5, tasks 1 and 2 to 50, one number every 100 ms.
+  std::string prog = "bash -c 'exec " + plain_count() + " $((SLURM_PROCID ? 50 : 5)) 100'";
+  std::string id =
+      submit("--time=5 --ntasks=3 --overcommit --interval 3600 --dir " + dir + " -- " + prog);
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(wait_until([&] { return numbers(read_file(out)).size() >= 25; }, 90))
+      << "the tasks did not start or make progress\n"
+      << dump(out);
+  ASSERT_EQ(sh("scancel --batch -s USR1 " + id).rc, 0);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "requeueing job") == 1; }, 60))
+      << dump(out);
+  ASSERT_TRUE(wait_until([&] { return count(read_file(out), "program finished") == 1; }, 120))
+      << dump(out);
+  std::vector<long> got = numbers(read_file(out)), want = one_to(5), fifty = one_to(50);
+  want.insert(want.end(), fifty.begin(), fifty.end());
+  want.insert(want.end(), fifty.begin(), fifty.end());
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want) << dump(out);
+  for (int task = 0; task < 3; task++) {
+    Result st = sh(ckpt_bin() + " status --dir " + dir + "/task-" + std::to_string(task));
+    EXPECT_NE(st.out.find("finished"), std::string::npos) << task << ": " << st.out << st.err;
+  }
+  EXPECT_NE(read_file(out).find("program finished in run 2 (1 restarts)"), std::string::npos)
+      << dump(out);
 }
 
 TEST(SlurmJob, FailedCheckpointDoesNotRequeue) {

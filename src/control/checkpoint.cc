@@ -58,8 +58,20 @@ class Checkpoint {
   Status run() {
     t0_ = now_s();
     warm();
-    CKPT_RETURN_IF_ERROR(seize());
-    CKPT_RETURN_IF_ERROR(collect());
+    // Data on its way between two processes that cannot be read where it
+    // is (kBusy): the job runs a moment and the cut is taken again.
+    for (int tries = 0;; tries++) {
+      Status s = seize();
+      if (s.is_ok()) s = collect();
+      if (s.is_ok()) break;
+      if (s.code() != Code::kBusy || tries == 50) return s;
+      release(true);
+      sections_.clear();
+      job_.clear();
+      warnings_.clear();
+      sleep_ms(10);
+      t0_ = now_s();
+    }
     CKPT_RETURN_IF_ERROR(copy_shared());
     if (!hold_) release(false);  // the processes that have a frozen copy
     pause_end_ = now_s();

@@ -181,6 +181,26 @@ bool connections_pending(const std::vector<pid_t>& pids) {
     ::closedir(d);
   }
   if (ours.empty()) return false;
+  // TCP: a listening socket's receive queue in /proc/net/tcp{,6} is the
+  // number of connections waiting to be accepted.
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    FILE* f = std::fopen(table, "r");
+    if (!f) continue;
+    char line[512];
+    bool pending = false;
+    while (!pending && std::fgets(line, sizeof line, f)) {
+      unsigned state = 0;
+      unsigned long tx = 0, rx = 0;
+      unsigned long long inode = 0;
+      // sl local rem st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      if (std::sscanf(line, "%*s %*s %*s %x %lx:%lx %*s %*s %*s %*s %llu", &state, &tx, &rx,
+                      &inode) == 4 &&
+          state == 0x0A /* LISTEN */ && rx > 0 && ours.count(inode))
+        pending = true;
+    }
+    std::fclose(f);
+    if (pending) return true;
+  }
   std::map<uint64_t, UnixSocket> all;
   if (!list_unix_sockets(&all).is_ok()) return false;
   for (uint64_t ino : ours) {
@@ -216,6 +236,13 @@ Status capture_shared(const std::vector<ProcessFds>& job, bool refuse_external,
   for (auto it = pair_of.begin(); it != pair_of.end();)
     it = it->second ? std::next(it) : pair_of.erase(it);
   std::map<uint64_t, const FdInfo*> first_socket;  // one socket held by several descriptors
+  struct Connected {
+    FdInfo* f;
+    std::string what;
+    int unsent = 0;
+  };
+  std::vector<Connected> connected;
+  std::vector<std::pair<FdInfo*, const FdInfo*>> dups;
   for (const ProcessFds& p : job) {
     PidFd pidfd(p.pid);
     for (FdInfo& f : *p.fds) {
@@ -244,11 +271,7 @@ Status capture_shared(const std::vector<ProcessFds>& job, bool refuse_external,
       }
       f.kind = FdKind::kSocket;
       if (auto same = first_socket.find(f.ino); same != first_socket.end()) {
-        FdInfo copy = *same->second;
-        copy.fd = f.fd;
-        copy.open_flags = f.open_flags;
-        copy.cloexec = f.cloexec;
-        f = copy;
+        dups.push_back({&f, same->second});  // recorded like the first, below
         continue;
       }
       std::string outside;
@@ -256,15 +279,49 @@ Status capture_shared(const std::vector<ProcessFds>& job, bool refuse_external,
       CKPT_RETURN_IF_ERROR(absolute_socket_path(p.pid, &f));
       first_socket[f.ino] = &f;
       if (outside.empty()) continue;
-      std::string what = "descriptor " + std::to_string(f.fd) + " of " + p.name + " is a " +
-                         outside + ", a connection outside the job";
-      if (refuse_external)
-        return Status::make(Code::kUnsupported, 0,
-                            "%s: not checkpointed (with --external=close it would come back "
-                            "closed)",
-                            what.c_str());
-      warnings->push_back(what + ": it will come back closed after a restart");
+      Connected c = {&f,
+                     "descriptor " + std::to_string(f.fd) + " of " + p.name + " is a " + outside};
+      if (f.sock_type == SOCK_STREAM && f.sock_family != AF_UNIX)
+        CKPT_RETURN_IF_ERROR(peek_socket(pidfd.get(), &f, &c.unsent));
+      connected.push_back(std::move(c));
     }
+  }
+  // A TCP connection whose two ends the job holds comes back connected,
+  // with what each end had not read yet; data still in a send queue (the
+  // receiver's window full) cannot be read: the checkpoint is taken again
+  // a moment later (kBusy). Any other connection comes back closed.
+  for (Connected& c : connected) {
+    FdInfo& f = *c.f;
+    bool ours = false;
+    for (const Connected& d : connected)
+      if (d.f != c.f && f.sock_type == SOCK_STREAM && f.sock_family != AF_UNIX &&
+          d.f->addr == f.peer_addr && d.f->peer_addr == f.addr) {
+        ours = true;
+        if (c.unsent > 0)
+          return Status::make(Code::kBusy, 0, "%s, with %d bytes not yet delivered", c.what.c_str(),
+                              c.unsent);
+      }
+    if (ours) {
+      f.sock_state = kSocketConnected;
+      continue;
+    }
+    f.addr.clear();  // it comes back unbound and closed
+    f.peer_addr.clear();
+    f.queued.clear();
+    std::string what = c.what + ", a connection outside the job";
+    if (refuse_external)
+      return Status::make(Code::kUnsupported, 0,
+                          "%s: not checkpointed (with --external=close it would come back "
+                          "closed)",
+                          what.c_str());
+    warnings->push_back(what + ": it will come back closed after a restart");
+  }
+  for (auto [f, first] : dups) {
+    FdInfo copy = *first;
+    copy.fd = f->fd;
+    copy.open_flags = f->open_flags;
+    copy.cloexec = f->cloexec;
+    *f = copy;
   }
   find_shared_descriptions(job);
   return Status::ok();

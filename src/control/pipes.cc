@@ -7,7 +7,10 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <linux/unix_diag.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -159,10 +162,15 @@ Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out) {
 Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f) {
   f->peer = s.peer;
   f->sock_type = s.type;
+  return peek_socket(pidfd, f, nullptr);
+}
+
+Status peek_socket(int pidfd, FdInfo* f, int* unsent) {
   f->queued.clear();
   Fd sock(int(::syscall(SYS_pidfd_getfd, pidfd, f->fd, 0)));
   if (sock.get() < 0)
     return Status::make(Code::kIo, errno, "cannot reach socket %d of the program", f->fd);
+  if (unsent && ::ioctl(sock.get(), SIOCOUTQ, unsent) != 0) *unsent = 0;
   // Peek every queued message, from an offset that moves past what was
   // peeked (SO_PEEK_OFF, put back after: it belongs to the program's socket).
   int old = -1;
@@ -184,7 +192,8 @@ Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f) {
                         (unsigned long long)kMaxQueued);
       break;
     }
-    if (s.type == SOCK_STREAM && !f->queued.empty()) f->queued.back().append(buf.data(), size_t(n));
+    if (f->sock_type == SOCK_STREAM && !f->queued.empty())
+      f->queued.back().append(buf.data(), size_t(n));
     else f->queued.emplace_back(buf.data(), size_t(n));
   }
   (void)::setsockopt(sock.get(), SOL_SOCKET, SO_PEEK_OFF, &old, sizeof old);
@@ -235,10 +244,57 @@ bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<uint64_t, i
   }
   // Other sockets: bound or listening again, or closed (sockets.h).
   for (const FdInfo& f : fds) {
-    if (f.kind != FdKind::kSocket || sockets.count(f.ino)) continue;
+    if (f.kind != FdKind::kSocket || f.sock_state == kSocketConnected || sockets.count(f.ino))
+      continue;
     int s = make_socket(f, error);
     if (s < 0) return false;
     sockets[f.ino] = high(s);
+  }
+  // TCP connections between sockets of the job: connected again, through
+  // the job's listener on the server's address if it has one.
+  for (const FdInfo& f : fds) {
+    if (f.kind != FdKind::kSocket || f.sock_state != kSocketConnected || sockets.count(f.ino))
+      continue;
+    const FdInfo* other = nullptr;
+    for (const FdInfo& g : fds)
+      if (g.kind == FdKind::kSocket && g.sock_state == kSocketConnected && g.ino != f.ino &&
+          g.addr == f.peer_addr && g.peer_addr == f.addr)
+        other = &g;
+    if (!other) {
+      *error = "a TCP connection of descriptor " + std::to_string(f.fd) + " has no other end";
+      return false;
+    }
+    // The server: the end whose local port a listener of the job has.
+    auto port = [](const std::string& a) {
+      return a.size() >= sizeof(sockaddr_in)
+                 ? reinterpret_cast<const sockaddr_in*>(a.data())->sin_port
+                 : 0;
+    };
+    const FdInfo* server = other;
+    const FdInfo* client = &f;
+    int listener = -1;
+    for (int k = 0; k < 2 && listener < 0; k++) {
+      for (const FdInfo& l : fds)
+        if (l.kind == FdKind::kSocket && l.sock_state == kSocketListening &&
+            l.sock_family == server->sock_family && port(l.addr) == port(server->addr) &&
+            sockets.count(l.ino)) {
+          listener = sockets[l.ino];
+          break;
+        }
+      if (listener < 0) std::swap(server, client);  // twice: back as it was
+    }
+    int c, sv;
+    if (!make_tcp_pair(*client, *server, listener, &c, &sv, error)) return false;
+    sockets[client->ino] = high(c);
+    sockets[server->ino] = high(sv);
+    // What each end had received and not read, sent again by the other.
+    for (auto [from, to] : {std::make_pair(client, sockets[server->ino]),
+                            std::make_pair(server, sockets[client->ino])})
+      for (const std::string& q : from->queued)
+        if (!q.empty() && ::send(to, q.data(), q.size(), MSG_NOSIGNAL) != ssize_t(q.size())) {
+          *error = "cannot queue the unread data of descriptor " + std::to_string(from->fd);
+          return false;
+        }
   }
   *sockets_out = sockets;
   std::set<uint64_t> sent;
@@ -278,7 +334,9 @@ const char* check_pipes(const std::vector<FdInfo>& fds) {
                      (!f.queued.empty() && !it->second->queued.empty())))
         return "one socket recorded two ways";
       if (!fresh && !f.queued.empty()) it->second = &f;
-    } else if (!f.queued.empty() || f.peer || (f.sock_type && f.kind != FdKind::kSocket)) {
+    } else if ((!f.queued.empty() &&
+                !(f.kind == FdKind::kSocket && f.sock_state == kSocketConnected)) ||
+               f.peer || (f.sock_type && f.kind != FdKind::kSocket)) {
       return "queued bytes on a descriptor that holds none";
     }
   }

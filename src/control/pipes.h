@@ -42,6 +42,10 @@ Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out);
 // (peeked, not consumed). pidfd: the program's, for pidfd_getfd.
 Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f);
 
+// The data queued for f's socket (peeked, not consumed), into f->queued;
+// *unsent (if not null): the bytes its own send queue still holds.
+Status peek_socket(int pidfd, FdInfo* f, int* unsent);
+
 // At restart, before the job's processes exist: makes every pipe, socket
 // pair and other socket of the job's descriptors once, with its queued
 // bytes, at or above `above`, close-on-exec. pipe_ends: by inode * 2 + 0

@@ -358,6 +358,7 @@ std::vector<uint8_t> encode(const FdInfo& v) {
   e.u32(v.sock_state);
   e.str(v.addr);
   e.u64(v.ofd);
+  e.str(v.peer_addr);
   return e.out;
 }
 
@@ -391,6 +392,7 @@ Status decode(const std::vector<uint8_t>& in, FdInfo* v) {
     v->ofd = d.u64("ofd");
     d.check(v->ofd == 0 || v->kind == FdKind::kFile, "ofd");
   }
+  if (d.more()) v->peer_addr = d.str("peer_addr");
   return d.status();
 }
 

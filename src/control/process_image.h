@@ -133,6 +133,9 @@ struct FdInfo {
   // job that has the same id (dup, fork): one offset at restart
   // (appended field; 0: a description of its own).
   uint64_t ofd = 0;
+  // kSocket connected to another socket of the job (kSocketConnected): the
+  // peer's address (appended field; addr is then the local one).
+  std::string peer_addr;
 };
 
 std::vector<uint8_t> encode(const JobInfo& v);

@@ -58,6 +58,14 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
   f->sock_family = uint32_t(get_int(s, SO_DOMAIN));
   f->sock_type = uint32_t(get_int(s, SO_TYPE));
   bool listening = get_int(s, SO_ACCEPTCONN) == 1;
+  // A TCP socket of the job leaves its address in TIME_WAIT when the job is
+  // killed; only with SO_REUSEADDR set on it can the restart bind that
+  // address again at once (the one option a checkpoint changes in the
+  // program's sockets).
+  if ((f->sock_family == AF_INET || f->sock_family == AF_INET6) && f->sock_type == SOCK_STREAM) {
+    int one = 1;
+    (void)::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  }
   sockaddr_storage local = {}, peer = {};
   socklen_t ll = sizeof local, pl = sizeof peer;
   bool named =
@@ -84,7 +92,8 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
     *outside = std::string(kind) + " " + (named ? describe(local, ll) : "(unnamed)") + " -> " +
                describe(peer, pl);
     f->sock_state = kSocketClosed;
-    f->addr.clear();  // it comes back unbound
+    f->addr.assign(reinterpret_cast<const char*>(&local), ll);
+    f->peer_addr.assign(reinterpret_cast<const char*>(&peer), pl);
   } else {
     f->sock_state = f->addr.empty() ? kSocketFresh : kSocketBound;
   }
@@ -93,8 +102,14 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
 
 int make_socket(const FdInfo& f, std::string* error) {
   auto fail = [&](const std::string& what) {
-    *error =
-        "cannot restore socket " + std::to_string(f.fd) + ": " + what + ": " + std::strerror(errno);
+    std::string where;
+    if (!f.addr.empty() && f.addr.size() <= sizeof(sockaddr_storage)) {
+      sockaddr_storage a = {};
+      std::memcpy(&a, f.addr.data(), f.addr.size());
+      where = " (" + describe(a, socklen_t(f.addr.size())) + ")";
+    }
+    *error = "cannot restore socket " + std::to_string(f.fd) + where + ": " + what + ": " +
+             std::strerror(errno);
     return -1;
   };
   int type = int(f.sock_type) | SOCK_CLOEXEC;
@@ -148,13 +163,72 @@ int make_socket(const FdInfo& f, std::string* error) {
   return s;
 }
 
+bool make_tcp_pair(const FdInfo& client, const FdInfo& server, int listener, int* cfd, int* sfd,
+                   std::string* error) {
+  auto fail = [&](const std::string& what) {
+    *error = "cannot connect socket " + std::to_string(client.fd) + " again: " + what + ": " +
+             std::strerror(errno);
+    return false;
+  };
+  int family = int(client.sock_family);
+  int temp = -1;
+  if (listener < 0) {
+    temp = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    (void)::setsockopt(temp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (temp < 0 ||
+        ::bind(temp, reinterpret_cast<const sockaddr*>(server.addr.data()),
+               socklen_t(server.addr.size())) != 0 ||
+        ::listen(temp, 1) != 0) {
+      if (temp >= 0) ::close(temp);
+      return fail("listen on " +
+                  describe(*reinterpret_cast<const sockaddr_storage*>(server.addr.data()),
+                           socklen_t(server.addr.size())));
+    }
+    listener = temp;
+  }
+  int c = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  (void)::setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  bool ok = c >= 0 && ::bind(c, reinterpret_cast<const sockaddr*>(client.addr.data()),
+                             socklen_t(client.addr.size())) == 0;
+  // The killed job's connection on the same addresses may linger a moment.
+  for (int waited_ms = 0; ok; waited_ms += 20) {
+    if (::connect(c, reinterpret_cast<const sockaddr*>(client.peer_addr.data()),
+                  socklen_t(client.peer_addr.size())) == 0)
+      break;
+    if ((errno != EADDRNOTAVAIL && errno != EADDRINUSE) || waited_ms >= 3000) ok = false;
+    else ::usleep(20000);
+  }
+  int s = ok ? ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+  int err = errno;
+  if (temp >= 0) ::close(temp);
+  if (s < 0) {
+    if (c >= 0) ::close(c);
+    errno = err;
+    return fail("connect");
+  }
+  *cfd = c;
+  *sfd = s;
+  return true;
+}
+
 const char* check_socket(const FdInfo& f) {
   if (f.sock_family != AF_UNIX && f.sock_family != AF_INET && f.sock_family != AF_INET6)
     return "a socket of an unknown family";
   if (f.sock_type != SOCK_STREAM && f.sock_type != SOCK_DGRAM && f.sock_type != SOCK_SEQPACKET)
     return "a socket of an unknown type";
-  if (f.sock_state > kSocketClosed) return "a socket in an unknown state";
+  if (f.sock_state > kSocketConnected) return "a socket in an unknown state";
+  if (f.sock_state == kSocketConnected &&
+      ((f.sock_family != AF_INET && f.sock_family != AF_INET6) || f.sock_type != SOCK_STREAM ||
+       f.addr.size() < sizeof(sa_family_t) || f.peer_addr.size() < sizeof(sa_family_t) ||
+       f.peer_addr.size() > sizeof(sockaddr_storage) ||
+       reinterpret_cast<const sockaddr*>(f.addr.data())->sa_family != f.sock_family ||
+       reinterpret_cast<const sockaddr*>(f.peer_addr.data())->sa_family != f.sock_family))
+    return "a TCP connection that is not one";
   if (f.addr.size() > sizeof(sockaddr_storage)) return "a socket address too long";
+  if (f.sock_state != kSocketConnected && !f.peer_addr.empty())
+    return "a peer address on a socket that is not connected";
   if ((f.sock_state == kSocketBound || f.sock_state == kSocketListening) &&
       (f.addr.size() < sizeof(sa_family_t) ||
        reinterpret_cast<const sockaddr*>(f.addr.data())->sa_family != f.sock_family))

@@ -21,16 +21,27 @@ enum SocketState : uint32_t {
   kSocketBound = 1,      // bound (a datagram socket, say): bound again
   kSocketListening = 2,  // listening: bound again and listening
   kSocketClosed = 3,     // was connected outside the job: comes back closed
+  kSocketConnected = 4,  // TCP, connected to another socket of the job: connected again
 };
 
 // Fills a kSocket descriptor from the program's socket (through pidfd).
-// *outside: a description of the peer when it is connected outside the job
-// ("TCP 127.0.0.1:40022 -> 93.184.216.34:443"), else empty.
+// *outside: a description of the peer when it is connected
+// ("TCP 127.0.0.1:40022 -> 93.184.216.34:443"), else empty; such a socket
+// is recorded closed, with its local address in addr and its peer's in
+// peer_addr, for capture_shared to pair with the other end if the job has it.
 Status capture_socket(int pidfd, FdInfo* f, std::string* outside);
 
 // At restart: a socket like f's, bound, listening or closed as recorded.
 // -1 with *error on failure.
 int make_socket(const FdInfo& f, std::string* error);
+
+// At restart: the two ends of a TCP connection between sockets of the job
+// (kSocketConnected; server: the end whose local address a listener of the
+// job had, or either), connected again on their addresses through
+// `listener` (the job's, or -1 for a temporary one). *client, *server: the
+// new ends. false with *error on failure.
+bool make_tcp_pair(const FdInfo& client, const FdInfo& server, int listener, int* cfd, int* sfd,
+                   std::string* error);
 
 // The image's checks of a kSocket record: nullptr if sound.
 const char* check_socket(const FdInfo& f);

@@ -243,12 +243,16 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
                     write_proc(init, "uid_map", uid + " " + uid + " 1") &&
                     write_proc(init, "gid_map", gid + " " + gid + " 1");
       char c = 'g';
-      if (!mapped || ::write(go[1], &c, 1) != 1 || ::read(ready[0], &c, 1) != 1) {
+      int err = mapped ? 0 : errno;
+      bool started = mapped && ::write(go[1], &c, 1) == 1 && ::read(ready[0], &c, 1) == 1;
+      if (!started) {
         ::kill(init, SIGKILL);
         ::waitpid(init, nullptr, 0);
         ::close(go[1]);
         ::close(ready[0]);
-        return Status::make(Code::kIo, errno, "cannot set up the job's user namespace");
+        // The maps were written: the init itself gave up (in_init wrote why).
+        if (mapped) return Status::make(Code::kIo, 0, "the job's processes could not be recreated");
+        return Status::make(Code::kIo, err, "cannot set up the job's user namespace");
       }
       ::close(go[1]);
       ::close(ready[0]);
@@ -404,8 +408,15 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   ::close(ready[0]);
   if (waiting > 0 && s.is_ok() && child_ > 0) ::kill(child_, SIGKILL);
   ::close(go[1]);
-  if (!s.is_ok()) record_failure(std::string("restart failed: ") + s.message(), true);
-  else save_state();
+  if (!s.is_ok()) {
+    // The builder's own line (why a process or object could not be made)
+    // says more than the spawn's.
+    drain_restore_messages(false);
+    if (!restore_message_.empty()) s = Status::make(Code::kIo, 0, "%s", restore_message_.c_str());
+    record_failure(std::string("restart failed: ") + s.message(), true);
+  } else {
+    save_state();
+  }
   return s;
 }
 
@@ -493,7 +504,7 @@ void Supervisor::read_reports() {
   }
 }
 
-void Supervisor::drain_restore_messages() {
+void Supervisor::drain_restore_messages(bool echo) {
   if (restore_fd_ < 0) return;
   char buf[4096];
   for (;;) {
@@ -512,7 +523,7 @@ void Supervisor::drain_restore_messages() {
       restore_message_ = text.substr(0, text.find('\n'));
       if (restore_message_.rfind("ckpt: ", 0) == 0) restore_message_.erase(0, 6);
     }
-    if (::write(2, text.data(), text.size()) < 0) {
+    if (echo && ::write(2, text.data(), text.size()) < 0) {
     }
   }
 }

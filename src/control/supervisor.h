@@ -89,9 +89,9 @@ class Supervisor {
   void read_reports();
   int restore_fd_ = -1;  // the restore path's messages (warnings, or why it failed)
   bool restore_failed_ = false;
-  std::atomic<bool> restored_{false};  // read by the progress line's thread
-  void drain_restore_messages();
-  std::string restore_message_;  // the restore path's last words, if it failed
+  std::atomic<bool> restored_{false};             // read by the progress line's thread
+  void drain_restore_messages(bool echo = true);  // echo: copy them to stderr
+  std::string restore_message_;                   // the restore path's last words, if it failed
   int sig_fd_ = -1, timer_fd_ = -1;
   int status_fd_ = -1;  // namespace mode: the init reports the program's wait status here
   bool stopping_ = false;

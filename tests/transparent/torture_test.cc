@@ -409,7 +409,8 @@ TEST(TransparentTorture, KillNineDuringCheckpoints) {
 // other; the tree comes back whole or not at all.
 TEST(TransparentTorture, KillNineDuringCheckpointsOfATree) {
   if (!control::probe_userns().ok) GTEST_SKIP() << "a tree needs namespace mode";
-  torture({program("t_shm"), "anon", "300"}, std::max(10, trials() / 3));
+  // 64 MiB of shared memory: images big enough for kills to land in writes.
+  torture({program("t_shm"), "anon", "300", "64"}, std::max(10, trials() / 3));
 }
 
 }  // namespace

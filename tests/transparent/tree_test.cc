@@ -64,6 +64,11 @@ TEST(Tree, PreforkServerOnAnAbstractName) {
   expect_same({program("t_prefork"), "abstract", "120"}, 1.2);
 }
 
+TEST(Tree, PreforkServerOnTcpLoopback) {
+  SKIP_WITHOUT_NAMESPACES();
+  expect_same({program("t_prefork"), "tcp", "120"}, 1.2, 2);
+}
+
 TEST(Tree, SharedAnonymousMemory) {
   SKIP_WITHOUT_NAMESPACES();
   expect_same({program("t_shm"), "anon", "300"}, 1.2, 2);

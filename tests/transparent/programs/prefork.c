@@ -1,9 +1,12 @@
-/* A pre-fork server on a unix socket: the parent listens (a path name, or
- * an abstract one), forks 3 workers that accept, and 3 clients that connect and
+/* A pre-fork server on a unix socket (a path name, or an abstract one) or
+ * on TCP loopback (127.0.0.1, a port the kernel picks): the parent listens,
+ * forks 3 workers that accept, and 3 clients that connect and
  * ask for squares, one request every 20 ms, each on its own connection
  * for part of the time and one kept open for the rest. Each client exits
  * with a checksum of the answers; the parent prints them.
- * Usage: t_prefork path|abstract REQUESTS */
+ * Usage: t_prefork path|abstract|tcp REQUESTS */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,8 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static struct sockaddr_un addr;
+static struct sockaddr_storage addr;
 static socklen_t addr_len;
+static int family = AF_UNIX;
 
 static _Noreturn void serve(int lfd) {
   for (;;) {
@@ -36,7 +40,7 @@ static int client(int id, int requests) {
   for (int i = 0; i < requests; i++) {
     if (s < 0 || i < requests / 2) {
       if (s >= 0) close(s);
-      s = socket(AF_UNIX, SOCK_STREAM, 0);
+      s = socket(family, SOCK_STREAM, 0);
       if (connect(s, (struct sockaddr*)&addr, addr_len) != 0) return 255;
     }
     long x = id * 1000 + i, y = 0;
@@ -51,21 +55,32 @@ static int client(int id, int requests) {
 
 int main(int argc, char** argv) {
   int abstract = argc > 1 && !strcmp(argv[1], "abstract");
+  int tcp = argc > 1 && !strcmp(argv[1], "tcp");
   int requests = argc > 2 ? atoi(argv[2]) : 100;
-  addr.sun_family = AF_UNIX;
   char name[64];
   snprintf(name, sizeof name, "ckpt-prefork-%d.sock", (int)getpid());
-  if (abstract) {
-    addr.sun_path[0] = 0;
-    memcpy(addr.sun_path + 1, name, strlen(name));
+  struct sockaddr_un* un = (struct sockaddr_un*)&addr;
+  if (tcp) {
+    struct sockaddr_in* in = (struct sockaddr_in*)&addr;
+    family = AF_INET;
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    in->sin_port = 0;
+    addr_len = sizeof *in;
+  } else if (abstract) {
+    un->sun_family = AF_UNIX;
+    un->sun_path[0] = 0;
+    memcpy(un->sun_path + 1, name, strlen(name));
     addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
   } else {
-    strcpy(addr.sun_path, name);
-    addr_len = (socklen_t)sizeof addr;
+    un->sun_family = AF_UNIX;
+    strcpy(un->sun_path, name);
+    addr_len = (socklen_t)sizeof *un;
     unlink(name);
   }
-  int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+  int lfd = socket(family, SOCK_STREAM, 0);
   if (bind(lfd, (struct sockaddr*)&addr, addr_len) != 0 || listen(lfd, 16) != 0) return 2;
+  if (tcp && getsockname(lfd, (struct sockaddr*)&addr, &addr_len) != 0) return 2;
   pid_t workers[3], clients[3];
   for (int w = 0; w < 3; w++)
     if ((workers[w] = fork()) == 0) serve(lfd);
@@ -81,6 +96,6 @@ int main(int argc, char** argv) {
   }
   for (int w = 0; w < 3; w++) kill(workers[w], SIGKILL);
   for (int w = 0; w < 3; w++) waitpid(workers[w], NULL, 0);
-  if (!abstract) unlink(name);
+  if (!abstract && !tcp) unlink(name);
   return 0;
 }

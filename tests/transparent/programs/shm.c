@@ -2,7 +2,8 @@
  * anon (MAP_SHARED|MAP_ANONYMOUS inherited across fork), posix (shm_open),
  * memfd (inherited) or sysv (shmget, attached before the fork). The
  * producer writes items one by one; the consumer adds them up as they come.
- * Usage: t_shm KIND ITEMS */
+ * MIB (default 1): the size of the shared memory, all of it written first.
+ * Usage: t_shm KIND ITEMS [MIB] */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -23,7 +24,8 @@ struct ring {
 int main(int argc, char** argv) {
   const char* kind = argc > 1 ? argv[1] : "anon";
   long n = argc > 2 ? atol(argv[2]) : 200;
-  size_t size = 1 << 20;
+  size_t size = (size_t)(argc > 3 ? atol(argv[3]) : 1) << 20;
+  if (size < sizeof(struct ring)) size = 1 << 20;
   struct ring* r = MAP_FAILED;
   char name[64] = "";
   if (!strcmp(kind, "anon")) {
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
     if (r == (void*)-1) r = MAP_FAILED;
   }
   if (r == MAP_FAILED) return 2;
+  memset((char*)r + sizeof *r, 0x5a, size - sizeof *r);
   pid_t kid = fork();
   if (kid == 0) {
     for (long i = 1; i <= n; i++) {

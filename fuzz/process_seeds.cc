@@ -1,6 +1,8 @@
 // Seed process images for process_image_fuzz, written record by record with
-// the image writer as `ckpt checkpoint` writes them: one process, threads,
-// descriptors of every kind, anonymous memory with pages, a file mapping
+// the image writer as `ckpt checkpoint` writes them: a job (JOB, TASK: the
+// process and a zombie child in namespace mode), one process, threads,
+// descriptors of every kind (two sharing one open file description),
+// anonymous memory with pages, a file mapping
 // (this program itself, so the unchanged-file check passes) and a [vdso].
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -107,8 +109,27 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   wo.zstd_level = zstd_level;
   wo.chunk = 4096;  // several DATA records per run of pages
   if (!w.open(path, format::Kind::kProcess, 1, wo).is_ok()) return false;
-  auto rec = encode(pi);
-  Status s = w.record(format::kProcInfo, rec.data(), rec.size());
+  // A job: this process and, in namespace mode, a zombie child.
+  JobInfo job;
+  job.pid_ns = pi.pid_ns;
+  job.root = pi.pid;
+  job.processes = pi.pid_ns ? 2 : 1;
+  TaskInfo root, zombie;
+  root.pid = pi.pid;
+  root.ppid = pi.pid_ns ? 1 : 0;
+  zombie.pid = pi.pid + 1;
+  zombie.ppid = pi.pid;
+  zombie.state = TaskState::kZombie;
+  zombie.exit_status = 3 << 8;
+  auto rec = encode(job);
+  Status s = w.record(format::kProcJob, rec.data(), rec.size());
+  for (const TaskInfo& t : {root, zombie})
+    if (s.is_ok() && (t.pid == root.pid || pi.pid_ns)) {
+      rec = encode(t);
+      s = w.record(format::kProcTask, rec.data(), rec.size());
+    }
+  rec = encode(pi);
+  if (s.is_ok()) s = w.record(format::kProcInfo, rec.data(), rec.size());
   for (int i = 0; s.is_ok() && i < threads; i++) {
     ThreadInfo t;
     t.slot.tid = 4242 + i;
@@ -156,7 +177,12 @@ bool write_process_image(const std::string& path, int zstd_level, int threads, s
   lo.sin_port = htons(40000);
   lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ls.addr.assign(reinterpret_cast<const char*>(&lo), sizeof lo);
-  for (const FdInfo& f : {pr, pw, sa, sb, ls}) fds.push_back(f);
+  // Two descriptors of one open file description (dup, fork): one offset.
+  FdInfo shared = fds[2];
+  shared.ofd = 1;
+  fds[2].ofd = 1;
+  shared.fd = 15;
+  for (const FdInfo& f : {pr, pw, sa, sb, ls, shared}) fds.push_back(f);
   for (size_t i = 0; s.is_ok() && i < fds.size(); i++) {
     rec = encode(fds[i]);
     s = w.record(format::kProcFd, rec.data(), rec.size());

@@ -204,7 +204,10 @@ int main(int argc, char** argv) {
         t.push_back(now() - t0);
         if (!s) return std::fprintf(stderr, "bench: %s\n", s.message()), 1;
       }
-      row("checkpoint sync, uncompressed", median(t), dd_s, "bandwidth / dd's");
+      row("checkpoint sync, uncompressed, 1st", t[0], ddd_s, "bandwidth / dd oflag=direct's");
+      row("checkpoint sync, uncompressed", median(t), dd_s, "bandwidth / dd conv=fsync's");
+      row("checkpoint sync, uncompressed", median(t), ddd_s,
+          "bandwidth / dd oflag=direct's; target >= 0.9");
     }
     // Restore of that image (page cache warm), into a registered vector.
     {

@@ -1,13 +1,17 @@
 // Transparent checkpointing benchmark. For programs with MIB MiB resident,
-// random and compressible: checkpoint wall time (`ckpt checkpoint`, which
-// returns once the image is durable) against `dd conv=fsync` of the same
-// bytes in the same directory, the program's pause (longest gap between its
-// 10 ms heartbeats, less one period), the image size, and the restart time (from `ckpt
-// restart` to the resumed program's first heartbeat); and the slowdown of a
-// compute workload run under `ckpt run` with no checkpoint. Medians of --runs.
+// random and compressible, rewriting --rewrite percent of their pages per
+// second: the job's first checkpoint and its later ones (wall time of
+// `ckpt checkpoint`, which returns once the image is durable) against dd of
+// the same bytes in the same directory (oflag=direct, and conv=fsync), the
+// program's pause in each (longest gap between its 10 ms heartbeats, less
+// one period), the image size, and the restart time (from `ckpt restart`
+// to the resumed program's first heartbeat) against memcpy; and the
+// slowdown of a compute workload run under `ckpt run` with no checkpoint.
+// Medians of --runs.
 //
 // Usage: transparent_bench --ckpt PATH --programs DIR [--dir DIR]
-//                          [--sizes 256,1024,4096] [--runs 3]
+//                          [--sizes 256,1024,4096] [--runs 3] [--rewrite 1]
+//                          [--compute 0|1]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -264,17 +268,14 @@ int main(int argc, char** argv) {
           double r0 = now();
           pid_t rp = spawn({ckpt, "restart", "--dir", job}, out, true);
           double hb1 = 0;
-          for (double end = r0 + 600; hb1 == 0 && now() < end; usleep(5000))
+          for (double end = r0 + 120; hb1 == 0 && now() < end; usleep(5000))
             for (double t : heartbeats(out))
               if (t > r0) {
                 hb1 = t;
                 break;
               }
-          if (hb1 == 0) {
-            std::fprintf(stderr, "bench: the restarted program did not run\n");
-            return 1;
-          }
-          restart.push_back(hb1 - r0);
+          if (hb1 == 0) std::fprintf(stderr, "bench: the restarted program did not run in 120 s\n");
+          else restart.push_back(hb1 - r0);
           kill(-rp, SIGKILL);
           waitpid(rp, nullptr, 0);
           wait_until_quiet(out);

@@ -47,7 +47,11 @@ int main(int argc, char** argv) {
     fflush(stdout);
     sum += p[(now_ns() / 7) % (n / 8)];
     uint64_t t = now_ns();
-    owed += pages * percent / 100 * (double)(t - last) / 1e9;
+    /* At most a second's worth: a restarted copy may see the clock go back
+     * (ckpt restart in a new time namespace) or jump. */
+    double dt = ((double)t - (double)last) / 1e9;
+    if (dt < 0) fprintf(stderr, "resident: CLOCK_MONOTONIC went back by %.3f s\n", -dt);
+    owed += pages * percent / 100 * (dt < 0 ? 0 : dt > 1 ? 1 : dt);
     last = t;
     for (; owed >= 1; owed--) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;

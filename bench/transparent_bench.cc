@@ -11,7 +11,7 @@
 //
 // Usage: transparent_bench --ckpt PATH --programs DIR [--dir DIR]
 //                          [--sizes 256,1024,4096] [--runs 3] [--rewrite 1]
-//                          [--compute 0|1]
+//                          [--compute 0|1] [--rows random,compressible+zstd1,...]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
   int runs = 3;
   double rewrite = 1;  // percent of the pages rewritten per second
   bool compute = true;
+  std::string rows;  // ",random,compressible+zstd1,": only these; empty: all
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--ckpt") ckpt = argv[i + 1];
@@ -167,11 +168,13 @@ int main(int argc, char** argv) {
     else if (a == "--runs") runs = std::atoi(argv[i + 1]);
     else if (a == "--rewrite") rewrite = std::atof(argv[i + 1]);
     else if (a == "--compute") compute = std::atoi(argv[i + 1]) != 0;
+    else if (a == "--rows") rows = "," + std::string(argv[i + 1]) + ",";
   }
   if (ckpt.empty() || programs.empty()) {
     std::fprintf(stderr,
                  "usage: transparent_bench --ckpt PATH --programs DIR [--dir DIR] [--sizes "
-                 "MiB,...] [--runs N] [--rewrite PERCENT_PER_S] [--compute 0|1]\n");
+                 "MiB,...] [--runs N] [--rewrite PERCENT_PER_S] [--compute 0|1] [--rows "
+                 "random,random+zstd1,compressible,compressible+zstd1]\n");
     return 2;
   }
   fs::create_directories(dir);
@@ -211,7 +214,10 @@ int main(int argc, char** argv) {
     double mcp = memcpy_seconds(mib);
     for (const char* kind : {"random", "compressible"}) {
       for (int zstd : {0, 1}) {
-        if (zstd && std::string(kind) == "random" && mib > 1024) continue;
+        std::string row = std::string(kind) + (zstd ? "+zstd1" : "");
+        if (rows.empty() ? zstd && row == "random+zstd1" && mib > 1024
+                         : rows.find("," + row + ",") == std::string::npos)
+          continue;
         std::vector<double> ddd, ddf, first, later, pause1, pause2, restart;
         uint64_t img = 0;
         for (int r = 0; r < runs; r++) {

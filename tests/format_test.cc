@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <cstring>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -252,6 +253,108 @@ TEST(Format, DirectWritesFullDiskAtEveryPointLeavesNoImage) {
   Status s = write_sample(path, 0, &fs, size, true);
   EXPECT_EQ(s.code(), Code::kIo) << s.message();
   EXPECT_NE(access(path.c_str(), F_OK), 0);
+}
+
+// data_from() gives the same bytes as data(), whether they go straight into
+// the O_DIRECT blocks (filled in place, checksummed there) or through the
+// pipeline of buffers, and whatever pieces the filler is asked for.
+TEST(Format, FilledDataGivesTheSameImage) {
+  TempDir t;
+  const size_t size = 2 * BlockWriter::kBlock + 4096 * 3 + 77;
+  auto data = pattern(size, 9);
+  for (int level : {0, 1}) {
+    for (bool direct : {false, true}) {
+      std::string a = t / "plain", b = t / "filled";
+      for (int filled : {0, 1}) {
+        ImageWriter w;
+        WriterOptions o;
+        o.zstd_level = level;
+        o.direct = direct;
+        o.chunk = (1 << 20) + 12345;  // records straddle blocks
+        ASSERT_TRUE(w.open(filled ? b : a, Kind::kApp, 7, o).is_ok());
+        const char meta[] = "hello";
+        ASSERT_TRUE(w.record(kAppEntry, meta, sizeof meta).is_ok());
+        uint64_t next = 0;
+        if (filled) {
+          Status s = w.data_from(size, [&](uint8_t* dst, uint64_t off, size_t n) {
+            EXPECT_EQ(off, next);  // in order, without gaps
+            next = off + n;
+            std::memcpy(dst, data.data() + off, n);
+            return Status::ok();
+          });
+          ASSERT_TRUE(s.is_ok()) << s.message();
+          EXPECT_EQ(next, size);
+        } else {
+          ASSERT_TRUE(w.data(data.data(), size).is_ok());
+        }
+        ASSERT_TRUE(w.commit().is_ok());
+      }
+      std::string x = test::read_file(a), y = test::read_file(b);
+      ASSERT_EQ(x.size(), y.size()) << "level " << level << " direct " << direct;
+      EXPECT_EQ(x.substr(64), y.substr(64)) << "level " << level << " direct " << direct;
+      EXPECT_TRUE(verify_image(b, nullptr).is_ok());
+      ::unlink(a.c_str());
+      ::unlink(b.c_str());
+    }
+  }
+}
+
+// A filler's error stops the image: nothing is committed.
+TEST(Format, FillErrorLeavesNoImage) {
+  TempDir t;
+  for (bool direct : {false, true}) {
+    std::string path = t / "img";
+    ImageWriter w;
+    WriterOptions o;
+    o.direct = direct;
+    ASSERT_TRUE(w.open(path, Kind::kApp, 7, o).is_ok());
+    Status s = w.data_from(3 * BlockWriter::kBlock, [&](uint8_t* dst, uint64_t off, size_t n) {
+      if (off > BlockWriter::kBlock) return Status::make(Code::kIo, EIO, "cannot read");
+      std::memset(dst, 1, n);
+      return Status::ok();
+    });
+    EXPECT_EQ(s.code(), Code::kIo);
+    w.abort();
+    EXPECT_NE(access(path.c_str(), F_OK), 0);
+    EXPECT_NE(access((t / ".img.tmp").c_str(), F_OK), 0);
+  }
+}
+
+// Data that does not compress is found out from samples and stored raw;
+// data that does is compressed, chunk by chunk.
+TEST(Format, IncompressibleChunksAreStoredRaw) {
+  TempDir t;
+  std::string path = t / "img";
+  const size_t chunk = 1 << 20;
+  std::vector<uint8_t> data(4 * chunk);
+  std::mt19937_64 rng(3);
+  for (size_t i = 0; i < data.size(); i += 8) {
+    uint64_t x = rng();
+    std::memcpy(&data[i], &x, 8);
+  }
+  auto smooth = pattern(chunk, 4);
+  std::memcpy(&data[2 * chunk], smooth.data(), chunk);  // chunk 2 compresses
+  ImageWriter w;
+  WriterOptions o;
+  o.zstd_level = 1;
+  o.chunk = chunk;
+  ASSERT_TRUE(w.open(path, Kind::kApp, 7, o).is_ok());
+  ASSERT_TRUE(w.data(data.data(), data.size()).is_ok());
+  ASSERT_TRUE(w.commit().is_ok());
+  ImageReader r;
+  ASSERT_TRUE(r.open(path).is_ok());
+  RecordInfo rec;
+  bool end = false;
+  std::vector<uint32_t> flags;
+  std::vector<uint8_t> got, payload;
+  while (r.next(&rec, &end).is_ok() && !end) {
+    if (rec.type != kData) continue;
+    flags.push_back(rec.flags & kFlagZstd);
+    ASSERT_TRUE(r.read_payload(rec, &payload).is_ok());
+    got.insert(got.end(), payload.begin(), payload.end());
+  }
+  EXPECT_EQ(flags, (std::vector<uint32_t>{0, 0, kFlagZstd, 0}));
+  EXPECT_EQ(got, data);
 }
 
 TEST(Format, CommitNeverReplacesAnExistingImage) {

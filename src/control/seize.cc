@@ -193,9 +193,16 @@ Status Seized::call(StoppedThread& t, uint64_t entry, uint64_t arg, uint64_t sta
                        int(t.tid), sig, (unsigned long long)r.rip);
     if (s.is_ok()) *ret = int64_t(r.rax);
   }
-  // Put the thread back as it was, whatever happened.
+  // Put the thread back as it was, whatever happened: its vector and FPU
+  // registers too, which the parasite's code may use (a thread stopped in
+  // its own code, not in a system call, has live values there).
   if (pt(PTRACE_SETREGS, t.tid, 0, uint64_t(&t.regs)) != 0 && s.is_ok())
     s = Status::make(Code::kIo, errno, "cannot restore the registers of thread %d", int(t.tid));
+  iovec xs = {t.xstate.data(), t.xstate.size()};
+  if (!t.xstate.empty() && pt(PTRACE_SETREGSET, t.tid, NT_X86_XSTATE, uint64_t(&xs)) != 0 &&
+      s.is_ok())
+    s = Status::make(Code::kIo, errno, "cannot restore the vector registers of thread %d",
+                     int(t.tid));
   if (pt(kPtraceSetSigmask, t.tid, 8, uint64_t(&t.sigmask)) != 0 && s.is_ok())
     s = Status::make(Code::kIo, errno, "cannot restore the signal mask of thread %d", int(t.tid));
   return s;

@@ -34,7 +34,7 @@ void BlockWriter::run() {
     cv_.wait(lk, [&] { return quit_ || done_ < submitted_; });
     if (quit_) return;
     uint64_t seq = done_;
-    size_t n = sizes_[seq % kBlocks];
+    size_t n = seq + 1 == submitted_ ? last_size_ : kBlock;
     lk.unlock();
     Status s = write_block(block(seq), n);
     lk.lock();
@@ -74,45 +74,71 @@ Status BlockWriter::write_block(const uint8_t* p, size_t n) {
   return Status::ok();
 }
 
-// Hands the filled block to the thread and waits for a free one.
-Status BlockWriter::submit_locked(std::unique_lock<std::mutex>& lk) {
-  sizes_[submitted_ % kBlocks] = fill_;
-  submitted_++;
-  fill_ = 0;
-  cv_.notify_all();
-  cv_.wait(lk, [&] { return quit_ || submitted_ - done_ < uint64_t(kBlocks); });
+// Hands the blocks before UPTO to the thread and waits until the block
+// being filled is free.
+Status BlockWriter::submit_locked(std::unique_lock<std::mutex>& lk, uint64_t upto) {
+  if (upto > submitted_) {
+    submitted_ = upto;
+    cv_.notify_all();
+  }
+  cv_.wait(lk, [&] { return quit_ || cur_ - done_ < uint64_t(kBlocks); });
   return error_;
+}
+
+Status BlockWriter::advance(size_t n) {
+  fill_ += n;
+  if (fill_ < kBlock) return Status::ok();
+  cur_++;
+  fill_ = 0;
+  std::unique_lock lk(mu_);
+  return submit_locked(lk, held_ ? submitted_ : cur_);
+}
+
+Status BlockWriter::release() {
+  held_ = false;
+  std::unique_lock lk(mu_);
+  return submit_locked(lk, cur_);
+}
+
+void BlockWriter::patch(uint64_t offset, const void* p, size_t n) {
+  const uint8_t* src = static_cast<const uint8_t*>(p);
+  for (size_t i = 0; i < n; i++) block((offset + i) / kBlock)[(offset + i) % kBlock] = src[i];
 }
 
 Status BlockWriter::append(const void* p, size_t n) {
   if (!mem_) return Status::make(Code::kIo, ENOMEM, "cannot allocate write buffers");
   const uint8_t* src = static_cast<const uint8_t*>(p);
   while (n > 0) {
-    size_t k = std::min(n, kBlock - fill_);
-    std::memcpy(block(submitted_) + fill_, src, k);
-    fill_ += k;
+    size_t room;
+    uint8_t* dst = space(&room);
+    size_t k = std::min(n, room);
+    std::memcpy(dst, src, k);
     src += k;
     n -= k;
-    if (fill_ == kBlock) {
-      std::unique_lock lk(mu_);
-      CKPT_RETURN_IF_ERROR(submit_locked(lk));
-    }
+    CKPT_RETURN_IF_ERROR(advance(k));
   }
   return Status::ok();
 }
 
 Status BlockWriter::finish(uint64_t size) {
   if (!mem_) return Status::make(Code::kIo, ENOMEM, "cannot allocate write buffers");
+  held_ = false;
   bool padded = false;
   if (fill_ % kAlign != 0) {
     size_t pad = kAlign - fill_ % kAlign;
-    std::memset(block(submitted_) + fill_, 0, pad);
+    std::memset(block(cur_) + fill_, 0, pad);
     fill_ += pad;
     padded = true;
   }
   {
     std::unique_lock lk(mu_);
-    if (fill_ > 0) CKPT_RETURN_IF_ERROR(submit_locked(lk));
+    uint64_t upto = cur_;
+    if (fill_ > 0) {
+      last_size_ = fill_;
+      upto = cur_ + 1;
+    }
+    if (upto > submitted_) submitted_ = upto;
+    cv_.notify_all();
     cv_.wait(lk, [&] { return quit_ || done_ == submitted_; });
     CKPT_RETURN_IF_ERROR(error_);
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +35,8 @@ ImageWriter::ImageWriter(Fs* fs) : fs_(fs) {}
 ImageWriter::~ImageWriter() {
   abort();
   for (auto* z : zctx_)
+    if (z) ZSTD_freeCCtx(z);
+  for (auto* z : probe_)
     if (z) ZSTD_freeCCtx(z);
 }
 
@@ -85,12 +88,19 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
   if (options_.zstd_level > 0) {
     for (int i = 0; i < 2; i++) {
       if (!zctx_[i]) zctx_[i] = ZSTD_createCCtx();
-      if (!zctx_[i]) return Status::make(Code::kIo, ENOMEM, "cannot create a zstd context");
+      if (!probe_[i]) probe_[i] = ZSTD_createCCtx();
+      if (!zctx_[i] || !probe_[i])
+        return Status::make(Code::kIo, ENOMEM, "cannot create a zstd context");
       ZSTD_CCtx_reset(zctx_[i], ZSTD_reset_session_and_parameters);
       ZSTD_CCtx_setParameter(zctx_[i], ZSTD_c_compressionLevel, options_.zstd_level);
-      // zstd's own workers split each chunk across the cores.
+      // zstd's own workers split each chunk across the cores: jobs of a
+      // chunk's share per core (zstd's default job is 4 windows, which at
+      // low levels can be the whole chunk, on one core).
       unsigned cores = std::thread::hardware_concurrency();
-      ZSTD_CCtx_setParameter(zctx_[i], ZSTD_c_nbWorkers, int(cores > 8 ? 8 : cores));
+      cores = cores > 8 ? 8 : cores < 1 ? 1 : cores;
+      ZSTD_CCtx_setParameter(zctx_[i], ZSTD_c_nbWorkers, int(cores));
+      size_t job = std::max<size_t>(options_.chunk / cores, 512 << 10);
+      ZSTD_CCtx_setParameter(zctx_[i], ZSTD_c_jobSize, int(job));
       zbuf_[i].resize(ZSTD_compressBound(options_.chunk));
     }
   }
@@ -135,10 +145,9 @@ Status ImageWriter::emit(uint32_t type, uint32_t flags, const void* stored, size
   return emit_hashed(type, flags, stored, stored_n, raw_n, XXH3_64bits(stored, stored_n));
 }
 
-Status ImageWriter::emit_hashed(uint32_t type, uint32_t flags, const void* stored, size_t stored_n,
-                                size_t raw_n, uint64_t hash) {
-  if (fd_ < 0) return Status::make(Code::kInvalid, 0, "image writer is not open");
-  uint8_t h[kRecordHeaderSize];
+// The header of a record starting at offset_, which it moves past the record.
+void ImageWriter::put_header(uint8_t* h, uint32_t type, uint32_t flags, size_t stored_n,
+                             size_t raw_n, uint64_t hash) {
   put_u32(h, type);
   put_u32(h + 4, flags);
   put_u64(h + 8, stored_n);
@@ -147,9 +156,16 @@ Status ImageWriter::emit_hashed(uint32_t type, uint32_t flags, const void* store
   // Seeding the header hash with the record's offset catches records that
   // are intact but in the wrong place.
   put_u64(h + 32, XXH3_64bits_withSeed(h, 32, offset_));
-  offset_ += sizeof h + stored_n;
+  offset_ += kRecordHeaderSize + stored_n;
   records_++;
   if (type != kEnd) raw_total_ += raw_n;
+}
+
+Status ImageWriter::emit_hashed(uint32_t type, uint32_t flags, const void* stored, size_t stored_n,
+                                size_t raw_n, uint64_t hash) {
+  if (fd_ < 0) return Status::make(Code::kInvalid, 0, "image writer is not open");
+  uint8_t h[kRecordHeaderSize];
+  put_header(h, type, flags, stored_n, raw_n, hash);
 
   if (blocks_) {
     if (!buffer_.empty()) {  // the file header
@@ -183,12 +199,35 @@ Status ImageWriter::record(uint32_t type, const void* payload, size_t n, uint32_
   return emit(type, flags, payload, n, n);
 }
 
+namespace {
+// Whether a chunk is worth compressing, judged from a few samples spread
+// over it: random data, already compressed data and encrypted data cost a
+// full zstd pass for nothing otherwise. Samples must shrink by 1/32 at
+// zstd's fastest level.
+constexpr size_t kSample = 16 << 10;
+constexpr int kSamples = 4;
+
+bool worth_compressing(ZSTD_CCtx* probe, const uint8_t* src, size_t n) {
+  if (n < kSamples * kSample * 2) return true;  // small: just try
+  uint8_t out[ZSTD_COMPRESSBOUND(kSample)];
+  size_t in = 0, outn = 0;
+  for (int i = 0; i < kSamples; i++) {
+    const uint8_t* p = src + (n - kSample) / (kSamples - 1) * size_t(i);
+    size_t z = ZSTD_compressCCtx(probe, out, sizeof out, p, kSample, 1);
+    if (ZSTD_isError(z)) return true;
+    in += kSample;
+    outn += z;
+  }
+  return outn * 32 < in * 31;
+}
+}  // namespace
+
 void ImageWriter::prepare(int slot, const uint8_t* src, size_t n, Prepared* out) {
   out->raw_n = n;
   out->stored = src;
   out->stored_n = n;
   out->flags = 0;
-  if (options_.zstd_level > 0) {
+  if (options_.zstd_level > 0 && worth_compressing(probe_[slot], src, n)) {
     size_t z = ZSTD_compress2(zctx_[slot], zbuf_[slot].data(), zbuf_[slot].size(), src, n);
     if (!ZSTD_isError(z) && z < n) {
       out->stored = zbuf_[slot].data();
@@ -203,6 +242,11 @@ void ImageWriter::prepare(int slot, const uint8_t* src, size_t n, Prepared* out)
 // a second thread: the disk and the CPU work at the same time.
 Status ImageWriter::data(const void* p, size_t n) {
   const uint8_t* src = static_cast<const uint8_t*>(p);
+  if (in_blocks())
+    return data_in_blocks(n, [src](uint8_t* dst, uint64_t off, size_t k) {
+      std::memcpy(dst, src + off, k);
+      return Status::ok();
+    });
   size_t chunk = options_.chunk;
   size_t chunks = (n + chunk - 1) / chunk;
   auto piece = [&](size_t k) { return k + 1 < chunks ? chunk : n - k * chunk; };
@@ -248,6 +292,71 @@ Status ImageWriter::data(const void* p, size_t n) {
     if (!s.is_ok()) break;
   }
   producer.join();
+  return s;
+}
+
+// Each DATA record's header goes in first with a zero checksum; the payload
+// is filled in after it piece by piece and hashed while the piece is still
+// in the cache; the header is then patched. Blocks are held back meanwhile
+// (a chunk spans at most two), so the disk never sees the unpatched header.
+Status ImageWriter::data_in_blocks(uint64_t n, const Fill& fill) {
+  constexpr size_t kPiece = 256 << 10;  // filled and hashed at once: fits in L2
+  if (!buffer_.empty()) {  // the file header
+    CKPT_RETURN_IF_ERROR(blocks_->append(buffer_.data(), buffer_.size()));
+    buffer_.clear();
+  }
+  size_t chunk = options_.chunk;
+  XXH3_state_t* st = XXH3_createState();
+  if (!st) return Status::make(Code::kIo, ENOMEM, "cannot allocate a hash state");
+  Status s;
+  for (uint64_t off = 0; s.is_ok() && off < n;) {
+    size_t len = size_t(std::min<uint64_t>(chunk, n - off));
+    uint64_t at = blocks_->size();
+    uint8_t h[kRecordHeaderSize] = {};
+    blocks_->hold();
+    s = blocks_->append(h, sizeof h);
+    XXH3_64bits_reset(st);
+    for (size_t done = 0; s.is_ok() && done < len;) {
+      size_t room;
+      uint8_t* dst = blocks_->space(&room);
+      size_t k = std::min({room, len - done, kPiece});
+      s = fill(dst, off + done, k);
+      if (!s.is_ok()) break;
+      XXH3_64bits_update(st, dst, k);
+      s = blocks_->advance(k);
+      done += k;
+    }
+    if (!s.is_ok()) break;
+    put_header(h, kData, 0, len, len, XXH3_64bits_digest(st));
+    blocks_->patch(at, h, sizeof h);
+    s = blocks_->release();
+    off += len;
+  }
+  XXH3_freeState(st);
+  return s;
+}
+
+Status ImageWriter::data_from(uint64_t n, const Fill& fill) {
+  if (in_blocks()) return data_in_blocks(n, fill);
+  // Chunk k+1 is filled on a second thread while chunk k is prepared and
+  // written.
+  size_t chunk = options_.chunk;
+  uint64_t chunks = (n + chunk - 1) / chunk;
+  auto piece = [&](uint64_t k) { return size_t(std::min<uint64_t>(chunk, n - k * chunk)); };
+  for (auto& b : fill_buf_) b.resize(size_t(std::min<uint64_t>(chunk, n)));
+  if (chunks == 0) return Status::ok();
+  Status s = fill(fill_buf_[0].data(), 0, piece(0));
+  for (uint64_t k = 0; s.is_ok() && k < chunks; k++) {
+    Status next_s;
+    std::thread next;
+    if (k + 1 < chunks)
+      next = std::thread([&, k] {
+        next_s = fill(fill_buf_[(k + 1) % 2].data(), (k + 1) * chunk, piece(k + 1));
+      });
+    s = data(fill_buf_[k % 2].data(), piece(k));
+    if (next.joinable()) next.join();
+    if (s.is_ok()) s = next_s;
+  }
   return s;
 }
 

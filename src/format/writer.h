@@ -9,6 +9,7 @@
 
 #include <zstd.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,16 @@ class ImageWriter {
   Status record(uint32_t type, const void* payload, size_t n, uint32_t flags = 0);
   // Bytes of the current entry, split into DATA records.
   Status data(const void* p, size_t n);
+  // Puts bytes [OFF, OFF+N) of an entry into DST; called in order of OFF,
+  // in pieces of any size.
+  using Fill = std::function<Status(uint8_t* dst, uint64_t off, size_t n)>;
+  // N bytes of the current entry that FILL produces, split into DATA records
+  // as data() does. Written with O_DIRECT and uncompressed, they are put
+  // straight into the blocks that go to the disk and checksummed there
+  // while still in the cache: one pass over the bytes. Otherwise the next
+  // chunk is filled on a second thread while this one is compressed and
+  // written.
+  Status data_from(uint64_t n, const Fill& fill);
   Status commit();
   // Removes the temporary file; the previous image is untouched.
   void abort();
@@ -67,6 +78,13 @@ class ImageWriter {
     uint64_t hash;
   };
   void prepare(int slot, const uint8_t* src, size_t n, Prepared* out);
+  // Uncompressed chunks of at most a block go straight into the blocks.
+  bool in_blocks() const {
+    return blocks_ && options_.zstd_level == 0 && options_.chunk <= BlockWriter::kBlock;
+  }
+  Status data_in_blocks(uint64_t n, const Fill& fill);
+  void put_header(uint8_t* h, uint32_t type, uint32_t flags, size_t stored_n, size_t raw_n,
+                  uint64_t hash);
   Status emit(uint32_t type, uint32_t flags, const void* stored, size_t stored_n, size_t raw_n);
   Status emit_hashed(uint32_t type, uint32_t flags, const void* stored, size_t stored_n,
                      size_t raw_n, uint64_t hash);
@@ -85,6 +103,8 @@ class ImageWriter {
   std::unique_ptr<BlockWriter> blocks_;  // direct mode: every byte goes here
   std::vector<uint8_t> zbuf_[2];         // one per pipeline slot
   ZSTD_CCtx* zctx_[2] = {nullptr, nullptr};
+  ZSTD_CCtx* probe_[2] = {nullptr, nullptr};  // single-threaded, for compressibility samples
+  std::vector<uint8_t> fill_buf_[2];          // data_from's chunks, when not in blocks
 };
 
 }  // namespace ckpt::format

@@ -48,6 +48,25 @@ TEST(Transparent, MemoryWrittenDuringTheCheckpointIsOfOneInstant) {
   expect_same({program("t_busy"), "150"}, 1.0, 2);
 }
 
+// A checkpoint that stops the program in its own code (not in a system
+// call) gives its vector registers back as they were: the checkpoint code
+// run in each thread may use them too. (Seen as a program spinning forever
+// after a checkpoint: a loop bound kept in xmm0 had become 0.)
+TEST(Transparent, VectorRegistersSurviveTheCheckpointCode) {
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_vector_regs"), "6"},
+            job.opts());
+  sleep_s(1.0);
+  for (int i = 0; i < 4; i++) {
+    sleep_s(0.3);
+    Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
+    ASSERT_EQ(c.code, 0) << job.ckpt_err() << read_file(job.out) << read_file(job.err);
+  }
+  Exit e = sup.wait(60);
+  EXPECT_EQ(e.code, 0);
+  EXPECT_EQ(read_file(job.out), "ok\n");
+}
+
 TEST(Transparent, SignalsTimersClockIdentity) { expect_same({program("t_signals"), "25"}, 1.0, 2); }
 
 // Needs unprivileged user namespaces (the job then runs in its own pid namespace).

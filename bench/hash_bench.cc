@@ -44,7 +44,7 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// What dump.cc hashes: the executable and every file with an executable mapping.
+// What the checkpoint (memory.cc) hashes: the executable and every file with an executable mapping.
 std::vector<std::string> code_files(pid_t pid) {
   std::vector<std::string> out;
   std::set<std::pair<dev_t, ino_t>> seen;

@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -226,8 +226,8 @@ int main(int argc, char** argv) {
           fs::remove_all(job, ec);
           fs::remove(out, ec);
           std::string tmp = dir + "/dd.tmp";
-          ddd.push_back(timed_shell("dd if=/dev/zero of=" + tmp + " bs=8M count=" +
-                                    std::to_string(mib / 8) +
+          ddd.push_back(timed_shell("dd if=/dev/zero of=" + tmp +
+                                    " bs=8M count=" + std::to_string(mib / 8) +
                                     " oflag=direct conv=fsync status=none"));
           fs::remove(tmp);
           ddf.push_back(timed_shell("dd if=/dev/zero of=" + tmp + " bs=1M count=" +
@@ -236,10 +236,10 @@ int main(int argc, char** argv) {
 
           char pct[32];
           std::snprintf(pct, sizeof pct, "%g", rewrite);
-          pid_t job_pid = spawn({ckpt, "run", "--dir", job, "--keep", "2", "--zstd",
-                                 std::to_string(zstd), "--", programs + "/resident",
-                                 std::to_string(mib), kind, "3600", pct},
-                                out, false);
+          pid_t job_pid =
+              spawn({ckpt, "run", "--dir", job, "--keep", "2", "--zstd", std::to_string(zstd), "--",
+                     programs + "/resident", std::to_string(mib), kind, "3600", pct},
+                    out, false);
           if (!wait_for_line(out, "hb ", 3, 600)) {
             std::fprintf(stderr, "bench: the program did not start\n");
             return 1;

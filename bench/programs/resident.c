@@ -19,7 +19,8 @@ static uint64_t now_ns(void) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 3) return fprintf(stderr, "usage: resident MIB random|compressible [SECONDS [PERCENT]]\n"), 2;
+  if (argc < 3)
+    return fprintf(stderr, "usage: resident MIB random|compressible [SECONDS [PERCENT]]\n"), 2;
   size_t n = (size_t)atol(argv[1]) << 20;
   int random = strcmp(argv[2], "random") == 0;
   double seconds = argc > 3 ? atof(argv[3]) : 3600;

@@ -187,18 +187,32 @@ bool make_tcp_pair(const FdInfo& client, const FdInfo& server, int listener, int
     }
     listener = temp;
   }
-  int c = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  (void)::setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  bool ok = c >= 0 && ::bind(c, reinterpret_cast<const sockaddr*>(client.addr.data()),
-                             socklen_t(client.addr.size())) == 0;
-  // The killed job's connection on the same addresses may linger a moment.
-  for (int waited_ms = 0; ok; waited_ms += 20) {
-    if (::connect(c, reinterpret_cast<const sockaddr*>(client.peer_addr.data()),
-                  socklen_t(client.peer_addr.size())) == 0)
-      break;
-    if ((errno != EADDRNOTAVAIL && errno != EADDRINUSE) || waited_ms >= 3000) ok = false;
-    else ::usleep(20000);
+  // The client end on its old port; the killed job's connection on the same
+  // addresses may linger in TIME_WAIT, which the kernel lets a new
+  // connection reuse after a second. Failing that, from a new port (the one
+  // thing of the connection the program could notice).
+  int c = -1;
+  bool ok = false;
+  for (int attempt = 0; attempt < 2 && !ok; attempt++) {
+    if (c >= 0) ::close(c);
+    c = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0) break;
+    int one = 1;
+    (void)::setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    std::string local = client.addr;
+    if (attempt == 1 && local.size() >= sizeof(sockaddr_in))
+      reinterpret_cast<sockaddr_in*>(local.data())->sin_port = 0;  // same offset in sockaddr_in6
+    if (::bind(c, reinterpret_cast<const sockaddr*>(local.data()), socklen_t(local.size())) != 0)
+      continue;
+    for (int waited_ms = 0;; waited_ms += 20) {
+      if (::connect(c, reinterpret_cast<const sockaddr*>(client.peer_addr.data()),
+                    socklen_t(client.peer_addr.size())) == 0) {
+        ok = true;
+        break;
+      }
+      if ((errno != EADDRNOTAVAIL && errno != EADDRINUSE) || waited_ms >= 1500) break;
+      ::usleep(20000);
+    }
   }
   int s = ok ? ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC) : -1;
   int err = errno;

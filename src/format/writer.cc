@@ -301,7 +301,7 @@ Status ImageWriter::data(const void* p, size_t n) {
 // (a chunk spans at most two), so the disk never sees the unpatched header.
 Status ImageWriter::data_in_blocks(uint64_t n, const Fill& fill) {
   constexpr size_t kPiece = 256 << 10;  // filled and hashed at once: fits in L2
-  if (!buffer_.empty()) {  // the file header
+  if (!buffer_.empty()) {               // the file header
     CKPT_RETURN_IF_ERROR(blocks_->append(buffer_.data(), buffer_.size()));
     buffer_.clear();
   }
@@ -350,9 +350,8 @@ Status ImageWriter::data_from(uint64_t n, const Fill& fill) {
     Status next_s;
     std::thread next;
     if (k + 1 < chunks)
-      next = std::thread([&, k] {
-        next_s = fill(fill_buf_[(k + 1) % 2].data(), (k + 1) * chunk, piece(k + 1));
-      });
+      next = std::thread(
+          [&, k] { next_s = fill(fill_buf_[(k + 1) % 2].data(), (k + 1) * chunk, piece(k + 1)); });
     s = data(fill_buf_[k % 2].data(), piece(k));
     if (next.joinable()) next.join();
     if (s.is_ok()) s = next_s;

@@ -54,8 +54,7 @@ TEST(Transparent, MemoryWrittenDuringTheCheckpointIsOfOneInstant) {
 // after a checkpoint: a loop bound kept in xmm0 had become 0.)
 TEST(Transparent, VectorRegistersSurviveTheCheckpointCode) {
   Job job;
-  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_vector_regs"), "6"},
-            job.opts());
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_vector_regs"), "6"}, job.opts());
   sleep_s(1.0);
   for (int i = 0; i < 4; i++) {
     sleep_s(0.3);

@@ -66,7 +66,7 @@ TEST(Tree, PreforkServerOnAnAbstractName) {
 
 TEST(Tree, PreforkServerOnTcpLoopback) {
   SKIP_WITHOUT_NAMESPACES();
-  expect_same({program("t_prefork"), "tcp", "120"}, 1.2, 2);
+  expect_same({program("t_prefork"), "tcp", "300"}, 1.2, 2);
 }
 
 TEST(Tree, SharedAnonymousMemory) {

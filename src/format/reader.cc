@@ -104,10 +104,10 @@ Status ImageReader::open(const std::string& path, bool owned_only) {
   if (!hash_ok(get_u64(h + 56), XXH3_64bits(h, 56)))
     return corrupt(0, "file header checksum mismatch");
   header_.version = get_u32(h + 8);
-  if (header_.version != kVersion)
+  if (header_.version < kVersionPlain || header_.version > kVersion)
     return Status::make(Code::kUnsupported, 0,
-                        "%s has format version %u; this ckpt reads version %u", path.c_str(),
-                        header_.version, kVersion);
+                        "%s has format version %u; this ckpt reads versions %u to %u",
+                        path.c_str(), header_.version, kVersionPlain, kVersion);
   uint32_t kind = get_u32(h + 12);
   if (kind != uint32_t(Kind::kApp) && kind != uint32_t(Kind::kProcess))
     return corrupt(12, "unknown image kind");
@@ -128,28 +128,36 @@ Status ImageReader::next(RecordInfo* r, bool* end) {
     return Status::ok();
   }
   if (pos_ == size_) return corrupt(pos_, "file ends before its end record (truncated)");
-  if (size_ - pos_ < kRecordHeaderSize) return corrupt(pos_, "truncated record header");
-  uint8_t h[kRecordHeaderSize];
-  CKPT_RETURN_IF_ERROR(read_at(pos_, h, sizeof h));
-  if (!hash_ok(get_u64(h + 32), XXH3_64bits_withSeed(h, 32, pos_)))
-    return corrupt(pos_, "record header checksum mismatch");
-  r->type = get_u32(h);
-  r->flags = get_u32(h + 4);
-  r->stored = get_u64(h + 8);
-  r->raw = get_u64(h + 16);
-  r->payload_hash = get_u64(h + 24);
-  r->offset = pos_;
-  if (r->flags & ~kKnownFlags) return corrupt(pos_, "unknown record flags");
-  uint64_t left = size_ - pos_ - kRecordHeaderSize;
-  if (r->stored > left) return corrupt(pos_, "record runs past the end of the file (truncated)");
-  uint64_t cap = r->type == kData ? kMaxChunkRaw : kMaxMetaRecord;
-  if (r->raw > cap) return corrupt(pos_, "record size over the format's limit");
-  if (!(r->flags & kFlagZstd) && r->raw != r->stored) return corrupt(pos_, "record sizes disagree");
+  CKPT_RETURN_IF_ERROR(record_at(pos_, r));
+  if ((r->type == kBase || r->type == kDataRef) && header_.version < 2)
+    return corrupt(pos_, "a version 2 record in a version 1 file");
   pos_ += kRecordHeaderSize + r->stored;
   if (r->type == kEnd) {
     if (pos_ != size_) return corrupt(pos_, "bytes after the end record");
     ended_ = true;
   }
+  return Status::ok();
+}
+
+Status ImageReader::record_at(uint64_t off, RecordInfo* r) const {
+  if (off < kFileHeaderSize || off > size_ || size_ - off < kRecordHeaderSize)
+    return corrupt(off, "truncated record header");
+  uint8_t h[kRecordHeaderSize];
+  CKPT_RETURN_IF_ERROR(read_at(off, h, sizeof h));
+  if (!hash_ok(get_u64(h + 32), XXH3_64bits_withSeed(h, 32, off)))
+    return corrupt(off, "record header checksum mismatch");
+  r->type = get_u32(h);
+  r->flags = get_u32(h + 4);
+  r->stored = get_u64(h + 8);
+  r->raw = get_u64(h + 16);
+  r->payload_hash = get_u64(h + 24);
+  r->offset = off;
+  if (r->flags & ~kKnownFlags) return corrupt(off, "unknown record flags");
+  uint64_t left = size_ - off - kRecordHeaderSize;
+  if (r->stored > left) return corrupt(off, "record runs past the end of the file (truncated)");
+  uint64_t cap = r->type == kData ? kMaxChunkRaw : kMaxMetaRecord;
+  if (r->raw > cap) return corrupt(off, "record size over the format's limit");
+  if (!(r->flags & kFlagZstd) && r->raw != r->stored) return corrupt(off, "record sizes disagree");
   return Status::ok();
 }
 

@@ -47,6 +47,10 @@ class ImageReader {
   // The next record's header. After the END record, *end is set and no
   // record follows; a file that stops before END is reported as truncated.
   Status next(RecordInfo* r, bool* end);
+  // The header of the record at `offset` (a data_ref's target), checked as
+  // next() checks it: its checksum is seeded with that offset, so a wrong
+  // offset is caught. Does not move the reader.
+  Status record_at(uint64_t offset, RecordInfo* r) const;
   // Reads, checks and (if compressed) decompresses the payload into dst,
   // which holds r.raw bytes. check=false skips the checksum of an
   // uncompressed payload, for a second pass over a file verified already.

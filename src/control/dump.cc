@@ -26,6 +26,8 @@
 #include "control/procfs.h"
 #include "control/seize.h"
 #include "control/sockets.h"
+#include "control/tracker.h"
+#include "format/chain.h"
 #include "format/writer.h"
 #include "restore/restore_abi.h"
 
@@ -260,8 +262,15 @@ class PageWriter {
 
   // A PAGES record and its bytes, from a snapshot or (src null) read now.
   Status emit(const PagesInfo& run, const uint8_t* src) {
+    CKPT_RETURN_IF_ERROR(emit_head(run));
+    return emit_body(run, src);
+  }
+  Status emit_head(const PagesInfo& run) {
     auto rec = encode(run);
-    CKPT_RETURN_IF_ERROR(w_->record(format::kProcPages, rec.data(), rec.size()));
+    return w_->record(format::kProcPages, rec.data(), rec.size());
+  }
+  // The bytes of (part of) a run, as data records.
+  Status emit_body(const PagesInfo& run, const uint8_t* src) {
     if (src) {
       CKPT_RETURN_IF_ERROR(w_->data(src, size_t(run.len)));
     } else {
@@ -466,6 +475,9 @@ Status gather_fds(const Target& t, const DumpOptions& options, std::vector<FdInf
       f.ino = st.st_ino;
       f.size = uint64_t(st.st_size);
     }
+    // The injected library's userfaultfd (tracker.h): ckpt's own, never
+    // saved or restored.
+    if (fd == t.track_fd && f.path == "anon_inode:[userfaultfd]") continue;
     if (have && S_ISFIFO(st.st_mode) && t.report_ino && st.st_ino == t.report_ino)
       f.kind = FdKind::kReport;
     else if (fd <= 2 && have && st.st_dev == t.stdio_dev[fd] && st.st_ino == t.stdio_ino[fd])
@@ -647,6 +659,89 @@ Status stop_and_record(Target& t, Seized* seized, bool want_copy, inject::Block*
   return Status::ok();
 }
 
+// The injected library's userfaultfd, if the descriptor at the number it
+// recorded is still it (the program may have closed it or put its own
+// there); -1 otherwise.
+int own_track_fd(const Target& t) {
+  inject::Track head;
+  if (!mem_read(t.pid, t.block_addr + offsetof(inject::Block, track), &head,
+                offsetof(inject::Track, ranges))
+           .is_ok() ||
+      head.fd < 0)
+    return -1;
+  struct stat st;
+  std::string link = "/proc/" + std::to_string(t.pid) + "/fd/" + std::to_string(head.fd);
+  if (::stat(link.c_str(), &st) != 0 || uint64_t(st.st_dev) != head.dev ||
+      uint64_t(st.st_ino) != head.ino)
+    return -1;
+  return head.fd;
+}
+
+// Whether the program holds a userfaultfd of its own (not the injected
+// library's): then ckpt neither registers nor scans anything, as a scan
+// would take the program's own record of written pages (docs/transparent.md).
+bool uses_own_userfaultfd(const Target& t) {
+  std::string base = "/proc/" + std::to_string(t.pid) + "/fd";
+  DIR* d = ::opendir(base.c_str());
+  if (!d) return true;
+  bool found = false;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9' || std::atoi(e->d_name) == t.track_fd) continue;
+    char target[64];
+    ssize_t n = ::readlinkat(dirfd(d), e->d_name, target, sizeof target - 1);
+    if (n > 0 && std::string(target, size_t(n)) == "anon_inode:[userfaultfd]") found = true;
+  }
+  ::closedir(d);
+  return found;
+}
+
+// Dirty pages (tracker.h), asked while every thread is stopped: for each
+// mapping that can be tracked (private and writable), the pages written
+// since the last checkpoint; mappings not yet registered are registered
+// now (all their pages count as written this time). Returns "" when the
+// answers can be trusted, else why not (then the image is full).
+std::string track_pages(Target& t, Seized& seized, const inject::Block& block,
+                        const std::vector<Plan>& plans, const DumpOptions& options,
+                        std::vector<bool>* candidate, std::vector<Written>* written) {
+  candidate->assign(plans.size(), false);
+  written->assign(plans.size(), Written());
+  if (options.full_every <= 1) return "turned off (--full-every 1)";
+  if (!tracking_unavailable().empty()) return tracking_unavailable();
+  if (uses_own_userfaultfd(t)) return "the program uses userfaultfd itself";
+  PagemapScanner scanner(t.pid);
+  if (!scanner.check().is_ok()) return "cannot open the program's page map";
+  std::vector<Span> fresh;
+  std::vector<size_t> fresh_plan;
+  for (size_t i = 0; i < plans.size(); i++) {
+    const Plan& p = plans[i];
+    if ((p.info.flags & restore::kMapShared) || !(p.info.prot & PROT_WRITE) ||
+        p.pages == Plan::kNone || p.pages == Plan::kAll ||
+        (p.info.kind != MapKind::kAnon && p.info.kind != MapKind::kFile))
+      continue;
+    (*candidate)[i] = true;
+    if (Status s = scanner.scan(p.info.start, p.info.end, &(*written)[i]); !s)
+      return std::string("PAGEMAP_SCAN failed: ") + s.message();
+    if (!(*written)[i].tracked) {
+      fresh.push_back({p.info.start, p.info.end});
+      fresh_plan.push_back(i);
+    }
+  }
+  if (!fresh.empty()) {
+    std::vector<int> results;
+    bool created = false;
+    Status s = register_ranges(&seized, seized.threads()[0], t.pid, t.block_addr, block, fresh,
+                               &results, &created);
+    if (!s.is_ok()) return s.message();
+    // Protect what was just registered: from now on, writes are recorded.
+    Written ignored;
+    for (size_t k = 0; k < fresh.size(); k++)
+      if (results[k] == 0 && !scanner.scan(fresh[k].start, fresh[k].end, &ignored).is_ok())
+        return "PAGEMAP_SCAN failed on memory just registered";
+  }
+  t.track_fd = own_track_fd(t);
+  return "";
+}
+
 }  // namespace
 
 Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& options,
@@ -669,6 +764,7 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   CKPT_RETURN_IF_ERROR(stop_and_record(t, &seized, !hold, block.get(), &seq, &frames));
   FrozenCopy copy;
   bool frozen = !hold && block->fork_pid > 0 && copy.find(t.pid, block->fork_pid);
+  t.track_fd = own_track_fd(t);
 
   // One process for now: its children would not come back with it.
   for (pid_t task : list_tasks(t.pid)) {
@@ -740,20 +836,9 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   wo.direct = options.direct && resident >= format::kDirectFrom;
   uint64_t gen = dir.next_generation();
   std::string path = dir.image_path(gen);
-  CKPT_RETURN_IF_ERROR(w.open(path, format::Kind::kProcess, gen, wo));
-  auto rec = encode(pi);
-  Status s = w.record(format::kProcInfo, rec.data(), rec.size());
-  for (size_t i = 0; s.is_ok() && i < threads.size(); i++) {
-    rec = encode(threads[i]);
-    s = w.record(format::kProcThread, rec.data(), rec.size());
-  }
-  for (size_t i = 0; s.is_ok() && i < fds.size(); i++) {
-    rec = encode(fds[i]);
-    s = w.record(format::kProcFd, rec.data(), rec.size());
-  }
   PageWriter pw(t.pid, &w);
   pw.set_frames(&frames);
-  if (s.is_ok()) s = pw.check();
+  Status s = pw.check();
   std::vector<std::vector<PagesInfo>> runs(plans.size());
   for (size_t i = 0; s.is_ok() && i < plans.size(); i++) s = pw.runs(plans[i], &runs[i]);
   // What the frozen copy does not hold as it was is copied while the
@@ -772,6 +857,76 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
     if (!frozen) parked.assign(plans.size(), true);
   }
   if (!frozen) copy.end();
+
+  // Written pages since the last checkpoint (tracker.h), asked while the
+  // program is stopped. The scan protects the pages again, so what the
+  // previous image does not hold is lost to the chain if this checkpoint
+  // fails: the chain is taken now and given back only by a committed image.
+  ChainState prev = std::move(t.chain);
+  t.chain = ChainState();
+  std::vector<bool> candidate;
+  std::vector<Written> written;
+  std::string track_why =
+      s.is_ok() ? track_pages(t, seized, *block, plans, options, &candidate, &written) : "";
+  t.tracking = track_why.empty()
+                   ? "tracked: userfaultfd write-protection and PAGEMAP_SCAN"
+                   : "full images: " + track_why;
+  bool incr = s.is_ok() && track_why.empty() && prev.generation > 0 &&
+              prev.increments + 1 < options.full_every;
+  for (size_t k = 0; incr && k < prev.sources.size(); k++) {
+    struct stat st;
+    incr = ::stat(dir.image_path(prev.sources[k].generation).c_str(), &st) == 0;
+  }
+  // Each run of a tracked mapping, split into pages written and pages the
+  // previous images hold; the pages of signal frames are always written.
+  std::vector<std::vector<std::vector<Piece>>> pieces(plans.size());
+  std::vector<int64_t> base_of(prev.sources.size(), -1);
+  std::vector<format::BaseRef> bases;
+  for (size_t i = 0; incr && i < plans.size(); i++) {
+    if (!candidate[i] || !written[i].tracked || (frozen && parked[i])) continue;
+    std::vector<Span>& wp = written[i].pages;
+    for (const SignalFrame& f : frames) {
+      uint64_t lo = std::max(f.start & ~(kPage - 1), plans[i].info.start);
+      uint64_t hi = std::min((f.start + f.bytes.size() + kPage - 1) & ~(kPage - 1),
+                             plans[i].info.end);
+      if (lo < hi) wp.push_back({lo, hi});
+    }
+    std::sort(wp.begin(), wp.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
+    std::vector<Span> merged;
+    for (const Span& x : wp)
+      if (!merged.empty() && x.start <= merged.back().end)
+        merged.back().end = std::max(merged.back().end, x.end);
+      else
+        merged.push_back(x);
+    wp = std::move(merged);
+    pieces[i].resize(runs[i].size());
+    for (size_t j = 0; j < runs[i].size(); j++) {
+      split_run(runs[i][j].addr, runs[i][j].len, wp, prev, &pieces[i][j]);
+      for (const Piece& pc : pieces[i][j])
+        if (pc.ref && base_of[pc.source] < 0) {
+          base_of[pc.source] = int64_t(bases.size());
+          bases.push_back(prev.sources[pc.source]);
+        }
+    }
+  }
+  incr = incr && !bases.empty();
+  wo.increment = incr;
+  if (s.is_ok()) s = w.open(path, format::Kind::kProcess, gen, wo);
+  CKPT_RETURN_IF_ERROR(s);
+  auto rec = encode(pi);
+  s = w.record(format::kProcInfo, rec.data(), rec.size());
+  for (size_t i = 0; s.is_ok() && i < threads.size(); i++) {
+    rec = encode(threads[i]);
+    s = w.record(format::kProcThread, rec.data(), rec.size());
+  }
+  for (size_t i = 0; s.is_ok() && i < fds.size(); i++) {
+    rec = encode(fds[i]);
+    s = w.record(format::kProcFd, rec.data(), rec.size());
+  }
+  for (size_t k = 0; s.is_ok() && incr && k < bases.size(); k++) {
+    rec = format::encode_base(bases[k]);
+    s = w.record(format::kBase, rec.data(), rec.size());
+  }
   Snapshot snap;
   std::vector<uint8_t*> bufs;
   if (frozen && s.is_ok()) {
@@ -796,11 +951,28 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
   }
   double t1 = now_s();
   size_t k = 0;
+  uint64_t referred = 0;
   for (size_t i = 0; s.is_ok() && i < plans.size(); i++) {
     rec = encode(plans[i].info);
     s = w.record(format::kProcMapping, rec.data(), rec.size());
     for (size_t j = 0; s.is_ok() && j < runs[i].size(); j++) {
-      if (!frozen) {
+      if (incr && !pieces[i].empty()) {
+        // An increment's run: data for the pages written, data_ref records
+        // for the rest (format/chain.h).
+        PageWriter* from = frozen ? from_copy.get() : &pw;
+        s = pw.emit_head(runs[i][j]);
+        for (size_t k = 0; s.is_ok() && k < pieces[i][j].size(); k++) {
+          const Piece& pc = pieces[i][j][k];
+          if (!pc.ref) {
+            s = from->emit_body({pc.addr, pc.len}, nullptr);
+            continue;
+          }
+          rec = format::encode_data_ref(
+              {uint32_t(base_of[pc.source]), pc.offset, pc.skip, pc.len});
+          s = w.record(format::kDataRef, rec.data(), rec.size());
+          referred += pc.len;
+        }
+      } else if (!frozen) {
         s = pw.emit(runs[i][j], nullptr);  // straight from the parked program
       } else if (parked[i]) {
         s = pw.emit(runs[i][j], bufs[k]);
@@ -825,11 +997,18 @@ Status checkpoint_process(Target& t, format::JobDir& dir, const DumpOptions& opt
     seized.kill_stopped(options.end_on_success == t.pid);
     ::kill(options.end_on_success, SIGKILL);
   }
+  // What the next increment builds on: where each page of this image is.
+  if (track_why.empty() && index_image(path, &t.chain).is_ok())
+    t.chain.increments = incr ? prev.increments + 1 : 0;
+  else
+    t.chain = ChainState();
   dir.prune(options.keep);
   result->path = path;
   result->generation = gen;
   result->file_bytes = w.bytes_written();
-  result->memory_bytes = pw.bytes() + (from_copy ? from_copy->bytes() : 0);
+  result->increment = incr;
+  result->written_bytes = pw.bytes() + (from_copy ? from_copy->bytes() : 0);
+  result->memory_bytes = result->written_bytes + referred;
   result->pause_s = t1 - t0;
   result->warnings = std::move(warnings);
   result->total_s = now_s() - t0;

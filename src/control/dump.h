@@ -13,6 +13,7 @@
 
 #include <ckpt/status.hpp>
 
+#include "control/increment.h"
 #include "format/jobdir.h"
 
 namespace ckpt::control {
@@ -31,6 +32,13 @@ struct Target {
     long nr = -1;
   };
   std::map<pid_t, Syscall> last_syscall;
+  // The newest image this supervisor wrote, for the next increment
+  // (increment.h); generation 0 until there is one.
+  ChainState chain;
+  // How written pages are found: "" until the first checkpoint, then
+  // "tracked: ..." or "full images: WHY" (for `ckpt status`).
+  std::string tracking;
+  int track_fd = -1;  // the injected library's userfaultfd in the program, if any
 };
 
 struct DumpOptions {
@@ -45,12 +53,17 @@ struct DumpOptions {
   // A socket connected outside the job: fail the checkpoint (true), or
   // save it to come back closed, with a warning (false).
   bool refuse_external = false;
+  // Every how many checkpoints a full image is written; the others are
+  // increments on the previous image (1: every one is full).
+  int full_every = 8;
 };
 
 struct DumpResult {
   std::string path;
   uint64_t generation = 0;
   uint64_t file_bytes = 0, memory_bytes = 0;
+  bool increment = false;      // the image refers to earlier ones
+  uint64_t written_bytes = 0;  // page bytes the image holds itself
   double pause_s = 0, total_s = 0;
   std::vector<std::string> warnings;  // one line each, said at the checkpoint
 };

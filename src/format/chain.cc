@@ -1,5 +1,6 @@
 #include "format/chain.h"
 
+#include <errno.h>
 #include <xxhash.h>
 
 #include <cstdio>
@@ -49,12 +50,12 @@ Status decode_data_ref(const std::vector<uint8_t>& in, DataRef* d) {
   return Status::ok();
 }
 
-Status image_digest(ImageReader& r, uint64_t* digest, std::vector<BaseRef>* bases) {
+Status walk_image(ImageReader& r, uint64_t* digest,
+                  const std::function<Status(const RecordInfo&)>& each) {
   XXH3_state_t* st = XXH3_createState();
   if (!st) return Status::make(Code::kIo, ENOMEM, "cannot allocate a hash state");
   XXH3_64bits_reset_withSeed(st, r.header().created_ns);
   Status s;
-  std::vector<uint8_t> payload;
   for (;;) {
     RecordInfo ri;
     bool end = false;
@@ -67,17 +68,24 @@ Status image_digest(ImageReader& r, uint64_t* digest, std::vector<BaseRef>* base
     put_u64(h + 16, ri.raw);
     put_u64(h + 24, ri.payload_hash);
     XXH3_64bits_update(st, h, sizeof h);
-    if (ri.type == kBase && bases) {
-      BaseRef b;
-      s = r.read_payload(ri, &payload);
-      if (s.is_ok()) s = decode_base(payload, &b);
-      if (!s.is_ok()) break;
-      bases->push_back(b);
-    }
+    if (ri.type != kEnd && each) s = each(ri);
+    if (!s.is_ok()) break;
   }
   *digest = XXH3_64bits_digest(st);
   XXH3_freeState(st);
   return s;
+}
+
+Status image_digest(ImageReader& r, uint64_t* digest, std::vector<BaseRef>* bases) {
+  std::vector<uint8_t> payload;
+  return walk_image(r, digest, [&](const RecordInfo& ri) {
+    if (ri.type != kBase || !bases) return Status::ok();
+    BaseRef b;
+    CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
+    CKPT_RETURN_IF_ERROR(decode_base(payload, &b));
+    bases->push_back(b);
+    return Status::ok();
+  });
 }
 
 Status image_digest(const std::string& path, uint64_t* digest, std::vector<BaseRef>* bases) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,12 @@ std::vector<uint8_t> encode_data_ref(const DataRef& d);
 // kCorrupt naming the field for a payload no writer produces.
 Status decode_base(const std::vector<uint8_t>& in, BaseRef* b);
 Status decode_data_ref(const std::vector<uint8_t>& in, DataRef* d);
+
+// Reads every record header of r from where it stands to the end record,
+// calling each(record) for every one but the end record, and returns the
+// digest below.
+Status walk_image(ImageReader& r, uint64_t* digest,
+                  const std::function<Status(const RecordInfo&)>& each);
 
 // The digest that names an image to the images built on it: XXH3-64,
 // seeded with the file header's creation time, of bytes 0..31 of every

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "base/endian.h"
+#include "format/chain.h"
 
 namespace ckpt::format {
 
@@ -232,7 +233,8 @@ Status verify_image(const std::string& path, VerifyResult* out, bool owned_only)
   VerifyResult v;
   v.header = reader.header();
   v.file_bytes = reader.file_size();
-  std::vector<uint8_t> end_payload;
+  std::vector<uint8_t> end_payload, slice;
+  BaseSet bases;
   for (;;) {
     RecordInfo r;
     bool end = false;
@@ -249,6 +251,28 @@ Status verify_image(const std::string& path, VerifyResult* out, bool owned_only)
     CKPT_RETURN_IF_ERROR(reader.check_payload(r));
     v.records++;
     v.raw_bytes += r.raw;
+    // An increment: its bases must be the images it was built on, and every
+    // slice it takes from them must be there and sound (format/chain.h).
+    if (r.type == kBase) {
+      BaseRef b;
+      std::vector<uint8_t> payload;
+      CKPT_RETURN_IF_ERROR(reader.read_payload(r, &payload));
+      Status s = decode_base(payload, &b);
+      if (s.is_ok()) s = bases.add(path, b, owned_only);
+      if (!s.is_ok()) return Status::make(Code::kCorrupt, 0, "%s: %s", path.c_str(), s.message());
+      v.bases.push_back(b.generation);
+    } else if (r.type == kDataRef) {
+      DataRef d;
+      std::vector<uint8_t> payload;
+      CKPT_RETURN_IF_ERROR(reader.read_payload(r, &payload));
+      Status s = decode_data_ref(payload, &d);
+      if (s.is_ok()) {
+        slice.resize(d.len);
+        s = bases.read(d, slice.data());
+      }
+      if (!s.is_ok()) return Status::make(Code::kCorrupt, 0, "%s: %s", path.c_str(), s.message());
+      v.referred_bytes += d.len;
+    }
   }
   if (out) *out = v;
   return Status::ok();

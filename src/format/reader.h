@@ -91,12 +91,15 @@ struct VerifyResult {
   uint64_t records = 0;
   uint64_t raw_bytes = 0;
   uint64_t file_bytes = 0;
+  std::vector<uint64_t> bases;  // an increment: the generations it takes data from
+  uint64_t referred_bytes = 0;  // bytes it takes from them (each checked there)
 };
 
 // kCorrupt naming the field if `payload` is not a well-formed entry record.
 Status decode_entry(const std::vector<uint8_t>& payload, AppEntry* e);
 
-// Reads the whole image and checks every record: what `ckpt verify` does
+// Reads the whole image and checks every record, and for an increment its
+// bases and every slice it takes from them: what `ckpt verify` does
 // and what a restore does before it touches the program's memory.
 Status verify_image(const std::string& path, VerifyResult* out, bool owned_only = false);
 

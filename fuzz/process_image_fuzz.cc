@@ -31,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ckpt::Status s = ckpt::control::prepare_restore(path, &plan);
   ckpt::control::close_plan_fds(&plan);
   // What exec_restorer takes for granted in a plan that passed.
-  for (const ckpt::control::FdInfo& f : plan.fds)
+  for (const ckpt::control::FdInfo& f :
+       plan.procs.empty() ? std::vector<ckpt::control::FdInfo>{} : plan.procs[0].fds)
     if (s.is_ok() &&
         (f.fd < 0 || f.fd >= 1 << 20 || (f.kind == ckpt::control::FdKind::kInherited && f.fd > 2)))
       abort();

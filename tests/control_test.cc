@@ -133,8 +133,8 @@ TEST(ProcessImage, SeedImagesPrepareForRestore) {
     RestorePlan plan;
     Status s = prepare_restore(path, &plan);
     EXPECT_TRUE(s.is_ok()) << s.message();
-    EXPECT_EQ(plan.threads.size(), 3u);
-    EXPECT_EQ(plan.fds.size(), 14u);  // kinds 1-11
+    EXPECT_EQ(plan.procs.at(0).threads.size(), 3u);
+    EXPECT_EQ(plan.procs.at(0).fds.size(), 14u);  // kinds 1-11
     EXPECT_EQ(plan.memory_bytes, 5u * 4096);
     close_plan_fds(&plan);
     unlink(path.c_str());

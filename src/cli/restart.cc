@@ -47,7 +47,7 @@ int restart_job(control::SuperviseOptions o, const control::RestoreOptions& ro) 
   }
   // A namespace-mode image where namespaces cannot be had: said in full here
   // (a Status message is cut at 240 characters).
-  if (plan.info.pid_ns) {
+  if (plan.job.pid_ns) {
     control::Userns u = control::probe_userns();
     if (!u.ok) {
       control::close_plan_fds(&plan);

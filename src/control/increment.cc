@@ -14,6 +14,7 @@ Status index_image(const std::string& path, ChainState* out) {
   c.generation = r.header().generation;
   std::vector<uint8_t> payload;
   uint64_t cursor = 0;  // the next page address the data records fill
+  std::vector<PageHome>* pages = nullptr;  // the current process's
   uint64_t digest = 0;
   Status s = format::walk_image(r, &digest, [&](const format::RecordInfo& ri) {
     switch (ri.type) {
@@ -24,6 +25,13 @@ Status index_image(const std::string& path, ChainState* out) {
         c.sources.push_back(b);
         break;
       }
+      case format::kProcInfo: {
+        ProcInfo pi;
+        CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
+        CKPT_RETURN_IF_ERROR(decode(payload, &pi));
+        pages = &c.pages[pi.pid];
+        break;
+      }
       case format::kProcPages: {
         PagesInfo p;
         CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
@@ -32,7 +40,8 @@ Status index_image(const std::string& path, ChainState* out) {
         break;
       }
       case format::kData:
-        c.pages.push_back({cursor, ri.raw, ~0u, ri.offset, 0});  // ~0u: this image
+        if (!pages) return Status::make(Code::kCorrupt, 0, "data before a process record");
+        pages->push_back({cursor, ri.raw, ~0u, ri.offset, 0});  // ~0u: this image
         cursor += ri.raw;
         break;
       case format::kDataRef: {
@@ -41,7 +50,8 @@ Status index_image(const std::string& path, ChainState* out) {
         CKPT_RETURN_IF_ERROR(format::decode_data_ref(payload, &d));
         if (d.base >= c.sources.size())
           return Status::make(Code::kCorrupt, 0, "a data_ref names an unknown base");
-        c.pages.push_back({cursor, d.len, d.base, d.offset, d.skip});
+        if (!pages) return Status::make(Code::kCorrupt, 0, "data before a process record");
+        pages->push_back({cursor, d.len, d.base, d.offset, d.skip});
         cursor += d.len;
         break;
       }
@@ -52,22 +62,22 @@ Status index_image(const std::string& path, ChainState* out) {
   CKPT_RETURN_IF_ERROR(s);
   uint32_t self = uint32_t(c.sources.size());
   c.sources.push_back({c.generation, digest});
-  for (PageHome& h : c.pages)
-    if (h.source == ~0u) h.source = self;
-  // Shared memory and other pages never referred to can repeat an address
-  // range only in a malformed image; keep the first.
-  std::sort(c.pages.begin(), c.pages.end(),
-            [](const PageHome& a, const PageHome& b) { return a.addr < b.addr; });
+  for (auto& [pid, homes] : c.pages) {
+    for (PageHome& h : homes)
+      if (h.source == ~0u) h.source = self;
+    std::sort(homes.begin(), homes.end(),
+              [](const PageHome& a, const PageHome& b) { return a.addr < b.addr; });
+  }
   *out = std::move(c);
   return Status::ok();
 }
 
 void split_run(uint64_t addr, uint64_t len, const std::vector<Span>& written,
-               const ChainState& prev, std::vector<Piece>* out) {
+               const std::vector<PageHome>& homes, std::vector<Piece>* out) {
   const uint64_t end = addr + len;
   auto w = std::upper_bound(written.begin(), written.end(), addr,
                             [](uint64_t a, const Span& s) { return a < s.end; });
-  auto h = std::upper_bound(prev.pages.begin(), prev.pages.end(), addr,
+  auto h = std::upper_bound(homes.begin(), homes.end(), addr,
                             [](uint64_t a, const PageHome& p) { return a < p.addr + p.len; });
   auto add = [&](uint64_t a, uint64_t n, const PageHome* home) {
     if (n == 0) return;
@@ -88,15 +98,15 @@ void split_run(uint64_t addr, uint64_t len, const std::vector<Span>& written,
   };
   for (uint64_t at = addr; at < end;) {
     while (w != written.end() && w->end <= at) ++w;
-    while (h != prev.pages.end() && h->addr + h->len <= at) ++h;
+    while (h != homes.end() && h->addr + h->len <= at) ++h;
     bool dirty = w != written.end() && w->start <= at;
-    bool home = h != prev.pages.end() && h->addr <= at;
+    bool home = h != homes.end() && h->addr <= at;
     if (dirty || !home) {
       // Written up to the end of the written span, or up to the next page
       // the previous image holds.
       uint64_t stop = end;
       if (dirty) stop = std::min(stop, w->end);
-      else if (h != prev.pages.end()) stop = std::min(stop, h->addr);
+      else if (h != homes.end()) stop = std::min(stop, h->addr);
       if (!dirty && w != written.end()) stop = std::min(stop, w->start);
       add(at, stop - at, nullptr);
       at = stop;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,9 @@ struct PageHome {
 struct ChainState {
   uint64_t generation = 0;                // the image described; 0: none (next is full)
   std::vector<format::BaseRef> sources;  // images that hold its data, itself included
-  std::vector<PageHome> pages;            // ascending, disjoint
+  // Per process, by its pid as it sees itself (PROC_INFO.pid): ascending,
+  // disjoint.
+  std::map<int32_t, std::vector<PageHome>> pages;
   int increments = 0;                     // increments since its full image
 };
 
@@ -48,6 +51,6 @@ struct Piece {
 // others are written. Pieces of one kind are as long as possible; a
 // referred piece never spans two data records.
 void split_run(uint64_t addr, uint64_t len, const std::vector<Span>& written,
-               const ChainState& prev, std::vector<Piece>* out);
+               const std::vector<PageHome>& homes, std::vector<Piece>* out);
 
 }  // namespace ckpt::control

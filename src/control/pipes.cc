@@ -1,5 +1,7 @@
 #include "control/pipes.h"
 
+#include "control/sockets.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -160,8 +162,8 @@ Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f) {
   return st;
 }
 
-bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<int, int>* ends,
-                 std::string* error) {
+bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<uint64_t, int>* pipe_ends,
+                 std::map<uint64_t, int>* sockets_out, std::string* error) {
   auto high = [&](int fd) {
     int h = ::fcntl(fd, F_DUPFD_CLOEXEC, above);
     ::close(fd);
@@ -186,7 +188,8 @@ bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<int, int>* 
           *error = "cannot queue the bytes in flight of descriptor " + std::to_string(f.fd);
           return false;
         }
-      (*ends)[f.fd] = (f.open_flags & O_ACCMODE) == O_RDONLY ? it->second.first : it->second.second;
+      (*pipe_ends)[f.ino << 1] = it->second.first;
+      (*pipe_ends)[f.ino << 1 | 1] = it->second.second;
     } else if (f.kind == FdKind::kUnixPair && !sockets.count(f.ino)) {
       int sv[2];
       if (::socketpair(AF_UNIX, int(f.sock_type) | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -197,11 +200,14 @@ bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<int, int>* 
       sockets[f.peer] = high(sv[1]);
     }
   }
-  // What was queued for one end is sent again by its peer, message by message.
+  // Other sockets: bound or listening again, or closed (sockets.h).
   for (const FdInfo& f : fds) {
-    if (f.kind != FdKind::kUnixPair) continue;
-    (*ends)[f.fd] = sockets[f.ino];
+    if (f.kind != FdKind::kSocket || sockets.count(f.ino)) continue;
+    int s = make_socket(f, error);
+    if (s < 0) return false;
+    sockets[f.ino] = high(s);
   }
+  *sockets_out = sockets;
   std::set<uint64_t> sent;
   for (const FdInfo& f : fds) {
     if (f.kind != FdKind::kUnixPair || !sent.insert(f.ino).second) continue;
@@ -234,8 +240,11 @@ const char* check_pipes(const std::vector<FdInfo>& fds) {
         return "a socket pair of an unknown type";
       if (f.peer == f.ino) return "a socket that is its own peer";
       auto [it, fresh] = socks.emplace(f.ino, &f);
-      if (!fresh && (it->second->peer != f.peer || it->second->queued != f.queued))
+      // Held by several descriptors: its queue is saved with one of them.
+      if (!fresh && (it->second->peer != f.peer || it->second->sock_type != f.sock_type ||
+                     (!f.queued.empty() && !it->second->queued.empty())))
         return "one socket recorded two ways";
+      if (!fresh && !f.queued.empty()) it->second = &f;
     } else if (!f.queued.empty() || f.peer || (f.sock_type && f.kind != FdKind::kSocket)) {
       return "queued bytes on a descriptor that holds none";
     }

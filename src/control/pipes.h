@@ -39,12 +39,13 @@ Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out);
 // (peeked, not consumed). pidfd: the program's, for pidfd_getfd.
 Status capture_unix_pair(int pidfd, const UnixSocket& s, FdInfo* f);
 
-// At restart, in the process about to exec the restorer: makes every pipe
-// and socket pair of fds once, with its queued bytes, and returns per
-// descriptor number the descriptor (at or above `above`) to dup into place.
-// On failure, *error says why.
-bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<int, int>* ends,
-                 std::string* error);
+// At restart, before the job's processes exist: makes every pipe, socket
+// pair and other socket of the job's descriptors once, with its queued
+// bytes, at or above `above`, close-on-exec. pipe_ends: by inode * 2 + 0
+// for the read end, + 1 for the write end; sockets: by inode. On failure,
+// *error says why.
+bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<uint64_t, int>* pipe_ends,
+                 std::map<uint64_t, int>* sockets, std::string* error);
 
 // The image's checks of these descriptors (hostile images): nullptr if sound.
 const char* check_pipes(const std::vector<FdInfo>& fds);

@@ -116,6 +116,58 @@ void get_slot(Dec& d, inject::ThreadSlot* s) {
 
 }  // namespace
 
+std::vector<uint8_t> encode(const JobInfo& v) {
+  Enc e;
+  e.u32(v.version);
+  e.u32(v.pid_ns);
+  e.u32(uint32_t(v.root));
+  e.u32(v.processes);
+  return e.out;
+}
+
+Status decode(const std::vector<uint8_t>& in, JobInfo* v) {
+  Dec d(in, "job");
+  v->version = d.u32("version");
+  d.check(v->version == 1, "version");
+  v->pid_ns = d.u32("pid_ns");
+  d.check(v->pid_ns <= 1, "pid_ns");
+  v->root = int32_t(d.u32("root"));
+  d.check(v->root > 0 && v->root <= (1 << 22), "root");
+  v->processes = d.u32("processes");
+  d.check(v->processes >= 1 && v->processes <= 65536, "processes");
+  return d.status();
+}
+
+std::vector<uint8_t> encode(const TaskInfo& v) {
+  Enc e;
+  e.u32(uint32_t(v.pid));
+  e.u32(uint32_t(v.ppid));
+  e.u32(uint32_t(v.pgid));
+  e.u32(uint32_t(v.sid));
+  e.u32(uint32_t(v.state));
+  e.u32(uint32_t(v.exit_status));
+  return e.out;
+}
+
+Status decode(const std::vector<uint8_t>& in, TaskInfo* v) {
+  Dec d(in, "task");
+  constexpr int32_t kMaxPid = 1 << 22;  // pid_max's ceiling
+  v->pid = int32_t(d.u32("pid"));
+  d.check(v->pid > 0 && v->pid <= kMaxPid, "pid");
+  v->ppid = int32_t(d.u32("ppid"));
+  d.check(v->ppid >= 0 && v->ppid <= kMaxPid, "ppid");
+  v->pgid = int32_t(d.u32("pgid"));
+  d.check(v->pgid >= 0 && v->pgid <= kMaxPid, "pgid");
+  v->sid = int32_t(d.u32("sid"));
+  d.check(v->sid >= 0 && v->sid <= kMaxPid, "sid");
+  uint32_t state = d.u32("state");
+  d.check(state == 1 || state == 2, "state");
+  v->state = TaskState(state);
+  v->exit_status = int32_t(d.u32("exit_status"));
+  d.check(v->exit_status >= 0 && v->exit_status <= 0xffff, "exit_status");
+  return d.status();
+}
+
 std::vector<uint8_t> encode(const ProcInfo& v) {
   Enc e;
   e.u32(v.format_version);
@@ -224,9 +276,13 @@ std::vector<uint8_t> encode(const MappingInfo& v) {
   e.u64(v.size);
   e.u64(v.mtime_ns);
   e.str(v.path);
-  if (v.has_hash) {
-    e.u64(v.hash.hi);
-    e.u64(v.hash.lo);
+  if (v.has_hash || v.object) {
+    e.u64(v.has_hash ? v.hash.hi : 0);
+    e.u64(v.has_hash ? v.hash.lo : 0);
+  }
+  if (v.object) {
+    e.u32(v.has_hash ? 1 : 0);
+    e.u64(v.object);
   }
   return e.out;
 }
@@ -253,6 +309,13 @@ Status decode(const std::vector<uint8_t>& in, MappingInfo* v) {
   if (v->has_hash) {
     v->hash.hi = d.u64("hash");
     v->hash.lo = d.u64("hash");
+  }
+  if (d.more()) {  // shared memory: whether the hash above is one, and the object
+    uint32_t hashed = d.u32("hashed");
+    d.check(hashed <= 1, "hashed");
+    v->has_hash = hashed == 1;
+    v->object = d.u64("object");
+    d.check(v->object > 0 && v->kind == MapKind::kMemfd, "object");
   }
   return d.status();
 }
@@ -294,6 +357,7 @@ std::vector<uint8_t> encode(const FdInfo& v) {
   e.u32(v.sock_family);
   e.u32(v.sock_state);
   e.str(v.addr);
+  e.u64(v.ofd);
   return e.out;
 }
 
@@ -322,6 +386,10 @@ Status decode(const std::vector<uint8_t>& in, FdInfo* v) {
     v->sock_family = d.u32("sock_family");
     v->sock_state = d.u32("sock_state");
     v->addr = d.str("addr");
+  }
+  if (d.more()) {
+    v->ofd = d.u64("ofd");
+    d.check(v->ofd == 0 || v->kind == FdKind::kFile, "ofd");
   }
   return d.status();
 }

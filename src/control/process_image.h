@@ -41,6 +41,29 @@ struct ProcInfo {
   ContentHash exe_hash;
 };
 
+// The whole job (JOB, first in a job image): how many processes follow and
+// which one is the root. An image without it is a job of one process.
+struct JobInfo {
+  uint32_t version = 1;
+  uint32_t pid_ns = 0;     // 1: the job ran in its own user+pid namespace
+  int32_t root = 0;        // the root's pid (as the job saw it)
+  uint32_t processes = 0;  // TASK records that follow
+};
+
+enum class TaskState : uint32_t {
+  kLive = 1,    // has a process section
+  kZombie = 2,  // exited, not yet waited for by its parent: exit_status
+};
+
+// One process of the job (TASK): its place in the tree. Pids are as the
+// job saw them; 0 for a group or session outside the job's namespace
+// (inherited from `ckpt run`, and from `ckpt restart` at restart).
+struct TaskInfo {
+  int32_t pid = 0, ppid = 0, pgid = 0, sid = 0;
+  TaskState state = TaskState::kLive;
+  int32_t exit_status = 0;  // a zombie's wait status (as waitpid reports it)
+};
+
 struct ThreadInfo {
   inject::ThreadSlot slot{};
   uint64_t sigpending = 0;
@@ -64,6 +87,11 @@ struct MappingInfo {
   // For kFile: the file's content (appended field, as has_exe_hash).
   bool has_hash = false;
   ContentHash hash;
+  // Shared memory that several mappings (of one process or several) map:
+  // the same object id is one object at restart (appended field; 0: none).
+  // Its pages are saved with the first mapping of it in the image that
+  // covers them; later mappings carry no page data for those.
+  uint64_t object = 0;
 };
 
 struct PagesInfo {
@@ -101,8 +129,14 @@ struct FdInfo {
   // kPipe: the bytes in flight (on the pipe's first descriptor only);
   // kUnixPair: the messages queued for this end, oldest first.
   std::vector<std::string> queued;
+  // kFile: the open file description, shared by every descriptor of the
+  // job that has the same id (dup, fork): one offset at restart
+  // (appended field; 0: a description of its own).
+  uint64_t ofd = 0;
 };
 
+std::vector<uint8_t> encode(const JobInfo& v);
+std::vector<uint8_t> encode(const TaskInfo& v);
 std::vector<uint8_t> encode(const ProcInfo& v);
 std::vector<uint8_t> encode(const ThreadInfo& v);
 std::vector<uint8_t> encode(const MappingInfo& v);
@@ -111,6 +145,8 @@ std::vector<uint8_t> encode(const FdInfo& v);
 
 // kCorrupt naming the record and its first bad field ("bad mapping record
 // (field end)"): one that does not fit, or a value no writer produces.
+Status decode(const std::vector<uint8_t>& in, JobInfo* v);
+Status decode(const std::vector<uint8_t>& in, TaskInfo* v);
 Status decode(const std::vector<uint8_t>& in, ProcInfo* v);
 Status decode(const std::vector<uint8_t>& in, ThreadInfo* v);
 Status decode(const std::vector<uint8_t>& in, MappingInfo* v);

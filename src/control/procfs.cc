@@ -157,4 +157,23 @@ Status mem_write(pid_t pid, uint64_t addr, const void* buf, size_t n) {
   return Status::ok();
 }
 
+std::vector<pid_t> list_children(pid_t pid) {
+  std::vector<pid_t> out;
+  for (pid_t task : list_tasks(pid)) {
+    std::string kids;
+    if (!read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(task) + "/children",
+                   &kids)
+             .is_ok())
+      continue;
+    for (const char* p = kids.c_str(); *p;) {
+      char* end;
+      long kid = std::strtol(p, &end, 10);
+      if (end == p) break;
+      p = end;
+      if (kid > 0) out.push_back(pid_t(kid));
+    }
+  }
+  return out;
+}
+
 }  // namespace ckpt::control

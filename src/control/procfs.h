@@ -22,6 +22,8 @@ struct MapLine {
 Status read_text(const std::string& path, std::string* out);
 Status read_maps(pid_t pid, std::vector<MapLine>* out);
 std::vector<pid_t> list_tasks(pid_t pid);
+// The children of every thread of pid (/proc/PID/task/TID/children).
+std::vector<pid_t> list_children(pid_t pid);
 // Start addresses of the mappings a forked child does not get as they are
 // (VmFlags "dc": MADV_DONTFORK; "wf": MADV_WIPEONFORK), from /proc/PID/smaps.
 Status read_fork_exempt(pid_t pid, std::vector<uint64_t>* starts);

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include "control/pipes.h"
@@ -70,6 +71,7 @@ uint64_t max_map_count() {
   return uint64_t(x);
 }
 constexpr size_t kMaxFds = 65536;
+constexpr size_t kMaxProcesses = 65536;
 constexpr int32_t kMaxFdNumber = 1 << 20;  // fs.nr_open's default
 
 // The paths an image names come from /proc (readlink): absolute and
@@ -160,6 +162,10 @@ long find_mapping(const std::vector<MappingInfo>& maps, uint64_t addr, uint64_t 
   --it;
   if (addr + n < addr || addr + n > it->end) return -1;
   return long(it - maps.begin());
+}
+
+uint64_t pipe_key(const FdInfo& f) {
+  return f.ino << 1 | ((f.open_flags & O_ACCMODE) == O_RDONLY ? 0 : 1);
 }
 
 void write_err(int fd, const std::string& s) {
@@ -383,225 +389,50 @@ Status unpack_all(const format::ImageReader& r, const std::vector<Packed>& packe
   return Status::ok();
 }
 
-}  // namespace
-
-Status prepare_restore(const std::string& image_path, RestorePlan* plan,
-                       const RestoreOptions& options) {
-  plan->image = image_path;
-  format::ImageReader r;
-  CKPT_RETURN_IF_ERROR(r.open(image_path, /*owned_only=*/true));
-  plan->generation = r.header().generation;
-  if (r.header().kind != format::Kind::kProcess)
-    return Status::make(Code::kInvalid, 0,
-                        "%s holds application state (libckpt), not a process: the program "
-                        "restores it itself when started again",
-                        image_path.c_str());
-  int mfd = ::memfd_create("ckpt-restore", MFD_CLOEXEC);
-  if (mfd < 0) return Status::make(Code::kIo, errno, "memfd_create");
-  plan->args_fd = mfd;
-  // The file the reader checks is the file the restorer reads.
-  plan->image_fd = ::fcntl(r.fd(), F_DUPFD_CLOEXEC, 3);
-  if (plan->image_fd < 0)
-    return Status::make(Code::kIo, errno, "cannot keep %s open", image_path.c_str());
-
+// Reads the records of one process section, then (finish_section) checks
+// it as a whole and writes its restorer's argument block.
+struct Section {
+  ProcessPlan* proc = nullptr;
+  int mfd = -1;  // proc->args_fd
   std::vector<MappingInfo> maps;
   std::vector<restore::RRun> runs;
   std::vector<bool> has_data;
-  bool have_info = false;
   bool have_special[restore::kSpecialCount] = {};
-  const uint64_t floor = mmap_floor();
-  const uint64_t map_cap = max_map_count();
-  struct sysinfo si = {};
-  uint64_t memory_cap = ~0ull;
-  if (::sysinfo(&si) == 0)
-    memory_cap =
-        (uint64_t(si.totalram) + uint64_t(si.totalswap)) * std::max<uint64_t>(si.mem_unit, 1);
   uint64_t cursor = kPage;
   std::vector<Packed> packed;
-  std::vector<uint8_t> payload, ref_buf;
-  format::BaseSet bases;
-  format::RecordInfo ri;
-  bool end = false;
-  for (;;) {
-    CKPT_RETURN_IF_ERROR(r.next(&ri, &end));
-    if (end || ri.type == format::kEnd) break;
-    auto bad = [&](const char* what) {
-      return Status::make(Code::kCorrupt, 0, "%s: %s at offset %llu", image_path.c_str(), what,
-                          (unsigned long long)ri.offset);
-    };
-    // A record that does not decode: which record and field, and where.
-    auto undecodable = [&](const Status& s) { return bad(s.message()); };
-    if (ri.type == format::kData) return bad("data without a PAGES record");
-    if (!have_info && ri.type != format::kProcInfo) return bad("no process record first");
-    CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
-    switch (ri.type) {
-      case format::kProcInfo:
-        if (have_info) return bad("a second process record");
-        if (Status s = decode(payload, &plan->info); !s) return undecodable(s);
-        if (plan->info.uid != ::getuid())
-          return Status::make(Code::kInvalid, 0,
-                              "%s is the image of another user's process (uid %u); only its "
-                              "owner can restart it",
-                              image_path.c_str(), plan->info.uid);
-        have_info = true;
-        if (const char* why = check_info(plan->info, floor)) return bad(why);
-        break;
-      case format::kBase: {
-        format::BaseRef b;
-        if (Status s = format::decode_base(payload, &b); !s) return undecodable(s);
-        if (b.generation >= r.header().generation) return bad("a base that is not older");
-        if (bases.size() >= 4096) return bad("more than 4096 bases");
-        if (Status s = bases.add(image_path, b, /*owned_only=*/true); !s)
-          return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), s.message());
-        break;
-      }
-      case format::kProcThread: {
-        ThreadInfo t;
-        if (Status s = decode(payload, &t); !s) return undecodable(s);
-        if (plan->threads.size() >= restore::kMaxThreads)
-          return bad("more threads than ckpt restores (4096)");
-        plan->threads.push_back(t);
-        break;
-      }
-      case format::kProcFd: {
-        FdInfo f;
-        if (Status s = decode(payload, &f); !s) return undecodable(s);
-        if (plan->fds.size() >= kMaxFds) return bad("more descriptors than ckpt restores (65536)");
-        if (const char* why = check_fd(f, plan->fds)) return bad(why);
-        plan->fds.push_back(f);
-        break;
-      }
-      case format::kProcMapping: {
-        MappingInfo m;
-        if (Status s = decode(payload, &m); !s) return undecodable(s);
-        if (maps.size() >= map_cap)
-          return bad("more mappings than the kernel allows (vm.max_map_count)");
-        if (m.start % kPage || m.end % kPage || m.start >= m.end)
-          return bad("a mapping that is empty, reversed or not page aligned");
-        if (m.start < floor || m.end > kUserTop)
-          return bad("a mapping outside the user address space");
-        if (!maps.empty() && m.start < maps.back().end) return bad("overlapping mappings");
-        if (m.end > restore::kRestorerBase &&
-            m.start < restore::kRestorerBase + restore::kReservedSize)
-          return bad("a mapping in the restorer's reserved range");
-        if (m.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC))
-          return bad("unknown protection bits");
-        if (m.flags & ~(restore::kMapShared | restore::kMapGrowsDown | restore::kMapMemfd))
-          return bad("unknown mapping flags");
-        if ((m.flags & restore::kMapMemfd) &&
-            (m.kind != MapKind::kMemfd || !(m.flags & restore::kMapShared)))
-          return bad("memfd flag on a mapping that is not shared memory");
-        if (m.pgoff % kPage || m.pgoff > (1ull << 60)) return bad("a bad file offset in a mapping");
-        switch (m.kind) {
-          case MapKind::kAnon:
-          case MapKind::kMemfd: break;
-          case MapKind::kFile:
-            if (!canonical_path(m.path))
-              return bad("a mapped file's path is not absolute and canonical");
-            CKPT_RETURN_IF_ERROR(check_file(
-                m.path, {m.ino, m.size, m.mtime_ns, m.has_hash ? &m.hash : nullptr}, options,
-                (m.flags & restore::kMapShared) && (m.prot & PROT_WRITE) ? O_RDWR : O_RDONLY));
-            break;
-          case MapKind::kSpecial:
-            if (m.special < 1 || m.special >= restore::kSpecialCount || have_special[m.special])
-              return bad("an unknown or repeated kernel mapping");
-            have_special[m.special] = true;
-            break;
-          default: return bad("an unknown kind of mapping");
-        }
-        maps.push_back(std::move(m));
-        has_data.push_back(false);
-        break;
-      }
-      case format::kProcPages: {
-        PagesInfo p;
-        if (Status s = decode(payload, &p); !s) return undecodable(s);
-        if (p.addr % kPage || p.len % kPage || p.len == 0) return bad("pages not page aligned");
-        if (maps.empty() || p.addr < maps.back().start || p.addr + p.len < p.addr ||
-            p.addr + p.len > maps.back().end || maps.back().kind == MapKind::kSpecial)
-          return bad("pages outside their mapping");
-        if (plan->memory_bytes + p.len > memory_cap)
-          return bad("more memory than this machine has (RAM and swap)");
-        if (!runs.empty() && runs.back().addr + runs.back().len > p.addr)
-          return bad("overlapping pages");
-        has_data.back() = true;
-        // Each DATA record becomes a run of its own: stored bytes are checked
-        // here and read by the restorer straight from the image into place;
-        // compressed ones are unpacked into the memfd.
-        uint64_t got = 0;
-        while (got < p.len) {
-          CKPT_RETURN_IF_ERROR(r.next(&ri, &end));
-          if (!end && ri.type == format::kDataRef) {
-            // Pages an earlier image holds (format/chain.h): checked there
-            // and copied into the memfd, as unpacked data is.
-            format::DataRef d;
-            CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
-            if (Status s = format::decode_data_ref(payload, &d); !s) return undecodable(s);
-            if (d.len > p.len - got) return bad("too much page data");
-            ref_buf.resize(d.len);
-            if (Status s = bases.read(d, ref_buf.data()); !s)
-              return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), s.message());
-            CKPT_RETURN_IF_ERROR(pwrite_all(mfd, ref_buf.data(), d.len, cursor));
-            runs.push_back({p.addr + got, d.len, cursor, 0});
-            cursor += (d.len + kPage - 1) & ~(kPage - 1);
-            got += d.len;
-            continue;
-          }
-          if (end || ri.type != format::kData) return bad("missing page data");
-          if (ri.raw == 0 || ri.raw > p.len - got) return bad("too much page data");
-          if (!(ri.flags & format::kFlagZstd)) {
-            if (ri.stored != ri.raw) return bad("bad page data length");
-            CKPT_RETURN_IF_ERROR(r.check_payload(ri));
-            runs.push_back({p.addr + got, ri.raw, ri.offset + format::kRecordHeaderSize,
-                            restore::kRunFromImage});
-          } else {
-            uint64_t span = (ri.raw + kPage - 1) & ~(kPage - 1);
-            if (::ftruncate(mfd, off_t(cursor + span)) != 0)
-              return Status::make(Code::kIo, errno, "cannot unpack the image into memory");
-            packed.push_back({ri, cursor});  // unpacked below, on every core
-            runs.push_back({p.addr + got, ri.raw, cursor, 0});
-            cursor += span;
-          }
-          got += ri.raw;
-        }
-        plan->memory_bytes += p.len;
-        break;
-      }
-      default:
-        if (!(ri.flags & format::kFlagSkippable))
-          return Status::make(Code::kUnsupported, 0,
-                              "%s needs a newer ckpt (unknown record type %u)", image_path.c_str(),
-                              ri.type);
-    }
-  }
-  if (!have_info)
-    return Status::make(Code::kCorrupt, 0, "%s has no process record", image_path.c_str());
-  CKPT_RETURN_IF_ERROR(unpack_all(r, packed, mfd));
-  if (plan->threads.empty())
+};
+
+Status finish_section(const format::ImageReader& r, const std::string& image_path,
+                      const RestoreOptions& options, RestorePlan* plan, Section* sec) {
+  ProcessPlan* cur = sec->proc;
+  std::vector<MappingInfo>& maps = sec->maps;
+  std::vector<restore::RRun>& runs = sec->runs;
+  const std::vector<bool>& has_data = sec->has_data;
+  CKPT_RETURN_IF_ERROR(unpack_all(r, sec->packed, sec->mfd));
+  if (cur->threads.empty())
     return Status::make(Code::kCorrupt, 0, "%s has no threads", image_path.c_str());
-  if (const char* why = check_pipes(plan->fds))
+  if (const char* why = check_pipes(cur->fds))
     return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), why);
-  if (const char* why = check_threads(plan->threads, maps))
+  if (const char* why = check_threads(cur->threads, maps))
     return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), why);
-  if (plan->info.block_addr && find_mapping(maps, plan->info.block_addr, 8) < 0)
+  if (cur->info.block_addr && find_mapping(maps, cur->info.block_addr, 8) < 0)
     return Status::make(Code::kCorrupt, 0, "%s: the injected library's block is outside memory",
                         image_path.c_str());
-  for (const FdInfo& f : plan->fds)
+  for (const FdInfo& f : cur->fds)
     if (f.kind == FdKind::kFile || f.kind == FdKind::kDevice)
       CKPT_RETURN_IF_ERROR(check_fd_file(f));
-  if (!plan->info.exe.empty() && plan->info.exe_ino)
-    CKPT_RETURN_IF_ERROR(
-        check_file(plan->info.exe,
-                   {plan->info.exe_ino, plan->info.exe_size, plan->info.exe_mtime_ns,
-                    plan->info.has_exe_hash ? &plan->info.exe_hash : nullptr},
-                   options));
+  if (!cur->info.exe.empty() && cur->info.exe_ino)
+    CKPT_RETURN_IF_ERROR(check_file(cur->info.exe,
+                                    {cur->info.exe_ino, cur->info.exe_size, cur->info.exe_mtime_ns,
+                                     cur->info.has_exe_hash ? &cur->info.exe_hash : nullptr},
+                                    options));
 
   // The metadata, after the page data.
   restore::RHeader h;
   std::memset(&h, 0, sizeof h);
   h.magic = restore::kArgsMagic;
   h.version = restore::kArgsVersion;
-  h.flags = plan->info.pid_ns ? restore::kArgsSetTid | restore::kArgsDropCaps : 0;
+  h.flags = cur->info.pid_ns ? restore::kArgsSetTid | restore::kArgsDropCaps : 0;
   std::vector<uint8_t> meta;
   std::string strings(1, '\0');
   std::vector<restore::RMap> rmaps;
@@ -619,7 +450,16 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
     rm.prot = m.prot;
     rm.flags = m.flags;
     if (m.kind == MapKind::kAnon) rm.flags |= restore::kMapAnon;
-    if (m.kind == MapKind::kMemfd) rm.flags |= restore::kMapMemfd;
+    if (m.kind == MapKind::kMemfd && !m.object) rm.flags |= restore::kMapMemfd;
+    if (m.object) {
+      // Made once for the job (tree_restore.h), given at OBJ_BASE + index.
+      auto at = std::find(cur->objects.begin(), cur->objects.end(), m.object);
+      if (at == cur->objects.end()) at = cur->objects.insert(at, m.object);
+      rm.flags |= restore::kMapObject;
+      rm.path_off = uint32_t(at - cur->objects.begin());
+      uint64_t& size = plan->shm_size[m.object];
+      size = std::max(size, m.pgoff + (m.end - m.start));
+    }
     if (has_data[i]) rm.flags |= restore::kMapHasData;
     if (m.kind == MapKind::kFile) {
       rm.path_off = uint32_t(strings.size());
@@ -638,16 +478,16 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
   h.nmaps = uint32_t(rmaps.size());
   h.maps_off = append(rmaps.data(), rmaps.size() * sizeof(restore::RMap));
   std::vector<restore::RThread> rthreads;
-  for (const ThreadInfo& t : plan->threads) rthreads.push_back(t.slot);
+  for (const ThreadInfo& t : cur->threads) rthreads.push_back(t.slot);
   h.nthreads = uint32_t(rthreads.size());
   h.threads_off = append(rthreads.data(), rthreads.size() * sizeof(restore::RThread));
   std::vector<uint64_t> pending;
-  for (const ThreadInfo& t : plan->threads) pending.push_back(t.sigpending);
+  for (const ThreadInfo& t : cur->threads) pending.push_back(t.sigpending);
   h.thread_pending_off = append(pending.data(), pending.size() * 8);
   h.nruns = uint32_t(runs.size());
   h.runs_off = append(runs.data(), runs.size() * sizeof(restore::RRun));
   std::vector<int32_t> cloexec;
-  for (const FdInfo& f : plan->fds)
+  for (const FdInfo& f : cur->fds)
     if (f.cloexec) cloexec.push_back(f.fd);
   h.ncloexec = uint32_t(cloexec.size());
   h.cloexec_off = append(cloexec.data(), cloexec.size() * 4);
@@ -655,66 +495,413 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
   if (meta.size() > restore::kMaxMeta)
     return Status::make(Code::kCorrupt, 0, "%s: more metadata than the restorer takes (128 MiB)",
                         image_path.c_str());
-  h.meta_off = cursor;
+  h.nobjects = uint32_t(cur->objects.size());
+  h.meta_off = sec->cursor;
   h.meta_size = meta.size();
-  std::memcpy(h.mm, plan->info.mm, sizeof h.mm);
-  size_t words = std::min<size_t>(plan->info.auxv.size(), 64);
-  if (words) std::memcpy(h.auxv, plan->info.auxv.data(), words * 8);  // data() may be null
+  std::memcpy(h.mm, cur->info.mm, sizeof h.mm);
+  size_t words = std::min<size_t>(cur->info.auxv.size(), 64);
+  if (words) std::memcpy(h.auxv, cur->info.auxv.data(), words * 8);  // data() may be null
   h.auxv_words = uint32_t(words);
-  std::memcpy(h.actions, plan->info.actions, sizeof h.actions);
-  std::memcpy(h.itimers, plan->info.itimers, sizeof h.itimers);
-  h.sigpending = plan->info.sigpending;
-  CKPT_RETURN_IF_ERROR(pwrite_all(mfd, meta.data(), meta.size(), cursor));
-  CKPT_RETURN_IF_ERROR(pwrite_all(mfd, &h, sizeof h, 0));
+  std::memcpy(h.actions, cur->info.actions, sizeof h.actions);
+  std::memcpy(h.itimers, cur->info.itimers, sizeof h.itimers);
+  h.sigpending = cur->info.sigpending;
+  CKPT_RETURN_IF_ERROR(pwrite_all(sec->mfd, meta.data(), meta.size(), sec->cursor));
+  CKPT_RETURN_IF_ERROR(pwrite_all(sec->mfd, &h, sizeof h, 0));
   return Status::ok();
 }
 
-void close_plan_fds(RestorePlan* plan) {
-  if (plan->args_fd >= 0) ::close(plan->args_fd);
-  if (plan->image_fd >= 0) ::close(plan->image_fd);
-  plan->args_fd = plan->image_fd = -1;
+// The job as a whole (docs/process-tree.md, decision 5, step 1): a tree
+// with one root, every parent present, no pid twice, no cycle, sessions and
+// groups led by processes of the job, one process section per live task in
+// task order, and descriptors whose shared objects agree. An image without
+// a JOB record is a job of one process.
+const char* check_job(RestorePlan* plan) {
+  if (plan->tasks.empty()) {
+    if (plan->job.processes) return "a job record without its tasks";
+    if (plan->procs.size() != 1) return "several processes without a job record";
+    TaskInfo t;
+    t.pid = plan->procs[0].info.pid;
+    plan->tasks.push_back(t);
+    plan->job.processes = 1;
+    plan->job.root = t.pid;
+    plan->job.pid_ns = plan->procs[0].info.pid_ns;
+  }
+  if (plan->tasks.size() != plan->job.processes) return "fewer tasks than the job has";
+  std::map<int32_t, const TaskInfo*> by_pid;
+  for (const TaskInfo& t : plan->tasks)
+    if (!by_pid.emplace(t.pid, &t).second) return "two processes with one pid";
+  if (plan->tasks[0].pid != plan->job.root || plan->tasks[0].state != TaskState::kLive)
+    return "a job whose first task is not its root";
+  size_t k = 0;
+  for (const TaskInfo& t : plan->tasks) {
+    if (t.ppid > 1 && !by_pid.count(t.ppid)) return "a process whose parent is not in the job";
+    if (t.ppid > 1 && by_pid[t.ppid]->state != TaskState::kLive)
+      return "a process whose parent has exited";
+    if (t.sid > 0 && !by_pid.count(t.sid)) return "a session whose leader is not in the job";
+    if (t.pgid > 0 && !by_pid.count(t.pgid))
+      return "a process group whose leader is not in the job";
+    // Walking up the parents must end at the init or ckpt, in fewer steps
+    // than there are processes.
+    const TaskInfo* up = &t;
+    for (size_t steps = 0; up->ppid > 1; steps++) {
+      if (steps > plan->tasks.size()) return "a cycle of parents";
+      up = by_pid[up->ppid];
+    }
+    if (t.state != TaskState::kLive) continue;
+    if (k >= plan->procs.size() || plan->procs[k].info.pid != t.pid)
+      return "process sections that do not match the tasks";
+    plan->procs[k++].task = t;
+  }
+  if (k != plan->procs.size()) return "more process sections than live tasks";
+  for (const ProcessPlan& p : plan->procs)
+    if (p.info.pid_ns != plan->job.pid_ns) return "processes of one job in different modes";
+  if (plan->tasks.size() > 1 && !plan->job.pid_ns)
+    return "a process tree taken without a namespace";
+  // Shared objects across the processes.
+  std::vector<FdInfo> all;
+  std::map<uint64_t, const FdInfo*> ofds;
+  for (const ProcessPlan& p : plan->procs)
+    for (const FdInfo& f : p.fds) {
+      all.push_back(f);
+      if (!f.ofd) continue;
+      auto [it, fresh] = ofds.emplace(f.ofd, &f);
+      if (!fresh && (it->second->path != f.path || it->second->open_flags != f.open_flags ||
+                     it->second->pos != f.pos))
+        return "one open file description recorded two ways";
+    }
+  if (const char* why = check_pipes(all)) return why;
+  for (const auto& [id, size] : plan->shm_size)
+    if (size > (1ull << 44)) return "an impossible size of shared memory";
+  return nullptr;
 }
 
-void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err_fd,
-                   int report_fd) {
+}  // namespace
+
+Status prepare_restore(const std::string& image_path, RestorePlan* plan,
+                       const RestoreOptions& options) {
+  plan->image = image_path;
+  format::ImageReader r;
+  CKPT_RETURN_IF_ERROR(r.open(image_path, /*owned_only=*/true));
+  plan->generation = r.header().generation;
+  if (r.header().kind != format::Kind::kProcess)
+    return Status::make(Code::kInvalid, 0,
+                        "%s holds application state (libckpt), not a process: the program "
+                        "restores it itself when started again",
+                        image_path.c_str());
+  // The file the reader checks is the file the restorer reads.
+  plan->image_fd = ::fcntl(r.fd(), F_DUPFD_CLOEXEC, 3);
+  if (plan->image_fd < 0)
+    return Status::make(Code::kIo, errno, "cannot keep %s open", image_path.c_str());
+
+  std::unique_ptr<Section> sec;
+  bool have_job = false;
+  const uint64_t floor = mmap_floor();
+  const uint64_t map_cap = max_map_count();
+  struct sysinfo si = {};
+  uint64_t memory_cap = ~0ull;
+  if (::sysinfo(&si) == 0)
+    memory_cap =
+        (uint64_t(si.totalram) + uint64_t(si.totalswap)) * std::max<uint64_t>(si.mem_unit, 1);
+  std::vector<uint8_t> payload, ref_buf;
+  format::BaseSet bases;
+  format::RecordInfo ri;
+  bool end = false;
+  for (;;) {
+    CKPT_RETURN_IF_ERROR(r.next(&ri, &end));
+    if (end || ri.type == format::kEnd) break;
+    auto bad = [&](const char* what) {
+      return Status::make(Code::kCorrupt, 0, "%s: %s at offset %llu", image_path.c_str(), what,
+                          (unsigned long long)ri.offset);
+    };
+    // A record that does not decode: which record and field, and where.
+    auto undecodable = [&](const Status& s) { return bad(s.message()); };
+    if (ri.type == format::kData) return bad("data without a PAGES record");
+    bool head = ri.type == format::kProcJob || ri.type == format::kProcTask ||
+                ri.type == format::kBase;
+    if (!sec && !head && ri.type != format::kProcInfo) return bad("no process record first");
+    if (sec && head) return bad("a job record after a process section");
+    CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
+    ProcessPlan* cur = sec ? sec->proc : nullptr;
+    switch (ri.type) {
+      case format::kProcJob:
+        if (have_job || !plan->tasks.empty()) return bad("a job record that is not first");
+        if (Status s = decode(payload, &plan->job); !s) return undecodable(s);
+        have_job = true;
+        break;
+      case format::kProcTask: {
+        if (!have_job) return bad("a task record without a job record");
+        TaskInfo t;
+        if (Status s = decode(payload, &t); !s) return undecodable(s);
+        if (plan->tasks.size() >= plan->job.processes) return bad("more tasks than the job has");
+        plan->tasks.push_back(t);
+        break;
+      }
+      case format::kBase: {
+        format::BaseRef b;
+        if (Status s = format::decode_base(payload, &b); !s) return undecodable(s);
+        if (b.generation >= r.header().generation) return bad("a base that is not older");
+        if (bases.size() >= 4096) return bad("more than 4096 bases");
+        if (Status s = bases.add(image_path, b, /*owned_only=*/true); !s)
+          return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), s.message());
+        break;
+      }
+      case format::kProcInfo:
+        if (sec) {
+          CKPT_RETURN_IF_ERROR(finish_section(r, image_path, options, plan, sec.get()));
+          sec.reset();
+        }
+        if (plan->procs.size() >= kMaxProcesses) return bad("more processes than ckpt restores");
+        plan->procs.emplace_back();
+        sec = std::make_unique<Section>();
+        sec->proc = cur = &plan->procs.back();
+        sec->mfd = ::memfd_create("ckpt-restore", MFD_CLOEXEC);
+        if (sec->mfd < 0) return Status::make(Code::kIo, errno, "memfd_create");
+        cur->args_fd = sec->mfd;
+        if (Status s = decode(payload, &cur->info); !s) return undecodable(s);
+        if (cur->info.uid != ::getuid())
+          return Status::make(Code::kInvalid, 0,
+                              "%s is the image of another user's process (uid %u); only its "
+                              "owner can restart it",
+                              image_path.c_str(), cur->info.uid);
+        if (const char* why = check_info(cur->info, floor)) return bad(why);
+        break;
+      case format::kProcThread: {
+        ThreadInfo t;
+        if (Status s = decode(payload, &t); !s) return undecodable(s);
+        if (cur->threads.size() >= restore::kMaxThreads)
+          return bad("more threads than ckpt restores (4096)");
+        cur->threads.push_back(t);
+        break;
+      }
+      case format::kProcFd: {
+        FdInfo f;
+        if (Status s = decode(payload, &f); !s) return undecodable(s);
+        if (cur->fds.size() >= kMaxFds) return bad("more descriptors than ckpt restores (65536)");
+        if (const char* why = check_fd(f, cur->fds)) return bad(why);
+        cur->fds.push_back(f);
+        break;
+      }
+      case format::kProcMapping: {
+        MappingInfo m;
+        if (Status s = decode(payload, &m); !s) return undecodable(s);
+        if (sec->maps.size() >= map_cap)
+          return bad("more mappings than the kernel allows (vm.max_map_count)");
+        if (m.start % kPage || m.end % kPage || m.start >= m.end)
+          return bad("a mapping that is empty, reversed or not page aligned");
+        if (m.start < floor || m.end > kUserTop)
+          return bad("a mapping outside the user address space");
+        if (!sec->maps.empty() && m.start < sec->maps.back().end)
+          return bad("overlapping mappings");
+        if (m.end > restore::kRestorerBase &&
+            m.start < restore::kRestorerBase + restore::kReservedSize)
+          return bad("a mapping in the restorer's reserved range");
+        if (m.prot & ~uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC))
+          return bad("unknown protection bits");
+        if (m.flags & ~(restore::kMapShared | restore::kMapGrowsDown | restore::kMapMemfd))
+          return bad("unknown mapping flags");
+        if (m.object && !(m.flags & restore::kMapShared))
+          return bad("a private mapping of shared memory");
+        if ((m.flags & restore::kMapMemfd) &&
+            (m.kind != MapKind::kMemfd || !(m.flags & restore::kMapShared)))
+          return bad("memfd flag on a mapping that is not shared memory");
+        if (m.pgoff % kPage || m.pgoff > (1ull << 60)) return bad("a bad file offset in a mapping");
+        switch (m.kind) {
+          case MapKind::kAnon:
+          case MapKind::kMemfd: break;
+          case MapKind::kFile:
+            if (!canonical_path(m.path))
+              return bad("a mapped file's path is not absolute and canonical");
+            CKPT_RETURN_IF_ERROR(check_file(
+                m.path, {m.ino, m.size, m.mtime_ns, m.has_hash ? &m.hash : nullptr}, options,
+                (m.flags & restore::kMapShared) && (m.prot & PROT_WRITE) ? O_RDWR : O_RDONLY));
+            break;
+          case MapKind::kSpecial:
+            if (m.special < 1 || m.special >= restore::kSpecialCount ||
+                sec->have_special[m.special])
+              return bad("an unknown or repeated kernel mapping");
+            sec->have_special[m.special] = true;
+            break;
+          default: return bad("an unknown kind of mapping");
+        }
+        sec->maps.push_back(std::move(m));
+        sec->has_data.push_back(false);
+        break;
+      }
+      case format::kProcPages: {
+        PagesInfo p;
+        if (Status s = decode(payload, &p); !s) return undecodable(s);
+        if (p.addr % kPage || p.len % kPage || p.len == 0) return bad("pages not page aligned");
+        if (sec->maps.empty() || p.addr < sec->maps.back().start || p.addr + p.len < p.addr ||
+            p.addr + p.len > sec->maps.back().end || sec->maps.back().kind == MapKind::kSpecial)
+          return bad("pages outside their mapping");
+        if (plan->memory_bytes + p.len > memory_cap)
+          return bad("more memory than this machine has (RAM and swap)");
+        if (!sec->runs.empty() && sec->runs.back().addr + sec->runs.back().len > p.addr)
+          return bad("overlapping pages");
+        sec->has_data.back() = true;
+        // Each DATA record becomes a run of its own: stored bytes are checked
+        // here and read by the restorer straight from the image into place;
+        // compressed ones are unpacked into the memfd.
+        uint64_t got = 0;
+        while (got < p.len) {
+          CKPT_RETURN_IF_ERROR(r.next(&ri, &end));
+          if (!end && ri.type == format::kDataRef) {
+            // Pages an earlier image holds (format/chain.h): checked there
+            // and copied into the memfd, as unpacked data is.
+            format::DataRef d;
+            CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
+            if (Status s = format::decode_data_ref(payload, &d); !s) return undecodable(s);
+            if (d.len > p.len - got) return bad("too much page data");
+            ref_buf.resize(d.len);
+            if (Status s = bases.read(d, ref_buf.data()); !s)
+              return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), s.message());
+            CKPT_RETURN_IF_ERROR(pwrite_all(sec->mfd, ref_buf.data(), d.len, sec->cursor));
+            sec->runs.push_back({p.addr + got, d.len, sec->cursor, 0});
+            sec->cursor += (d.len + kPage - 1) & ~(kPage - 1);
+            got += d.len;
+            continue;
+          }
+          if (end || ri.type != format::kData) return bad("missing page data");
+          if (ri.raw == 0 || ri.raw > p.len - got) return bad("too much page data");
+          if (!(ri.flags & format::kFlagZstd)) {
+            if (ri.stored != ri.raw) return bad("bad page data length");
+            CKPT_RETURN_IF_ERROR(r.check_payload(ri));
+            sec->runs.push_back({p.addr + got, ri.raw, ri.offset + format::kRecordHeaderSize,
+                                 restore::kRunFromImage});
+          } else {
+            uint64_t span = (ri.raw + kPage - 1) & ~(kPage - 1);
+            if (::ftruncate(sec->mfd, off_t(sec->cursor + span)) != 0)
+              return Status::make(Code::kIo, errno, "cannot unpack the image into memory");
+            sec->packed.push_back({ri, sec->cursor});  // unpacked below, on every core
+            sec->runs.push_back({p.addr + got, ri.raw, sec->cursor, 0});
+            sec->cursor += span;
+          }
+          got += ri.raw;
+        }
+        plan->memory_bytes += p.len;
+        cur->memory_bytes += p.len;
+        break;
+      }
+      default:
+        if (!(ri.flags & format::kFlagSkippable))
+          return Status::make(Code::kUnsupported, 0,
+                              "%s needs a newer ckpt (unknown record type %u)", image_path.c_str(),
+                              ri.type);
+    }
+  }
+  if (!sec) return Status::make(Code::kCorrupt, 0, "%s has no process record", image_path.c_str());
+  CKPT_RETURN_IF_ERROR(finish_section(r, image_path, options, plan, sec.get()));
+  if (const char* why = check_job(plan))
+    return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), why);
+  return Status::ok();
+}
+
+bool cut_to_checkpoint(const FdInfo& f, int fd, std::string* why) {
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_ino != f.ino) return true;
+  // Output written after the checkpoint would be written again: cut it,
+  // but only in the very file (device and inode) the program had open for
+  // writing, and only the bytes beyond its size then.
+  bool writable = (f.open_flags & O_ACCMODE) != O_RDONLY;
+  if (writable && uint64_t(st.st_dev) == f.dev && uint64_t(st.st_size) > f.size &&
+      ::ftruncate(fd, off_t(f.size)) != 0) {
+    *why = "cannot cut " + f.path + " back to its size at the checkpoint";
+    return false;
+  }
+  if (!(f.open_flags & O_APPEND)) ::lseek(fd, off_t(f.pos), SEEK_SET);
+  return true;
+}
+
+int reopen_file(const FdInfo& f, std::string* why) {
+  unsigned flags = f.open_flags & ~unsigned(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
+  // Never created or truncated (flags), never through a final symlink,
+  // never blocking (a FIFO put in a file's place); then the recorded flags.
+  int fd = ::open(f.path.c_str(), int(flags) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    *why = "cannot reopen " + f.path + " as descriptor " + std::to_string(f.fd) + ": " +
+           std::strerror(errno);
+    return -1;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 ||
+      !(f.kind == FdKind::kFile ? S_ISREG(st.st_mode) : S_ISCHR(st.st_mode))) {
+    ::close(fd);
+    *why = f.path + " (descriptor " + std::to_string(f.fd) +
+           ") is no longer what it was at the checkpoint: refused";
+    return -1;
+  }
+  ::fcntl(fd, F_SETFL, int(flags));
+  if (f.kind == FdKind::kFile) {
+    if (st.st_ino == f.ino) {
+      if (!cut_to_checkpoint(f, fd, why)) {
+        ::close(fd);
+        return -1;
+      }
+    } else {
+      ::lseek(fd, off_t(f.pos), SEEK_SET);
+    }
+  }
+  return fd;
+}
+
+void close_plan_fds(RestorePlan* plan) {
+  for (ProcessPlan& p : plan->procs) {
+    if (p.args_fd >= 0) ::close(p.args_fd);
+    p.args_fd = -1;
+  }
+  if (plan->image_fd >= 0) ::close(plan->image_fd);
+  plan->image_fd = -1;
+}
+
+void exec_restorer(const RestorePlan& plan, const ProcessPlan& p, const RestorerRun& run) {
   int maxfd = 2;
-  for (const FdInfo& f : plan.fds) maxfd = std::max(maxfd, f.fd);
+  for (const FdInfo& f : p.fds) maxfd = std::max(maxfd, f.fd);
   int high = maxfd + 1;
-  int a = ::fcntl(plan.args_fd, F_DUPFD, high);
-  int e = ::fcntl(err_fd, F_DUPFD, high);
+  int a = ::fcntl(p.args_fd, F_DUPFD, high);
+  int e = ::fcntl(run.err_fd, F_DUPFD, high);
   int img = plan.image_fd >= 0 ? ::fcntl(plan.image_fd, F_DUPFD, high) : -1;
+  int ready = run.ready_fd >= 0 ? ::fcntl(run.ready_fd, F_DUPFD, high) : -1;
+  int go = run.go_fd >= 0 ? ::fcntl(run.go_fd, F_DUPFD, high) : -1;
   // The program's executable, for /proc/self/exe (the restorer closes it).
   int x = -1;
-  if (!plan.info.exe.empty()) {
-    int t = ::open(plan.info.exe.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!p.info.exe.empty()) {
+    int t = ::open(p.info.exe.c_str(), O_RDONLY | O_CLOEXEC);
     if (t >= 0) {
       x = ::fcntl(t, F_DUPFD, high);
       ::close(t);
     }
   }
-  int report = ::fcntl(report_fd, F_DUPFD_CLOEXEC, high);
+  int report = ::fcntl(run.report_fd, F_DUPFD_CLOEXEC, high);
   int stdio[3];
   for (int k = 0; k < 3; k++) stdio[k] = ::fcntl(k, F_DUPFD_CLOEXEC, high);
   if (a < 0 || e < 0) {
-    write_err(err_fd, "cannot prepare descriptors for the restorer");
+    write_err(run.err_fd, "cannot prepare descriptors for the restorer");
     _exit(127);
   }
-  // Pipes and socket pairs, each made once with its queued bytes.
-  std::map<int, int> pipe_ends;
+  // Shared memory for the restorer, at consecutive numbers above all of ours.
+  int obj_base = std::max({a, e, img, ready, go, x, report, stdio[0], stdio[1], stdio[2]}) + 1;
+  for (const auto* m : {run.pipe_ends, run.sockets, run.descriptions, run.shared_memory})
+    if (m)
+      for (const auto& [key, fd] : *m) obj_base = std::max(obj_base, fd + 1);
+  for (size_t k = 0; k < p.objects.size(); k++) {
+    auto it = run.shared_memory ? run.shared_memory->find(p.objects[k])
+                                : decltype(run.shared_memory->end()){};
+    if (!run.shared_memory || it == run.shared_memory->end() ||
+        ::dup2(it->second, obj_base + int(k)) < 0) {
+      write_err(e, "cannot pass shared memory to the restorer");
+      _exit(127);
+    }
+  }
   std::string why;
-  if (!build_pipes(plan.fds, high, &pipe_ends, &why)) {
-    write_err(e, why);
-    _exit(127);
-  }
   std::vector<bool> target(size_t(high), false);
   // Epoll sets last: their interest lists name the other descriptors.
   std::vector<const FdInfo*> order;
-  for (const FdInfo& f : plan.fds)
+  for (const FdInfo& f : p.fds)
     if (f.kind != FdKind::kEpoll) order.push_back(&f);
-  for (const FdInfo& f : plan.fds)
+  for (const FdInfo& f : p.fds)
     if (f.kind == FdKind::kEpoll) order.push_back(&f);
   std::vector<int> replaced, inherited;
-  for (const FdInfo& f : plan.fds) {
+  for (const FdInfo& f : p.fds) {
     if (f.kind == FdKind::kOther) replaced.push_back(f.fd);
     if (f.kind == FdKind::kInherited) inherited.push_back(f.fd);
   }
@@ -723,30 +910,20 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
     int src = -1;
     bool opened = false;
     unsigned flags = f.open_flags & ~unsigned(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY);
-    bool writable = (f.open_flags & O_ACCMODE) != O_RDONLY;
     switch (f.kind) {
       case FdKind::kInherited: src = stdio[f.fd]; break;
       case FdKind::kReport: src = report; break;
       case FdKind::kFile:
       case FdKind::kDevice:
-        // Never created or truncated (flags), never through a final symlink,
-        // never blocking (a FIFO put in a file's place); then the recorded flags.
-        src = ::open(f.path.c_str(), int(flags) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (f.ofd && run.descriptions && run.descriptions->count(f.ofd)) {
+          src = run.descriptions->at(f.ofd);  // opened, placed and cut once for the job
+          break;
+        }
+        src = reopen_file(f, &why);
         opened = true;
         if (src < 0) {
-          write_err(e, "cannot reopen " + f.path + " as descriptor " + std::to_string(f.fd) + ": " +
-                           std::strerror(errno));
+          write_err(e, why);
           _exit(127);
-        }
-        {
-          struct stat fst;
-          if (::fstat(src, &fst) != 0 ||
-              !(f.kind == FdKind::kFile ? S_ISREG(fst.st_mode) : S_ISCHR(fst.st_mode))) {
-            write_err(e, f.path + " (descriptor " + std::to_string(f.fd) +
-                             ") is no longer what it was at the checkpoint: refused");
-            _exit(127);
-          }
-          ::fcntl(src, F_SETFL, int(flags));
         }
         break;
       case FdKind::kEventfd:
@@ -766,18 +943,18 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
       }
       case FdKind::kPipe:
       case FdKind::kUnixPair:
-        src = pipe_ends[f.fd];
-        ::fcntl(src, F_SETFL, int(flags));
-        break;
-      case FdKind::kSocket:
-        src = make_socket(f, &why);
-        opened = true;
-        if (src < 0) {
-          write_err(e, why);
+      case FdKind::kSocket: {
+        const std::map<uint64_t, int>* m = f.kind == FdKind::kPipe ? run.pipe_ends : run.sockets;
+        uint64_t key = f.kind == FdKind::kPipe ? pipe_key(f) : f.ino;
+        auto it = m ? m->find(key) : std::map<uint64_t, int>::const_iterator{};
+        if (!m || it == m->end()) {
+          write_err(e, "descriptor " + std::to_string(f.fd) + " (" + f.path + ") was not rebuilt");
           _exit(127);
         }
+        src = it->second;
         ::fcntl(src, F_SETFL, int(flags));
         break;
+      }
       case FdKind::kOther:
         src = ::open("/dev/null", O_RDWR | O_CLOEXEC);
         opened = true;
@@ -785,20 +962,9 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
                          ") cannot be restored; it now refers to /dev/null");
         break;
     }
-    struct stat st;
-    if (src >= 0 && (f.kind == FdKind::kFile || f.kind == FdKind::kInherited) &&
-        ::fstat(src, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == f.ino) {
-      // Output written after the checkpoint would be written again: cut it,
-      // but only in the very file (device and inode) the program had open
-      // for writing, and only the bytes beyond its size then.
-      if (writable && uint64_t(st.st_dev) == f.dev && uint64_t(st.st_size) > f.size &&
-          ::ftruncate(src, off_t(f.size)) != 0) {
-        write_err(e, "cannot cut " + f.path + " back to its size at the checkpoint");
-        _exit(127);
-      }
-      if (!(f.open_flags & O_APPEND)) ::lseek(src, off_t(f.pos), SEEK_SET);
-    } else if (f.kind == FdKind::kFile && src >= 0) {
-      ::lseek(src, off_t(f.pos), SEEK_SET);
+    if (f.kind == FdKind::kInherited && !cut_to_checkpoint(f, src, &why)) {
+      write_err(e, why);
+      _exit(127);
     }
     if (src != f.fd && ::dup3(src, f.fd, 0) < 0) {
       write_err(e, "cannot restore descriptor " + std::to_string(f.fd));
@@ -810,17 +976,23 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
   }
   for (int fd = 0; fd < high; fd++)
     if (!target[size_t(fd)]) ::close(fd);
-  // a and e are the lowest numbers >= high; everything above them goes.
-  int top = std::max(std::max(std::max(a, e), x), img);
+  // What the restorer is given; everything else above goes (the job's
+  // objects are close-on-exec too).
+  int top = std::max({a, e, x, img, ready, go, obj_base + int(p.objects.size()) - 1});
+  for (int fd = high; fd <= top; fd++) {
+    bool keep = fd == a || fd == e || fd == x || fd == img || fd == ready || fd == go ||
+                (fd >= obj_base && fd < obj_base + int(p.objects.size()));
+    if (!keep) ::close(fd);
+  }
   ::close_range(unsigned(top + 1), ~0u, 0);
-  if (::chdir(plan.info.cwd.c_str()) != 0) {
-    write_err(e, "cannot enter the program's working directory " + plan.info.cwd + ": " +
+  if (::chdir(p.info.cwd.c_str()) != 0) {
+    write_err(e, "cannot enter the program's working directory " + p.info.cwd + ": " +
                      std::strerror(errno));
     _exit(127);
   }
-  ::umask(mode_t(plan.info.umask));
+  ::umask(mode_t(p.info.umask));
   for (int res = 0; res < 16; res++) {
-    struct rlimit rl = {plan.info.rlimits[res][0], plan.info.rlimits[res][1]};
+    struct rlimit rl = {p.info.rlimits[res][0], p.info.rlimits[res][1]};
     if (::setrlimit(__rlimit_resource(res), &rl) != 0) {
       // A hard limit cannot be raised without privilege: keep ours, apply the soft one.
       struct rlimit cur;
@@ -832,12 +1004,20 @@ void exec_restorer(const RestorePlan& plan, const std::string& restorer, int err
     }
   }
   std::string sa = std::to_string(a), se = std::to_string(e), sx = std::to_string(x),
-              si = std::to_string(img);
-  char* argv[] = {
-      const_cast<char*>(restorer.c_str()), sa.data(), se.data(), sx.data(), si.data(), nullptr};
+              si = std::to_string(img), so = std::to_string(obj_base), sr = std::to_string(ready),
+              sg = std::to_string(go);
+  char* argv[] = {const_cast<char*>(run.restorer.c_str()),
+                  sa.data(),
+                  se.data(),
+                  sx.data(),
+                  si.data(),
+                  so.data(),
+                  sr.data(),
+                  sg.data(),
+                  nullptr};
   char* envp[] = {nullptr};
-  ::execve(restorer.c_str(), argv, envp);
-  write_err(e, "cannot run the restorer " + restorer + ": " + std::strerror(errno));
+  ::execve(run.restorer.c_str(), argv, envp);
+  write_err(e, "cannot run the restorer " + run.restorer + ": " + std::strerror(errno));
   _exit(127);
 }
 

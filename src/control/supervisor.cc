@@ -14,12 +14,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 
 #include "control/procfs.h"
 #include "control/protocol.h"
+#include "control/tree_restore.h"
 #include "control/userns.h"
 #include "inject/inject_abi.h"
 #include "restore/restore_abi.h"
@@ -106,26 +108,6 @@ bool write_proc(pid_t pid, const char* file, const std::string& text) {
   return ok;
 }
 
-// Capabilities the restorer needs in its user namespace: set_tid for clone3
-// (CAP_SYS_ADMIN) and PR_SET_MM (CAP_SYS_RESOURCE). Passed through exec as
-// ambient capabilities; the restorer drops all of them before the program runs.
-void raise_ambient_caps() {
-  const int caps[] = {21 /*CAP_SYS_ADMIN*/, 24 /*CAP_SYS_RESOURCE*/, 40 /*CAP_CHECKPOINT_RESTORE*/};
-  struct {
-    uint32_t version;
-    int pid;
-  } hdr = {restore::kCapVersion, 0};
-  struct {
-    uint32_t effective, permitted, inheritable;
-  } data[2] = {};
-  if (::syscall(SYS_capget, &hdr, data) != 0) return;
-  for (int c : caps) data[c / 32].inheritable |= 1u << (c % 32);
-  data[0].inheritable &= data[0].permitted;
-  data[1].inheritable &= data[1].permitted;
-  if (::syscall(SYS_capset, &hdr, data) != 0) return;
-  for (int c : caps) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
-}
-
 // pid 1 of the job's pid namespace: reaps, and ends with the program. Its
 // own exit status cannot say "killed by a signal" (pid 1 cannot kill itself
 // with one), so the program's raw wait status goes to the supervisor first.
@@ -159,8 +141,8 @@ Supervisor::Supervisor(const SuperviseOptions& options) : options_(options) {
   for (int k = 0; k < 3; k++) {
     struct stat st;
     if (::fstat(k, &st) == 0) {
-      target_.stdio_dev[k] = st.st_dev;
-      target_.stdio_ino[k] = st.st_ino;
+      target_.fds.stdio_dev[k] = st.st_dev;
+      target_.fds.stdio_ino[k] = st.st_ino;
     }
   }
 }
@@ -200,8 +182,10 @@ Status Supervisor::open_job() {
   return Status::ok();
 }
 
-Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, bool keep_caps) {
+Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, bool keep_caps,
+                         const std::function<pid_t()>& in_init, pid_t inner_root) {
   target_.pid_ns = false;
+  target_.init = 0;
   if (want_ns) {
     // Tried first in a throw-away child: where the namespace can be created
     // but not used to restore tids (AppArmor on Ubuntu 24.04), a job started
@@ -233,7 +217,8 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
       reset_child_signals();
       char c;
       if (::read(go[0], &c, 1) != 1) _exit(127);
-      pid_t program = ::fork();
+      pid_t program = in_init ? in_init() : ::fork();
+      if (program < 0) _exit(127);  // in_init said why
       if (program == 0) {
         if (keep_caps) raise_ambient_caps();
         exec_child();
@@ -267,15 +252,18 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
       }
       ::close(go[1]);
       ::close(ready[0]);
-      std::string children;
-      std::string path =
-          "/proc/" + std::to_string(init) + "/task/" + std::to_string(init) + "/children";
-      for (int i = 0; i < 2000 && children.empty(); i++) {
-        (void)read_text(path, &children);
-        if (children.empty()) ::usleep(1000);
-      }
+      // The program: the init's child (the one with the root's pid, when
+      // the init rebuilt a tree).
       child_ = init;
-      target_.pid = pid_t(std::atoi(children.c_str()));
+      target_.pid = 0;
+      for (int i = 0; i < 2000 && target_.pid <= 0; i++) {
+        for (pid_t kid : list_children(init))
+          if (inner_root <= 0 ||
+              inner_pid("/proc/" + std::to_string(kid) + "/status") == inner_root)
+            target_.pid = kid;
+        if (target_.pid <= 0) ::usleep(1000);
+      }
+      target_.init = init;
       target_.pid_ns = true;
       if (target_.pid <= 0) return Status::make(Code::kIo, 0, "the program did not start");
       record_mode();
@@ -360,7 +348,7 @@ Status Supervisor::launch(const std::vector<std::string>& argv) {
   report_fd_ = p[0];
   ::fcntl(report_fd_, F_SETFL, O_NONBLOCK);
   struct stat st;
-  if (::fstat(report_fd_, &st) == 0) target_.report_ino = st.st_ino;
+  if (::fstat(report_fd_, &st) == 0) target_.fds.report_ino = st.st_ino;
   return s;
 }
 
@@ -369,39 +357,65 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   if (!exists(restorer))
     return Status::make(Code::kNotFound, 0, "cannot find %s (is ckpt installed completely?)",
                         restorer.c_str());
-  bool ns = plan.info.pid_ns != 0;
+  bool ns = plan.job.pid_ns != 0;
   if (!ns) mode_why_ = "the image was taken in no-namespace mode";
-  int msg[2], rep[2];
-  if (::pipe2(msg, O_CLOEXEC) != 0 || ::pipe2(rep, O_CLOEXEC) != 0)
+  int msg[2], rep[2], ready[2], go[2];
+  if (::pipe2(msg, O_CLOEXEC) != 0 || ::pipe2(rep, O_CLOEXEC) != 0 ||
+      ::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0)
     return Status::make(Code::kIo, errno, "pipe");
-  Status s = spawn([&] { exec_restorer(plan, restorer, msg[1], rep[1]); }, ns, ns);
+  TreeRun run;
+  run.restorer = restorer;
+  run.err_fd = msg[1];
+  run.report_fd = rep[1];
+  run.ready_fd = ready[1];
+  run.go_fd = go[0];
+  Status s = ns ? spawn([] {}, true, true, [&] { return build_tree(plan, run); }, plan.job.root)
+                : spawn([&] { become_process(plan, run); }, false, false);
   if (!had_state_) state_.started = unix_now();  // an image of a ckpt that kept no state
   state_.runs = state_.runs > 0 ? state_.runs + 1 : 1;
   state_.phase = Phase::kRunning;
   state_.exit_status = -1;
   state_.signal = 0;
-  if (!s.is_ok()) record_failure(std::string("restart failed: ") + s.message(), true);
-  else save_state();
-  ::close(msg[1]);
-  ::close(rep[1]);
+  for (int fd : {msg[1], rep[1], ready[1], go[0]}) ::close(fd);
   report_fd_ = rep[0];
   ::fcntl(report_fd_, F_SETFL, O_NONBLOCK);
   struct stat st;
-  if (::fstat(report_fd_, &st) == 0) target_.report_ino = st.st_ino;
+  if (::fstat(report_fd_, &st) == 0) target_.fds.report_ino = st.st_ino;
   ::fcntl(msg[0], F_SETFL, O_NONBLOCK);
   restore_fd_ = msg[0];
   close_plan_fds(&plan);
-  target_.block_addr = plan.info.block_addr;
+  target_.block_addr = plan.root().block_addr;
+  // The job's barrier: once every process's memory is in place, all go on.
+  size_t waiting = plan.procs.size();
+  while (s.is_ok() && waiting > 0 && !restore_failed_) {
+    pollfd p[2] = {{ready[0], POLLIN, 0}, {restore_fd_, POLLIN, 0}};
+    int n = ::poll(p, restore_fd_ >= 0 ? 2 : 1, 1000);
+    if (n < 0 && errno != EINTR) break;
+    if (p[1].revents) drain_restore_messages();
+    if (p[0].revents & POLLIN) {
+      char buf[256];
+      ssize_t got = ::read(ready[0], buf, std::min(sizeof buf, waiting));
+      if (got > 0) waiting -= size_t(got);
+    }
+    siginfo_t si = {};
+    if (::waitid(P_PID, id_t(child_), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0)
+      break;  // the job ended: finish() says why
+  }
+  ::close(ready[0]);
+  if (waiting > 0 && s.is_ok() && child_ > 0) ::kill(child_, SIGKILL);
+  ::close(go[1]);
+  if (!s.is_ok()) record_failure(std::string("restart failed: ") + s.message(), true);
+  else save_state();
   return s;
 }
 
 Status Supervisor::checkpoint(DumpResult* result, bool stop) {
   // Right after `ckpt run` the program may not have loaded the library yet:
   // give it a moment (a static program never will).
-  for (int waited_ms = 0; target_.block_addr == 0 && report_fd_ >= 0 && waited_ms < 2000;
-       waited_ms += 20) {
+  for (int waited_ms = 0; target_.block_addr == 0 && waited_ms < 2000; waited_ms += 20) {
+    if (find_block(target_.pid, &target_.block_addr).is_ok()) break;
     pollfd p = {report_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 20) > 0) read_reports();
+    if (::poll(&p, report_fd_ >= 0 ? 1 : 0, 20) > 0) read_reports();
   }
   if (target_.block_addr == 0)
     return Status::make(Code::kUnsupported, 0,
@@ -425,7 +439,7 @@ Status Supervisor::checkpoint(DumpResult* result, bool stop) {
   o.refuse_external = options_.refuse_external;
   o.keep = options_.keep;
   o.full_every = options_.full_every;
-  Status s = checkpoint_process(target_, dir_, o, result);
+  Status s = checkpoint_job(target_, dir_, o, result);
   if (!target_.tracking.empty() && target_.tracking != state_.tracking) {
     state_.tracking = target_.tracking;
     save_state();

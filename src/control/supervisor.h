@@ -14,7 +14,7 @@
 
 #include <ckpt/status.hpp>
 
-#include "control/dump.h"
+#include "control/checkpoint.h"
 #include "control/job_state.h"
 #include "control/restore_prep.h"
 #include "format/jobdir.h"
@@ -67,7 +67,11 @@ class Supervisor {
  private:
   // Starts exec_child in a new process (in a new user+pid namespace when
   // want_ns, as the namespace's second process, under a tiny init).
-  Status spawn(const std::function<void()>& exec_child, bool want_ns, bool keep_caps);
+  // in_init (namespace mode): run in the init instead of forking
+  // exec_child, returns the program's pid (-1: failed, said why);
+  // inner_root: the program's pid inside the namespace (0: the only child).
+  Status spawn(const std::function<void()>& exec_child, bool want_ns, bool keep_caps,
+               const std::function<pid_t()>& in_init = nullptr, pid_t inner_root = 0);
   // stop: the job ends once the image is durable, without running on.
   Status checkpoint(DumpResult* result, bool stop = false);
   void handle_client();

@@ -1,9 +1,11 @@
 #include "control/tracker.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -157,6 +159,69 @@ Status register_ranges(Seized* seized, StoppedThread& thread, pid_t pid, uint64_
     done += n;
   }
   return Status::ok();
+}
+
+int own_track_fd(pid_t pid, uint64_t block_addr) {
+  inject::Track head;
+  if (!mem_read(pid, block_addr + offsetof(inject::Block, track), &head,
+                offsetof(inject::Track, ranges))
+           .is_ok() ||
+      head.fd < 0)
+    return -1;
+  struct stat st;
+  std::string link = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(head.fd);
+  if (::stat(link.c_str(), &st) != 0 || uint64_t(st.st_dev) != head.dev ||
+      uint64_t(st.st_ino) != head.ino)
+    return -1;
+  return head.fd;
+}
+
+namespace {
+
+bool uses_own_userfaultfd(pid_t pid, int ours) {
+  std::string base = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(base.c_str());
+  if (!d) return true;
+  bool found = false;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9' || std::atoi(e->d_name) == ours) continue;
+    char target[64];
+    ssize_t n = ::readlinkat(dirfd(d), e->d_name, target, sizeof target - 1);
+    if (n > 0 && std::string(target, size_t(n)) == "anon_inode:[userfaultfd]") found = true;
+  }
+  ::closedir(d);
+  return found;
+}
+
+}  // namespace
+
+std::string track_process(Seized* seized, pid_t pid, uint64_t block_addr,
+                          const inject::Block& block, const std::vector<Span>& ranges,
+                          std::vector<Written>* written) {
+  written->assign(ranges.size(), Written());
+  if (!tracking_unavailable().empty()) return tracking_unavailable();
+  if (uses_own_userfaultfd(pid, own_track_fd(pid, block_addr)))
+    return "the program uses userfaultfd itself";
+  PagemapScanner scanner(pid);
+  if (!scanner.check().is_ok()) return "cannot open the program's page map";
+  std::vector<Span> fresh;
+  for (size_t i = 0; i < ranges.size(); i++) {
+    if (Status s = scanner.scan(ranges[i].start, ranges[i].end, &(*written)[i]); !s)
+      return std::string("PAGEMAP_SCAN failed: ") + s.message();
+    if (!(*written)[i].tracked) fresh.push_back(ranges[i]);
+  }
+  if (fresh.empty()) return "";
+  std::vector<int> results;
+  bool created = false;
+  Status s = register_ranges(seized, seized->threads()[0], pid, block_addr, block, fresh,
+                             &results, &created);
+  if (!s.is_ok()) return s.message();
+  // Protect what was just registered: from now on, writes are recorded.
+  Written ignored;
+  for (size_t k = 0; k < fresh.size(); k++)
+    if (results[k] == 0 && !scanner.scan(fresh[k].start, fresh[k].end, &ignored).is_ok())
+      return "PAGEMAP_SCAN failed on memory just registered";
+  return "";
 }
 
 }  // namespace ckpt::control

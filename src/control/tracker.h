@@ -63,4 +63,20 @@ Status register_ranges(Seized* seized, StoppedThread& thread, pid_t pid, uint64_
                        const inject::Block& block, const std::vector<Span>& ranges,
                        std::vector<int>* results, bool* created);
 
+// The injected library's userfaultfd in pid, if the descriptor at the
+// number the library recorded is still it (the program may have closed it,
+// or put a descriptor of its own there); -1 otherwise. It is never saved.
+int own_track_fd(pid_t pid, uint64_t block_addr);
+
+// One stopped process's written pages: for each of `ranges` (mappings that
+// can be tracked: private and writable), the pages written since the last
+// checkpoint; ranges not registered yet are registered now (all their
+// pages count as written this time). Returns "" when the answers can be
+// trusted, else why not (then the image must be full). Nothing is
+// registered or scanned in a process that holds a userfaultfd of its own
+// (a scan would take the program's own record of written pages).
+std::string track_process(Seized* seized, pid_t pid, uint64_t block_addr,
+                          const inject::Block& block, const std::vector<Span>& ranges,
+                          std::vector<Written>* written);
+
 }  // namespace ckpt::control

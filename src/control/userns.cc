@@ -1,5 +1,9 @@
 #include "control/userns.h"
 
+#include "restore/restore_abi.h"
+
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -125,6 +129,26 @@ std::string namespace_image_refusal(const Userns& u) {
   return "cannot restart this image here: it was taken in namespace mode (its pids and thread ids "
          "kept in a user+pid namespace of its own) and " +
          u.why + "; it needs " + u.remedy;
+}
+
+// Capabilities the restorer needs in its user namespace: set_tid for clone3
+// (CAP_SYS_ADMIN) and PR_SET_MM (CAP_SYS_RESOURCE). Passed through exec as
+// ambient capabilities; the restorer drops all of them before the program runs.
+void raise_ambient_caps() {
+  const int caps[] = {21 /*CAP_SYS_ADMIN*/, 24 /*CAP_SYS_RESOURCE*/, 40 /*CAP_CHECKPOINT_RESTORE*/};
+  struct {
+    uint32_t version;
+    int pid;
+  } hdr = {restore::kCapVersion, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } data[2] = {};
+  if (::syscall(SYS_capget, &hdr, data) != 0) return;
+  for (int c : caps) data[c / 32].inheritable |= 1u << (c % 32);
+  data[0].inheritable &= data[0].permitted;
+  data[1].inheritable &= data[1].permitted;
+  if (::syscall(SYS_capset, &hdr, data) != 0) return;
+  for (int c : caps) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
 }
 
 }  // namespace ckpt::control

@@ -37,4 +37,10 @@ inline Userns probe_userns() { return explain_userns(probe_userns_facts()); }
 // where u says namespaces cannot be had: why, and what would allow it.
 std::string namespace_image_refusal(const Userns& u);
 
+// Passes CAP_SYS_ADMIN (set_tid), CAP_SYS_RESOURCE (PR_SET_MM) and
+// CAP_CHECKPOINT_RESTORE through the next exec as ambient capabilities, in
+// a process of the job's namespace about to exec the restorer (which drops
+// all of them before the program runs).
+void raise_ambient_caps();
+
 }  // namespace ckpt::control

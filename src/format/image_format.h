@@ -39,6 +39,8 @@ enum RecordType : uint32_t {
   kProcMapping = 514,  // one memory mapping
   kProcPages = 515,    // address and length of saved pages; DATA records follow
   kProcFd = 516,       // one file descriptor
+  kProcJob = 517,      // a job of several processes: first record (docs/process-tree.md)
+  kProcTask = 518,     // one process of the job: pid, parent, group, session, state
 };
 
 // Record flags.

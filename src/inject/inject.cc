@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
@@ -36,10 +37,16 @@ extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 }
 
+// The block, under a name the supervisor finds in the library's symbol
+// table: every process of a job has one, also those that closed the report
+// descriptor (inject_abi.h, kBlockSymbol).
+extern "C" __attribute__((visibility("default"))) ckpt::inject::Block ckpt_inject_block;
+ckpt::inject::Block ckpt_inject_block;
+
 namespace ckpt::inject {
 namespace {
 
-Block g_block;
+Block& g_block = ckpt_inject_block;
 
 long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
   long r;
@@ -69,17 +76,66 @@ void record_process_state() {
 }
 
 // A copy-on-write copy of the whole process, frozen as it is now: the
-// supervisor reads the memory from it while the program runs on. It shares
-// the descriptor table (no file gains a reference), is a sibling of the
-// program (CLONE_PARENT: the program never sees a child, a SIGCHLD or a
-// zombie), and sleeps with every signal blocked until it is killed.
-void fork_frozen_copy() {
-  long pid = raw(SYS_clone, CLONE_PARENT | CLONE_FILES | CLONE_FS | SIGCHLD, 0, 0, 0);
+// supervisor reads the memory from it while the program runs on. It must
+// never be seen by the program or its parent: no child, no SIGCHLD, no
+// zombie for either (docs/process-tree.md, decision 4). So a helper that
+// shares this memory (CLONE_VM, exit signal 0) forks it and exits at once:
+// the copy, orphaned, belongs to the job's init (or to whoever reaps
+// orphans), and this thread collects the helper before it returns. The copy
+// shares the descriptor table (no file gains a reference) and sleeps until
+// the supervisor kills it; forgotten (the supervisor died in no-namespace
+// mode), it ends itself after an hour.
+alignas(64) char g_helper_stack[16384];
+constexpr unsigned kCopyLifeSeconds = 3600;
+
+}  // namespace
+
+extern "C" __attribute__((used, visibility("hidden"), noreturn)) void ckpt_copy_helper() {
+  long pid = raw(SYS_clone, CLONE_FILES | CLONE_FS | SIGCHLD, 0, 0, 0);
   if (pid == 0) {
-    raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    uint64_t alrm = 1ull << (SIGALRM - 1);
+    raw(SYS_rt_sigprocmask, SIG_UNBLOCK, long(&alrm), 0, 8);
+    struct sigaction_k {
+      uint64_t handler, flags, restorer, mask;
+    } dfl = {0, 0, 0, 0};
+    raw(SYS_rt_sigaction, SIGALRM, long(&dfl), 0, 8);
+    raw(SYS_alarm, kCopyLifeSeconds);
     for (;;) raw(SYS_pause);
   }
   g_block.fork_pid = int32_t(pid);
+  for (;;) raw(SYS_exit, 0);
+}
+
+// clone(CLONE_VM) onto the helper's stack: the child must not return
+// through this function's frame, so it calls ckpt_copy_helper directly.
+extern "C" __attribute__((visibility("hidden"))) long ckpt_clone_helper(long flags, void* stack);
+__asm__(
+    ".text\n.globl ckpt_clone_helper\n.type ckpt_clone_helper,@function\n"
+    "ckpt_clone_helper:\n"
+    "\tmov %rsi, %r8\n"  // the new stack
+    "\tmov $56, %eax\n"  // SYS_clone(flags, stack, 0, 0, 0)
+    "\txor %edx, %edx\n"
+    "\txor %r10d, %r10d\n"
+    "\tsyscall\n"
+    "\ttest %rax, %rax\n"
+    "\tjnz 1f\n"
+    "\tcall ckpt_copy_helper\n"
+    "\tud2\n"
+    "1:\tret\n");
+
+namespace {
+
+void fork_frozen_copy() {
+  g_block.fork_pid = 0;
+  long helper = ckpt_clone_helper(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
+                                  g_helper_stack + sizeof g_helper_stack);
+  if (helper < 0) {
+    g_block.fork_pid = int32_t(helper);
+    return;
+  }
+  // __WALL: a child with exit signal 0 is a "clone" child.
+  while (raw(SYS_wait4, helper, 0, __WALL, 0) == -EINTR) {
+  }
 }
 
 // Whether track.fd is still the userfaultfd this library made: the program
@@ -88,7 +144,7 @@ void fork_frozen_copy() {
 // them with the last reference), which the supervisor then sees as
 // untracked memory.
 bool own_uffd_open(const Track& k) {
-  if (k.fd < 0) return false;
+  if (k.fd < 0 || k.owner != int32_t(raw(SYS_getpid))) return false;
   struct stat st;
   if (raw(SYS_fstat, k.fd, long(&st)) != 0) return false;
   return uint64_t(st.st_dev) == k.dev && uint64_t(st.st_ino) == k.ino;
@@ -116,6 +172,7 @@ long open_uffd(Track* k) {
   k->fd = int32_t(hi);
   k->dev = uint64_t(st.st_dev);
   k->ino = uint64_t(st.st_ino);
+  k->owner = int32_t(raw(SYS_getpid));
   k->created = 1;
   return 0;
 }
@@ -179,6 +236,14 @@ extern "C" long ckpt_parasite_track(uint32_t n) {
   if (n > kMaxTrackRanges) return -EINVAL;
   k->created = 0;
   if (!own_uffd_open(*k)) {
+    // A forked child holds its parent's userfaultfd (inherited, and ckpt's
+    // own, not the program's): closed here, it takes nothing from the
+    // parent, which holds its own reference.
+    struct stat st;
+    if (k->fd >= 0 && raw(SYS_fstat, k->fd, long(&st)) == 0 && uint64_t(st.st_dev) == k->dev &&
+        uint64_t(st.st_ino) == k->ino)
+      raw(SYS_close, k->fd);
+    k->fd = -1;
     long r = open_uffd(k);
     k->error = int32_t(r);
     if (r < 0) return r;
@@ -223,6 +288,10 @@ __attribute__((constructor)) void inject_init() {
   // Tell the supervisor where the block is; it reads everything else itself.
   // The descriptor stays open so that a program that execs (a wrapper
   // script, `#!/usr/bin/env python3`) reports again from its new image.
+  // Only into a pipe: a child may have closed the descriptor and reused its
+  // number for something of its own.
+  struct stat st;
+  if (raw(SYS_fstat, fd, long(&st)) != 0 || !S_ISFIFO(st.st_mode)) return;
   Report r = {kReportMagic, int32_t(raw(SYS_getpid)), uint64_t(&g_block)};
   raw(SYS_write, fd, long(&r), sizeof r);
 }

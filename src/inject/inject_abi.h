@@ -15,8 +15,9 @@
 //       registers come from ptrace;
 //   supervisor, in the main thread: runs parasite_process(want_copy), which
 //       records process-wide state and, with want_copy, forks a frozen copy
-//       of the process (CLONE_PARENT: a sibling, never the program's child)
-//       that only sleeps; its pid (or -errno) goes to fork_pid;
+//       of the process through a helper that exits at once (the copy is an
+//       orphan of the job's init, never a child of the program or of its
+//       parent) that only sleeps; its pid (or -errno) goes to fork_pid;
 //   supervisor, in the main thread, when it tracks written pages: runs
 //       parasite_track(n), which registers the n ranges in track.ranges
 //       with the library's own userfaultfd (created on first use) for
@@ -33,7 +34,10 @@
 namespace ckpt::inject {
 
 inline constexpr uint64_t kBlockMagic = 0x31424b504b43ull;  // "CKPKB1"
-inline constexpr uint32_t kBlockVersion = 4;
+inline constexpr uint32_t kBlockVersion = 5;
+// The block's name in the library's dynamic symbol table: the supervisor
+// finds it in every process of a job from the library's load address.
+inline constexpr const char* kBlockSymbol = "ckpt_inject_block";
 inline constexpr int kMaxThreads = 4096;
 // Recorded in images as "the checkpoint signal" (PROC_INFO.signal). Since
 // checkpoints stop threads with ptrace, no signal is used or reserved.
@@ -71,6 +75,9 @@ struct Track {
   int32_t fd;       // the library's userfaultfd, -1 before the first use
   int32_t error;    // -errno of the last failure to create it, else 0
   uint64_t dev, ino;  // its identity: a descriptor the program put at that number is not it
+  int32_t owner;      // getpid() of the process that made it: a forked child inherits the
+                      // descriptor, but registering through it would reach the parent's memory
+  int32_t pad;
   uint32_t count;     // ranges given in this call
   uint32_t created;   // 1: this call made a new userfaultfd (earlier registrations are gone)
   uint64_t ranges[kMaxTrackRanges][2];  // start, length

@@ -88,7 +88,8 @@ constexpr unsigned long kCloneVm = 0x100, kCloneFs = 0x200, kCloneFiles = 0x400,
 int g_err_fd = 2;
 int g_exe_fd = -1;
 int g_args_fd = -1;
-int g_image_fd = -1;  // the image: uncompressed page data is read from it
+int g_image_fd = -1;   // the image: uncompressed page data is read from it
+long g_obj_base = -1;  // the first shared memory descriptor (kMapObject)
 const RHeader* g_hdr;
 const uint8_t* g_meta;
 volatile int g_started;
@@ -306,7 +307,7 @@ void check_block() {
     if (m.start >= m.end || m.end > kTop || (m.start | m.end) % kPage || m.start < prev_end ||
         overlaps_reserved(m.start, m.end))
       die("a mapping the restorer refuses", 0, m.start);
-    if (!(m.flags & (kMapAnon | kMapMemfd)) &&
+    if (!(m.flags & (kMapAnon | kMapMemfd | kMapObject)) &&
         (uint64_t(m.path_off) + m.path_len >= h.meta_size - h.strings_off ||
          g_meta[h.strings_off + m.path_off + m.path_len] != 0))
       die("a mapped file's name outside the argument block", 0, m.start);
@@ -353,6 +354,10 @@ void map_regions() {
       int flags = (shared ? kMapSharedF : kMapPrivateF) | kMapAnonymous | kMapFixed;
       if (m.flags & kMapGrowsDown) flags |= kMapGrowsdown;
       r = sys::call(sys::kMmap, long(m.start), long(len), prot, flags, -1, 0);
+    } else if (m.flags & kMapObject) {
+      if (m.path_off >= g_hdr->nobjects) die("a shared memory object out of range", 0, m.start);
+      r = sys::call(sys::kMmap, long(m.start), long(len), prot, kMapSharedF | kMapFixed,
+                    g_obj_base + long(m.path_off), long(m.pgoff));
     } else if (m.flags & kMapMemfd) {
       long fd = sys::call(sys::kMemfdCreate, long("ckpt-shared"), 0);
       if (fd < 0) die("memfd_create failed", fd);
@@ -555,9 +560,14 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   sys::call(sys::kRtSigprocmask, 2 /*SIG_SETMASK*/, long(&all), 0, 8);
   long argc = sp[0];
   char** argv = reinterpret_cast<char**>(sp + 1);
-  if (argc != 5) die("usage: ckpt-restore ARGS_FD ERR_FD EXE_FD IMAGE_FD (run by `ckpt restart`)");
+  if (argc != 8)
+    die("usage: ckpt-restore ARGS_FD ERR_FD EXE_FD IMAGE_FD OBJ_BASE READY_FD GO_FD (run by "
+        "`ckpt restart`)");
   g_exe_fd = int(parse_dec(argv[3]));
   g_image_fd = int(parse_dec(argv[4]));
+  g_obj_base = parse_dec(argv[5]);
+  long ready_fd = parse_dec(argv[6]);
+  long go_fd = parse_dec(argv[7]);
   long args_fd = parse_dec(argv[1]);
   long err_fd = parse_dec(argv[2]);
   if (args_fd < 0 || err_fd < 0) die("bad descriptor arguments");
@@ -593,8 +603,18 @@ extern "C" [[noreturn]] void restorer_main(long* sp) {
   map_regions();
   if (g_image_fd >= 0) sys::call(sys::kClose, g_image_fd);
   place_specials(parked);
+  for (uint32_t k = 0; k < hdr.nobjects; k++) sys::call(sys::kClose, g_obj_base + long(k));
   set_mm();
   set_process_state();
+  // The job's barrier: every process's memory is in place before any runs.
+  if (ready_fd >= 0 && go_fd >= 0) {
+    char c = 'r';
+    if (sys::call(sys::kWrite, ready_fd, long(&c), 1) != 1) die("the job's barrier failed");
+    while (sys::call(sys::kRead, go_fd, long(&c), 1) > 0) {
+    }
+  }
+  if (ready_fd >= 0) sys::call(sys::kClose, ready_fd);
+  if (go_fd >= 0) sys::call(sys::kClose, go_fd);
 
   const RThread* threads = reinterpret_cast<const RThread*>(g_meta + hdr.threads_off);
   start_threads(threads, hdr.nthreads);

@@ -4,6 +4,13 @@
 //
 //   memfd:  [RHeader, one page][page data ...][meta: RMap[] RThread[] RRun[] strings]
 //
+// The restorer is run as
+//   ckpt-restore ARGS_FD ERR_FD EXE_FD IMAGE_FD OBJ_BASE READY_FD GO_FD
+// READY_FD and GO_FD are the job's barrier (-1: none): once its memory is
+// in place the restorer writes one byte to READY_FD and waits for end of
+// file on GO_FD, so that no process of a job runs before every process's
+// memory (shared memory included) is restored.
+//
 // Page data stored uncompressed is read by the restorer straight from the
 // image file (verified before); only decompressed data goes into the memfd.
 #pragma once
@@ -25,7 +32,7 @@ inline constexpr uint64_t kStackArea = kRestorerBase + (640ull << 20);
 inline constexpr uint64_t kThreadStack = 64ull << 10;  // per restored thread, while starting
 
 inline constexpr uint64_t kArgsMagic = 0x3153475241504b43ull;  // "CKPARGS1"
-inline constexpr uint32_t kArgsVersion = 3;
+inline constexpr uint32_t kArgsVersion = 4;
 inline constexpr uint64_t kPage = 4096;
 
 // Limits both sides check: `ckpt restart` refuses an image beyond them, and
@@ -45,6 +52,10 @@ inline constexpr uint32_t kMapAnon = 1u << 1;       // no file behind it
 inline constexpr uint32_t kMapGrowsDown = 1u << 2;  // the main stack
 inline constexpr uint32_t kMapMemfd = 1u << 3;      // shared memory of a memfd / deleted file
 inline constexpr uint32_t kMapHasData = 1u << 4;    // some pages come from the image
+// Shared memory of the job (MappingInfo::object): mapped from a descriptor
+// the restorer is given, OBJ_BASE + path_off, made once for every process
+// that maps it; the process that saves its pages fills it.
+inline constexpr uint32_t kMapObject = 1u << 5;
 
 // RSpecial.kind: the kernel's own mappings, moved back to where they were.
 enum : uint32_t { kSpecialVvar = 1, kSpecialVvarVclock = 2, kSpecialVdso = 3, kSpecialCount = 4 };
@@ -86,6 +97,8 @@ struct RHeader {
   uint64_t itimers[3][4];
   uint64_t sigpending;          // process-wide pending signals, raised again
   uint64_t thread_pending_off;  // within meta: u64 per thread, its own pending signals
+  uint32_t nobjects;            // shared memory descriptors at OBJ_BASE.. (kMapObject)
+  uint32_t pad2;
 };
 
 static_assert(sizeof(RHeader) <= kPage);

@@ -1,7 +1,10 @@
-// Checkpointing a running process from outside: stop its threads with
-// ptrace (seize.h), record what only it can see through the injected
-// library's parasite entries (inject_abi.h), read what the kernel shows in
-// /proc, stream the memory into a new image of the job directory, resume.
+// Checkpointing a running job from outside, in named phases: *seize* every
+// process of the job with ptrace (tree.h), *collect* what each one is
+// (process.h: the parasite entries; memory.h; fds.h), *copy* what its
+// frozen copy cannot hold (shared memory), *release* the job, *write* the
+// image (JOB, TASK, then a section per process) from the frozen copies,
+// *commit*. A failure undoes what was done; release always runs.
+// docs/process-tree.md says why each phase is as it is.
 #pragma once
 
 #include <sys/types.h>
@@ -13,32 +16,26 @@
 
 #include <ckpt/status.hpp>
 
+#include "control/fds.h"
 #include "control/increment.h"
+#include "control/process.h"
 #include "format/jobdir.h"
 
 namespace ckpt::control {
 
 struct Target {
-  pid_t pid = 0;                                  // as the supervisor sees it
-  uint64_t block_addr = 0;                        // the injected library's Block in the target
-  bool pid_ns = false;                            // runs in its own user+pid namespace
-  uint64_t report_ino = 0;                        // the injected library's report pipe
-  uint64_t stdio_dev[3] = {}, stdio_ino[3] = {};  // the supervisor's own 0, 1, 2
-  // Per thread (as the supervisor sees it): the system call it was in at
-  // the last checkpoint and where, so that a thread found again in
-  // restart_syscall at the same place can be restarted with that call.
-  struct Syscall {
-    uint64_t rip = 0;
-    long nr = -1;
-  };
-  std::map<pid_t, Syscall> last_syscall;
+  pid_t pid = 0;            // the job's root (the program), as the supervisor sees it
+  pid_t init = 0;           // namespace mode: the job's init as we see it; else 0
+  uint64_t block_addr = 0;  // the root's injected library Block (0: not loaded yet)
+  bool pid_ns = false;      // runs in its own user+pid namespace
+  FdContext fds;            // ckpt's own descriptors and `ckpt run`'s stdio
+  SyscallMemo last_syscall;
   // The newest image this supervisor wrote, for the next increment
   // (increment.h); generation 0 until there is one.
   ChainState chain;
   // How written pages are found: "" until the first checkpoint, then
   // "tracked: ..." or "full images: WHY" (for `ckpt status`).
   std::string tracking;
-  int track_fd = -1;  // the injected library's userfaultfd in the program, if any
 };
 
 struct DumpOptions {
@@ -65,10 +62,11 @@ struct DumpResult {
   bool increment = false;      // the image refers to earlier ones
   uint64_t written_bytes = 0;  // page bytes the image holds itself
   double pause_s = 0, total_s = 0;
+  uint32_t processes = 0;             // in the job (zombies included)
   std::vector<std::string> warnings;  // one line each, said at the checkpoint
 };
 
-Status checkpoint_process(Target& target, format::JobDir& dir, const DumpOptions& options,
-                          DumpResult* result);
+Status checkpoint_job(Target& target, format::JobDir& dir, const DumpOptions& options,
+                      DumpResult* result);
 
 }  // namespace ckpt::control

@@ -1,0 +1,272 @@
+// The memory of a stopped process: how each mapping is saved, which pages
+// go into the image, and how they are read: from the process while it is
+// stopped, or from its frozen copy while it runs on (inject_abi.h).
+// Shared memory (one object that several mappings or processes map) is
+// saved once, by its object id (process_image.h, MappingInfo::object).
+#pragma once
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <ckpt/status.hpp>
+
+#include "control/identity.h"
+#include "control/process_image.h"
+#include "control/procfs.h"
+#include "control/seize.h"
+#include "format/writer.h"
+
+namespace ckpt::control {
+
+inline constexpr uint64_t kPage = 4096;
+inline constexpr size_t kCopyChunk = 8u << 20;
+
+uint64_t mtime_ns(const struct stat& st);
+
+// Files identified by content: the executable and every file with code
+// mapped (libraries), up to kMaxHashed bytes; data files mapped read-only
+// are identified by inode, size and mtime (hashing them could mean reading
+// gigabytes at every new supervisor).
+inline constexpr uint64_t kMaxHashed = 1ull << 30;
+using CodeFiles = std::set<std::pair<uint64_t, uint64_t>>;  // dev, ino
+
+// Finds the code files of pid and hashes them before the job is stopped,
+// so that inside the pause they are found in the cache; adds them to *code.
+void warm_hashes(pid_t pid, CodeFiles* code);
+
+// The content hash of the file at `path`, if it is still the file `st`
+// describes (the one mapped or run). Cached by identity (identity.h), so
+// each library is read once per supervisor. Without it (an unreadable
+// file), restart identifies the file by inode, size and mtime only.
+void hash_file(const std::string& path, const struct stat& st, bool* has, ContentHash* hash);
+
+// How each mapping is saved.
+struct MappingPlan {
+  MappingInfo info;
+  enum { kNone, kPresent, kPrivateCopies, kAll } pages = kNone;
+  uint64_t shm_dev = 0, shm_ino = 0;  // kMemfd: the shared object's identity
+};
+
+Status plan_mapping(const MapLine& m, const CodeFiles& code, MappingPlan* p);
+
+// Every signal frame must lie in writable memory that the image saves. A
+// frame just below the main stack's lowest page grows that mapping down, as
+// the kernel would have grown it for a signal.
+Status place_frames(const std::vector<SignalFrame>& frames, std::vector<MappingPlan>* plans);
+
+// Reads the chosen pages of a process (the parked program, or its frozen
+// copy): which pages (from the page map), and their bytes, either streamed
+// straight into the image or, for the few the frozen copy cannot hold as they
+// were (shared memory), into a Snapshot first while the program waits.
+class PageWriter {
+ public:
+  PageWriter(pid_t pid, format::ImageWriter* w) : pid_(pid), w_(w) {
+    mem_fd_ = ::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+    map_fd_ = ::open(("/proc/" + std::to_string(pid) + "/pagemap").c_str(), O_RDONLY | O_CLOEXEC);
+    buf_[0].reset(new uint8_t[kCopyChunk]);
+    buf_[1].reset(new uint8_t[kCopyChunk]);
+  }
+  ~PageWriter() {
+    if (mem_fd_ >= 0) ::close(mem_fd_);
+    if (map_fd_ >= 0) ::close(map_fd_);
+  }
+  Status check() const {
+    if (mem_fd_ < 0 || map_fd_ < 0)
+      return Status::make(Code::kIo, errno, "cannot open the program's /proc memory files");
+    return Status::ok();
+  }
+  uint64_t bytes() const { return bytes_; }
+  // Signal frames built for the threads (seize.h): they are written into
+  // the image's copy of the stacks, never into the program.
+  void set_frames(const std::vector<SignalFrame>* frames) { frames_ = frames; }
+
+  // The runs of pages of one mapping that go into the image. Skipped: pages
+  // never touched, and for private file mappings pages still shared with the file.
+  Status runs(const MappingPlan& p, std::vector<PagesInfo>* out) {
+    if (p.pages == MappingPlan::kNone) return Status::ok();
+    if (p.pages == MappingPlan::kAll) {
+      out->push_back({p.info.start, p.info.end - p.info.start});
+      return Status::ok();
+    }
+    uint64_t run_start = 0, run_len = 0;
+    const uint64_t batch = 65536;
+    std::vector<uint64_t> entries;
+    for (uint64_t a = p.info.start; a < p.info.end; a += batch * kPage) {
+      uint64_t n = std::min(batch, (p.info.end - a) / kPage);
+      entries.resize(n);
+      ssize_t r = ::pread(map_fd_, entries.data(), n * 8, off_t(a / kPage * 8));
+      if (r != ssize_t(n * 8))
+        return Status::make(Code::kIo, r < 0 ? errno : EIO, "cannot read the program's page map");
+      for (uint64_t k = 0; k < n; k++) {
+        uint64_t e = entries[k];
+        bool present = e >> 63 & 1, swapped = e >> 62 & 1, file = e >> 61 & 1;
+        bool keep = p.pages == MappingPlan::kPresent ? (present || swapped)
+                                                     : ((present && !file) || swapped);
+        uint64_t addr = a + k * kPage;
+        if (!keep && !in_frame(addr, addr + kPage)) continue;
+        if (run_len && run_start + run_len == addr) {
+          run_len += kPage;
+        } else {
+          if (run_len) out->push_back({run_start, run_len});
+          run_start = addr;
+          run_len = kPage;
+        }
+      }
+    }
+    if (run_len) out->push_back({run_start, run_len});
+    return Status::ok();
+  }
+
+  bool in_frame(uint64_t lo, uint64_t hi) const {
+    if (frames_)
+      for (const SignalFrame& f : *frames_)
+        if (f.start < hi && f.start + f.bytes.size() > lo) return true;
+    return false;
+  }
+
+  // Copies a run into dst (len bytes), with the signal frames put in.
+  void read(const PagesInfo& run, uint8_t* dst) {
+    read_raw(run, dst);
+    if (!frames_) return;
+    for (const SignalFrame& f : *frames_) {
+      uint64_t lo = std::max(f.start, run.addr);
+      uint64_t hi = std::min(f.start + f.bytes.size(), run.addr + run.len);
+      if (lo < hi)
+        std::memcpy(dst + (lo - run.addr), f.bytes.data() + (lo - f.start), size_t(hi - lo));
+    }
+  }
+
+  void read_raw(const PagesInfo& run, uint8_t* dst) {
+    for (uint64_t done = 0; done < run.len;) {
+      // process_vm_readv copies directly; /proc/PID/mem goes through a bounce
+      // page but also reads pages the program cannot (PROT_NONE).
+      size_t want = size_t(std::min<uint64_t>(run.len - done, 1ull << 30));
+      iovec local = {dst + done, want};
+      iovec remote = {reinterpret_cast<void*>(run.addr + done), want};
+      ssize_t r = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+      if (r > 0) {
+        done += uint64_t(r);
+        continue;
+      }
+      r = ::pread(mem_fd_, dst + done, size_t(run.len - done), off_t(run.addr + done));
+      if (r <= 0) {
+        // A page that cannot be read (beyond the end of a mapped file, say)
+        // is saved as zeros: the program would get SIGBUS there anyway.
+        std::memset(dst + done, 0, kPage);
+        r = ssize_t(kPage);
+      }
+      done += uint64_t(r);
+    }
+  }
+
+  // A PAGES record and its bytes, from a snapshot or (src null) read now.
+  Status emit(const PagesInfo& run, const uint8_t* src) {
+    CKPT_RETURN_IF_ERROR(emit_head(run));
+    return emit_body(run, src);
+  }
+  Status emit_head(const PagesInfo& run) {
+    auto rec = encode(run);
+    return w_->record(format::kProcPages, rec.data(), rec.size());
+  }
+  // The bytes of (part of) a run as data records: an increment writes a
+  // run's written pieces this way (increment.h).
+  Status emit_body(const PagesInfo& run, const uint8_t* src) {
+    if (src) {
+      CKPT_RETURN_IF_ERROR(w_->data(src, size_t(run.len)));
+    } else {
+      // The next piece is read on a second thread while this one is
+      // checksummed and handed to the writer.
+      uint64_t pieces = (run.len + kCopyChunk - 1) / kCopyChunk;
+      auto piece = [&](uint64_t k) {
+        uint64_t off = k * kCopyChunk;
+        return PagesInfo{run.addr + off, std::min<uint64_t>(kCopyChunk, run.len - off)};
+      };
+      read(piece(0), buf_[0].get());
+      for (uint64_t k = 0; k < pieces; k++) {
+        std::thread next;
+        if (k + 1 < pieces)
+          next = std::thread([&, k] { read(piece(k + 1), buf_[(k + 1) % 2].get()); });
+        Status s = w_->data(buf_[k % 2].get(), size_t(piece(k).len));
+        if (next.joinable()) next.join();
+        CKPT_RETURN_IF_ERROR(s);
+      }
+    }
+    bytes_ += run.len;
+    return Status::ok();
+  }
+
+ private:
+  pid_t pid_;
+  format::ImageWriter* w_;
+  int mem_fd_ = -1, map_fd_ = -1;
+  std::unique_ptr<uint8_t[]> buf_[2];
+  uint64_t bytes_ = 0;
+  const std::vector<SignalFrame>* frames_ = nullptr;
+};
+
+// A process's frozen copy (inject_abi.h): an orphan that its helper left
+// to `parent` (the job's init, or in no-namespace mode whoever reaps
+// orphans), found by its pid inside the namespace, and killed when the
+// checkpoint ends.
+class FrozenCopy {
+ public:
+  ~FrozenCopy() { end(); }
+  FrozenCopy() = default;
+  FrozenCopy(const FrozenCopy&) = delete;
+  FrozenCopy& operator=(const FrozenCopy&) = delete;
+
+  // parent 0: the copy is in our own pid namespace (inner is its pid).
+  bool find(pid_t parent, pid_t inner);
+  pid_t pid() const { return pid_; }
+  void end();
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Memory we may use for a snapshot: half of what the kernel says is available.
+uint64_t snapshot_budget();
+
+// A copy in our memory of the pages the frozen copy does not hold as they
+// were (shared memory, MADV_DONTFORK, MADV_WIPEONFORK). Sized from those
+// runs once the program is parked, faulted in at once (MAP_POPULATE), filled
+// while it waits; written parts are given back run by run.
+class Snapshot {
+ public:
+  ~Snapshot() {
+    if (base_) ::munmap(base_, size_);
+  }
+  void reserve(uint64_t bytes) {
+    size_ = (bytes + kPage - 1) & ~(kPage - 1);
+    void* b = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_NORESERVE, -1, 0);
+    base_ = b == MAP_FAILED ? nullptr : static_cast<uint8_t*>(b);
+  }
+  uint64_t size() const { return base_ ? size_ : 0; }
+  uint8_t* take(uint64_t len) {
+    uint8_t* p = base_ + used_;
+    used_ += len;
+    return p;
+  }
+  void done(uint8_t* p, uint64_t len) { ::madvise(p, size_t(len), MADV_DONTNEED); }
+
+ private:
+  uint8_t* base_ = nullptr;
+  uint64_t size_ = 0, used_ = 0;
+};
+
+}  // namespace ckpt::control

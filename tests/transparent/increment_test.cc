@@ -89,7 +89,7 @@ std::string reference(const std::vector<std::string>& argv) {
 // `count` checkpoints `gap` seconds apart after `first` seconds, then
 // SIGKILL to the whole job.
 void checkpoints_then_kill(Job& job, const std::vector<std::string>& flags,
-                           const std::vector<std::string>& argv, int count, double first = 1.0,
+                           const std::vector<std::string>& argv, int count, double first = 0.3,
                            double gap = 0.6) {
   std::vector<std::string> cmd = {ckpt_bin(), argv.empty() ? "restart" : "run", "--dir", job.dir};
   cmd.insert(cmd.end(), flags.begin(), flags.end());
@@ -98,6 +98,11 @@ void checkpoints_then_kill(Job& job, const std::vector<std::string>& flags,
     cmd.insert(cmd.end(), argv.begin(), argv.end());
   }
   Child sup(cmd, job.opts());
+  // The memory is filled before the first step is printed: under load that
+  // takes longer than `first`.
+  size_t before = read_file(job.out).size();
+  for (double t0 = now_seconds(); read_file(job.out).size() == before && now_seconds() - t0 < 30;)
+    sleep_seconds(0.05);
   sleep_seconds(first);
   for (int k = 0; k < count; k++) {
     if (k) sleep_seconds(gap);

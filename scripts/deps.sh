@@ -11,7 +11,7 @@ required=(
   g++ gfortran cmake make pkg-config
   libzstd-dev libxxhash-dev libcli11-dev
   libgtest-dev libbenchmark-dev
-  python3 python3-numpy perl gawk util-linux
+  python3 python3-numpy perl gawk util-linux sqlite3 xz-utils findutils
   python3-dev python3-pybind11 pybind11-dev python3-setuptools python3-wheel python3-venv
   lmod clang-format man-db groff-base
 )

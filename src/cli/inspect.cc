@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <sys/wait.h>
 #include <cinttypes>
+
 #include <cstdio>
 #include <map>
 
@@ -34,6 +36,8 @@ const char* type_name(uint32_t t) {
     case format::kProcMapping: return "mapping";
     case format::kProcPages: return "pages";
     case format::kProcFd: return "fd";
+    case format::kProcJob: return "job";
+    case format::kProcTask: return "task";
   }
   return "unknown";
 }
@@ -169,11 +173,8 @@ class Json {
   bool first_ = true;
 };
 
-// What a whole image holds, decoded.
-struct Decoded {
-  uint64_t records = 0, data_records = 0, stored = 0, raw = 0;
-  // Process images.
-  bool have_info = false;
+// One process section of a process image, decoded.
+struct Process {
   control::ProcInfo info;
   std::vector<control::ThreadInfo> threads;
   std::vector<control::FdInfo> fds;
@@ -182,6 +183,18 @@ struct Decoded {
     uint64_t saved = 0, runs = 0;
   };
   std::vector<Mapping> maps;
+  uint64_t page_runs = 0, page_bytes = 0;
+};
+
+// What a whole image holds, decoded.
+struct Decoded {
+  uint64_t records = 0, data_records = 0, stored = 0, raw = 0;
+  // Process images: the job (absent in images of one process from before
+  // version 0.4), its tasks, one section per live process.
+  bool have_job = false;
+  control::JobInfo job;
+  std::vector<control::TaskInfo> tasks;
+  std::vector<Process> procs;
   uint64_t page_runs = 0, page_bytes = 0;
   // libckpt images.
   std::string program;
@@ -221,37 +234,53 @@ Status decode_image(format::ImageReader& r, bool list, Decoded* d) {
         if (s) d->entries.push_back(std::move(e));
         break;
       }
-      case format::kProcInfo:
-        s = control::decode(payload, &d->info);
-        d->have_info = s.is_ok();
+      case format::kProcJob:
+        s = control::decode(payload, &d->job);
+        d->have_job = s.is_ok();
         break;
-      case format::kProcThread: {
-        control::ThreadInfo t;
+      case format::kProcTask: {
+        control::TaskInfo t;
         s = control::decode(payload, &t);
-        if (s) d->threads.push_back(t);
+        if (s) d->tasks.push_back(t);
         break;
       }
-      case format::kProcFd: {
-        control::FdInfo f;
-        s = control::decode(payload, &f);
-        if (s) d->fds.push_back(std::move(f));
+      case format::kProcInfo:
+        d->procs.emplace_back();
+        s = control::decode(payload, &d->procs.back().info);
         break;
-      }
-      case format::kProcMapping: {
-        Decoded::Mapping m;
-        s = control::decode(payload, &m.m);
-        if (s) d->maps.push_back(std::move(m));
-        break;
-      }
+      case format::kProcThread:
+      case format::kProcFd:
+      case format::kProcMapping:
       case format::kProcPages: {
-        control::PagesInfo p;
-        s = control::decode(payload, &p);
-        if (s && d->maps.empty()) s = Status::make(Code::kCorrupt, 0, "pages before any mapping");
-        if (s) {
-          d->maps.back().saved += p.len;
-          d->maps.back().runs++;
-          d->page_runs++;
-          d->page_bytes += p.len;
+        if (d->procs.empty()) {
+          s = Status::make(Code::kCorrupt, 0, "a process record before the process");
+          break;
+        }
+        Process& p = d->procs.back();
+        if (rec.type == format::kProcThread) {
+          control::ThreadInfo t;
+          s = control::decode(payload, &t);
+          if (s) p.threads.push_back(t);
+        } else if (rec.type == format::kProcFd) {
+          control::FdInfo f;
+          s = control::decode(payload, &f);
+          if (s) p.fds.push_back(std::move(f));
+        } else if (rec.type == format::kProcMapping) {
+          Process::Mapping m;
+          s = control::decode(payload, &m.m);
+          if (s) p.maps.push_back(std::move(m));
+        } else {
+          control::PagesInfo pg;
+          s = control::decode(payload, &pg);
+          if (s && p.maps.empty()) s = Status::make(Code::kCorrupt, 0, "pages before any mapping");
+          if (s) {
+            p.maps.back().saved += pg.len;
+            p.maps.back().runs++;
+            p.page_runs++;
+            p.page_bytes += pg.len;
+            d->page_runs++;
+            d->page_bytes += pg.len;
+          }
         }
         break;
       }
@@ -276,18 +305,38 @@ void print_text(const Decoded& d) {
   for (const format::AppEntry& e : d.entries)
     std::printf("entry:       %-24s %-9s %s\n", e.name.c_str(), entry_kind(e.kind),
                 human_bytes(e.size).c_str());
-  if (d.have_info) {
-    const control::ProcInfo& i = d.info;
+  if (d.have_job) {
+    size_t zombies = 0;
+    for (const auto& t : d.tasks) zombies += t.state == control::TaskState::kZombie;
+    std::printf("job:         %u process%s (%zu zombie%s), root pid %d, %s\n", d.job.processes,
+                d.job.processes == 1 ? "" : "es", zombies, zombies == 1 ? "" : "s", d.job.root,
+                d.job.pid_ns ? "in its own user+pid namespace" : "without a pid namespace");
+    size_t k = 0;
+    for (const auto& t : d.tasks) {
+      std::string what;
+      if (t.state == control::TaskState::kZombie) {
+        what = WIFSIGNALED(t.exit_status)
+                   ? "zombie, killed by " + sig_name(WTERMSIG(t.exit_status))
+                   : "zombie, exit " + std::to_string(WEXITSTATUS(t.exit_status));
+      } else if (k < d.procs.size()) {
+        what = d.procs[k++].info.exe;
+      }
+      std::printf("  pid %-7d parent %-7d group %-7d session %-7d %s\n", t.pid, t.ppid, t.pgid,
+                  t.sid, what.c_str());
+    }
+  }
+  for (const Process& p : d.procs) {
+    const control::ProcInfo& i = p.info;
     std::printf("process:     pid %d, uid %u, %s\n", i.pid, i.uid,
                 i.pid_ns ? "in its own user+pid namespace" : "without a pid namespace");
     std::printf("executable:  %s (%s)\n", i.exe.c_str(), human_bytes(i.exe_size).c_str());
     std::printf("cwd:         %s (umask %03o)\n", i.cwd.c_str(), i.umask);
-    std::printf("checkpoint:  signal %s, number %u\n", sig_name(int(i.signal)).c_str(), i.seq);
+    std::printf("checkpoint:  number %u\n", i.seq);
     std::string tids;
-    for (const auto& t : d.threads) tids += " " + std::to_string(t.slot.tid);
-    std::printf("threads:     %zu:%s\n", d.threads.size(), tids.c_str());
-    std::printf("fds:         %zu\n", d.fds.size());
-    for (const auto& f : d.fds) {
+    for (const auto& t : p.threads) tids += " " + std::to_string(t.slot.tid);
+    std::printf("threads:     %zu:%s\n", p.threads.size(), tids.c_str());
+    std::printf("fds:         %zu\n", p.fds.size());
+    for (const auto& f : p.fds) {
       uint64_t q = 0;
       for (const std::string& m : f.queued) q += m.size();
       std::string extra;
@@ -302,11 +351,11 @@ void print_text(const Decoded& d) {
       std::printf("  %-4d %-9s %s%s\n", f.fd, fd_kind(f.kind), f.path.c_str(), extra.c_str());
     }
     std::map<std::string, int> kinds;
-    for (const auto& m : d.maps) kinds[map_kind(m.m.kind)]++;
+    for (const auto& m : p.maps) kinds[map_kind(m.m.kind)]++;
     std::string ks;
     for (const auto& [k, n] : kinds) ks += (ks.empty() ? "" : ", ") + std::to_string(n) + " " + k;
-    std::printf("mappings:    %zu (%s)\n", d.maps.size(), ks.c_str());
-    for (const auto& m : d.maps)
+    std::printf("mappings:    %zu (%s)\n", p.maps.size(), ks.c_str());
+    for (const auto& m : p.maps)
       std::printf("  %012llx-%012llx %s %-6s %-10s %s\n", (unsigned long long)m.m.start,
                   (unsigned long long)m.m.end, prot_text(m.m).c_str(), map_kind(m.m.kind),
                   m.saved ? human_bytes(m.saved).c_str() : "-", m.m.path.c_str());
@@ -317,7 +366,7 @@ void print_text(const Decoded& d) {
     }
     std::string pending;
     for (int s : signals_in(i.sigpending)) pending += " " + sig_name(s);
-    for (const auto& t : d.threads)
+    for (const auto& t : p.threads)
       for (int s : signals_in(t.sigpending))
         pending += " " + sig_name(s) + "(tid " + std::to_string(t.slot.tid) + ")";
     std::printf("signals:     handled:%s; ignored:%s; pending:%s\n",
@@ -335,12 +384,12 @@ void print_text(const Decoded& d) {
       timers += buf;
     }
     size_t timerfds = 0;
-    for (const auto& f : d.fds) timerfds += f.kind == FdKind::kTimerfd;
+    for (const auto& f : p.fds) timerfds += f.kind == FdKind::kTimerfd;
     std::printf("timers:     %s %zu timerfd%s\n",
                 timers.empty() ? " no interval timer;" : timers.c_str(), timerfds,
                 timerfds == 1 ? "" : "s");
-    std::printf("pages:       %s saved in %llu runs\n", human_bytes(d.page_bytes).c_str(),
-                (unsigned long long)d.page_runs);
+    std::printf("pages:       %s saved in %llu runs\n", human_bytes(p.page_bytes).c_str(),
+                (unsigned long long)p.page_runs);
   }
   std::printf("data:        %llu chunks, %s stored, %s raw\n", (unsigned long long)d.data_records,
               human_bytes(d.stored).c_str(), human_bytes(d.raw).c_str());
@@ -380,8 +429,11 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     }
     j.close(']');
   }
-  if (d.have_info) {
-    const control::ProcInfo& i = d.info;
+  if (!d.procs.empty()) {
+    // The root process at the top level (as for an image of one process);
+    // every process of the job, in brief, under "processes".
+    const Process& p = d.procs.front();
+    const control::ProcInfo& i = p.info;
     j.key("process").open('{');
     j.key("record_version").num(i.format_version);
     j.key("pid").inum(i.pid);
@@ -399,7 +451,7 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     j.key("auxv_words").num(i.auxv.size());
     j.close('}');
     j.key("threads").open('[');
-    for (const auto& t : d.threads) {
+    for (const auto& t : p.threads) {
       j.open('{');
       j.key("tid").inum(t.slot.tid);
       j.key("rseq").boolean(t.slot.rseq_addr != 0);
@@ -408,7 +460,7 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     }
     j.close(']');
     j.key("fds").open('[');
-    for (const auto& f : d.fds) {
+    for (const auto& f : p.fds) {
       j.open('{');
       j.key("fd").inum(f.fd);
       j.key("kind").str(fd_kind(f.kind));
@@ -429,7 +481,7 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     }
     j.close(']');
     j.key("mappings").open('[');
-    for (const auto& m : d.maps) {
+    for (const auto& m : p.maps) {
       j.open('{');
       j.key("start").num(m.m.start);
       j.key("end").num(m.m.end);
@@ -466,13 +518,42 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     }
     j.close(']');
     uint64_t timerfds = 0;
-    for (const auto& f : d.fds) timerfds += f.kind == FdKind::kTimerfd;
+    for (const auto& f : p.fds) timerfds += f.kind == FdKind::kTimerfd;
     j.key("timerfds").num(timerfds);
     j.close('}');
     j.key("pages").open('{');
-    j.key("runs").num(d.page_runs);
-    j.key("bytes").num(d.page_bytes);
+    j.key("runs").num(p.page_runs);
+    j.key("bytes").num(p.page_bytes);
     j.close('}');
+    j.key("job").open('{');
+    j.key("processes").num(d.have_job ? d.job.processes : 1);
+    j.key("root").inum(d.have_job ? d.job.root : i.pid);
+    j.key("pid_ns").boolean(d.have_job ? d.job.pid_ns != 0 : i.pid_ns != 0);
+    j.key("page_bytes").num(d.page_bytes);
+    j.close('}');
+    j.key("processes").open('[');
+    size_t k = 0;
+    for (const auto& t : d.tasks) {
+      bool zombie = t.state == control::TaskState::kZombie;
+      j.open('{');
+      j.key("pid").inum(t.pid);
+      j.key("ppid").inum(t.ppid);
+      j.key("pgid").inum(t.pgid);
+      j.key("sid").inum(t.sid);
+      j.key("state").str(zombie ? "zombie" : "live");
+      if (zombie) {
+        j.key("exit_status").inum(WIFEXITED(t.exit_status) ? WEXITSTATUS(t.exit_status) : -1);
+        j.key("signal").inum(WIFSIGNALED(t.exit_status) ? WTERMSIG(t.exit_status) : 0);
+      } else if (k < d.procs.size()) {
+        const Process& q = d.procs[k++];
+        j.key("exe").str(q.info.exe);
+        j.key("threads").num(q.threads.size());
+        j.key("fds").num(q.fds.size());
+        j.key("page_bytes").num(q.page_bytes);
+      }
+      j.close('}');
+    }
+    j.close(']');
   }
   j.close('}');
   std::printf("%s\n", j.text().c_str());
@@ -506,7 +587,7 @@ std::function<int()> setup_inspect(CLI::App* sub) {
     Decoded d;
     s = decode_image(r, *records, &d);
     if (!s.is_ok()) return fail("%s", s.message());
-    if (h.kind == format::Kind::kProcess && !d.have_info)
+    if (h.kind == format::Kind::kProcess && d.procs.empty())
       return fail("%s: a process image without its process record", path->c_str());
     if (*json) print_json(*path, r, d);
     else print_text(d);

@@ -93,7 +93,6 @@ class Checkpoint {
       // Never released: killed while stopped, the job does nothing more.
       for (JobProcess& p : job_)
         if (p.seized) p.seized->kill_stopped(o_.end_on_success == p.pid);
-      job_.clear();
       ::kill(o_.end_on_success, SIGKILL);
     }
     // What the next increment builds on: where each page of this image is.
@@ -124,12 +123,13 @@ class Checkpoint {
     std::vector<pid_t> todo = {t_.pid};
     if (t_.init > 0)
       for (pid_t kid : list_children(t_.init)) todo.push_back(kid);
+    // The job's resident memory decides how the image is written (O_DIRECT).
     for (size_t i = 0; i < todo.size() && i < 4096; i++) {
       warm_hashes(todo[i], &code_);
+      std::string rss = status_field("/proc/" + std::to_string(todo[i]) + "/status", "VmRSS");
+      resident_ += std::strtoull(rss.c_str(), nullptr, 10) * 1024;
       for (pid_t kid : list_children(todo[i])) todo.push_back(kid);
     }
-    std::string rss = status_field("/proc/" + std::to_string(t_.pid) + "/status", "VmRSS");
-    resident_ = std::strtoull(rss.c_str(), nullptr, 10) * 1024;
   }
 
   // Phase seize: every process stopped, none inside the restorer, every
@@ -139,6 +139,12 @@ class Checkpoint {
     for (int tries = 0;; tries++) {
       CKPT_RETURN_IF_ERROR(seize_job(t_.pid, t_.init, &job_));
       std::string waiting;
+      std::vector<pid_t> live;
+      for (JobProcess& p : job_)
+        if (p.seized) live.push_back(p.pid);
+      // A connection not yet accepted by the job's server: let it run a
+      // moment, up to half a second; after that it is saved as it is.
+      bool settle = tries < 100 && connections_pending(live);
       for (JobProcess& p : job_) {
         if (!p.seized) continue;
         uint64_t addr = 0;
@@ -150,10 +156,11 @@ class Checkpoint {
                     "checkpointed";
         if (!waiting.empty()) break;
       }
-      if (waiting.empty()) break;
+      if (waiting.empty() && !settle) break;
       release(true);
       job_.clear();
-      if (tries == 400) return Status::make(Code::kUnsupported, 0, "%s", waiting.c_str());
+      if (tries == 400 && !waiting.empty())
+        return Status::make(Code::kUnsupported, 0, "%s", waiting.c_str());
       sleep_ms(5);
     }
     job_count_ = job_.size();

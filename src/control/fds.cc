@@ -4,11 +4,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -72,6 +76,32 @@ void find_shared_descriptions(const std::vector<ProcessFds>& job) {
     if (holders[s.id] < 2) s.f->ofd = 0;
 }
 
+// A unix socket bound to a relative path is bound again at restart from
+// the absolute one (the process's working directory then).
+Status absolute_socket_path(pid_t pid, FdInfo* f) {
+  constexpr size_t kPathAt = offsetof(sockaddr_un, sun_path);
+  if (f->sock_family != AF_UNIX || f->addr.size() <= kPathAt + 1 || f->addr[kPathAt] == 0 ||
+      f->addr[kPathAt] == '/')
+    return Status::ok();
+  std::string rel(f->addr.data() + kPathAt,
+                  strnlen(f->addr.data() + kPathAt, f->addr.size() - kPathAt));
+  char cwd[4096];
+  ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/cwd").c_str(), cwd, sizeof cwd - 1);
+  if (n <= 0)
+    return Status::make(Code::kIo, errno, "cannot read the working directory of pid %d", int(pid));
+  std::string abs = std::string(cwd, size_t(n)) + "/" + rel;
+  sockaddr_un a = {};
+  if (abs.size() >= sizeof a.sun_path)
+    return Status::make(Code::kUnsupported, 0,
+                        "descriptor %d is a unix socket bound to %s, a path too long to bind "
+                        "again from its working directory",
+                        f->fd, rel.c_str());
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, abs.data(), abs.size());
+  f->addr.assign(reinterpret_cast<const char*>(&a), kPathAt + abs.size() + 1);
+  return Status::ok();
+}
+
 }  // namespace
 
 Status list_fds(pid_t pid, const FdContext& t, std::vector<FdInfo>* out) {
@@ -122,7 +152,8 @@ Status list_fds(pid_t pid, const FdContext& t, std::vector<FdInfo>* out) {
     else if (f.path == "anon_inode:[eventfd]") f.kind = FdKind::kEventfd;
     else if (f.path == "anon_inode:[timerfd]") f.kind = FdKind::kTimerfd;
     else if (f.path == "anon_inode:[eventpoll]") f.kind = FdKind::kEpoll;
-    else if (have && S_ISFIFO(st.st_mode) && starts_with(f.path, "pipe:[")) f.kind = FdKind::kPipe;
+    else if (have && S_ISFIFO(st.st_mode) && (starts_with(f.path, "pipe:[") || f.path[0] == '/'))
+      f.kind = FdKind::kPipe;  // a pipe, or a FIFO (by its path)
     else if (have && S_ISSOCK(st.st_mode))
       f.kind = FdKind::kUnixPair;  // if its peer is ours too; decided below
     else f.kind = FdKind::kOther;
@@ -133,6 +164,32 @@ Status list_fds(pid_t pid, const FdContext& t, std::vector<FdInfo>* out) {
   return Status::ok();
 }
 
+bool connections_pending(const std::vector<pid_t>& pids) {
+  std::set<uint64_t> ours;
+  for (pid_t pid : pids) {
+    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) continue;
+    while (dirent* e = ::readdir(d)) {
+      char target[64];
+      ssize_t n = ::readlinkat(::dirfd(d), e->d_name, target, sizeof target - 1);
+      if (n <= 0) continue;
+      target[n] = 0;
+      unsigned long long ino;
+      if (std::sscanf(target, "socket:[%llu]", &ino) == 1) ours.insert(ino);
+    }
+    ::closedir(d);
+  }
+  if (ours.empty()) return false;
+  std::map<uint64_t, UnixSocket> all;
+  if (!list_unix_sockets(&all).is_ok()) return false;
+  for (uint64_t ino : ours) {
+    auto it = all.find(ino);
+    if (it != all.end() && !it->second.pending.empty()) return true;
+  }
+  return false;
+}
+
 Status capture_shared(const std::vector<ProcessFds>& job, bool refuse_external,
                       std::vector<std::string>* warnings) {
   std::set<uint64_t> socket_inos, pipes_read, sockets_seen;
@@ -141,6 +198,23 @@ Status capture_shared(const std::vector<ProcessFds>& job, bool refuse_external,
       if (f.kind == FdKind::kUnixPair) socket_inos.insert(f.ino);
   std::map<uint64_t, UnixSocket> unix_sockets;
   if (!socket_inos.empty()) CKPT_RETURN_IF_ERROR(list_unix_sockets(&unix_sockets));
+  // The pairs the job holds both ends of. sock_diag shows a socket's peer
+  // from one side only for some connections (an accepted one whose client
+  // end still points at it, say): a pair is taken from either side, and
+  // kept only if both sides agree.
+  std::map<uint64_t, uint64_t> pair_of;
+  for (uint64_t ino : socket_inos) {
+    auto it = unix_sockets.find(ino);
+    if (it == unix_sockets.end() || !it->second.peer || !socket_inos.count(it->second.peer))
+      continue;
+    uint64_t peer = it->second.peer;
+    auto [a, fresh_a] = pair_of.emplace(ino, peer);
+    auto [b, fresh_b] = pair_of.emplace(peer, ino);
+    if ((!fresh_a && a->second != peer) || (!fresh_b && b->second != ino))
+      a->second = b->second = 0;
+  }
+  for (auto it = pair_of.begin(); it != pair_of.end();)
+    it = it->second ? std::next(it) : pair_of.erase(it);
   std::map<uint64_t, const FdInfo*> first_socket;  // one socket held by several descriptors
   for (const ProcessFds& p : job) {
     PidFd pidfd(p.pid);
@@ -155,13 +229,16 @@ Status capture_shared(const std::vector<ProcessFds>& job, bool refuse_external,
         continue;
       }
       auto it = unix_sockets.find(f.ino);
-      if (it != unix_sockets.end() && it->second.peer && socket_inos.count(it->second.peer)) {
+      auto pair = pair_of.find(f.ino);
+      if (it != unix_sockets.end() && pair != pair_of.end()) {
+        UnixSocket us = it->second;
+        us.peer = pair->second;
         // Queued data once per socket, however many descriptors hold it.
         if (sockets_seen.insert(f.ino).second) {
-          CKPT_RETURN_IF_ERROR(capture_unix_pair(pidfd.get(), it->second, &f));
+          CKPT_RETURN_IF_ERROR(capture_unix_pair(pidfd.get(), us, &f));
         } else {
-          f.peer = it->second.peer;
-          f.sock_type = it->second.type;
+          f.peer = us.peer;
+          f.sock_type = us.type;
         }
         continue;
       }
@@ -176,6 +253,7 @@ Status capture_shared(const std::vector<ProcessFds>& job, bool refuse_external,
       }
       std::string outside;
       CKPT_RETURN_IF_ERROR(capture_socket(pidfd.get(), &f, &outside));
+      CKPT_RETURN_IF_ERROR(absolute_socket_path(p.pid, &f));
       first_socket[f.ino] = &f;
       if (outside.empty()) continue;
       std::string what = "descriptor " + std::to_string(f.fd) + " of " + p.name + " is a " +

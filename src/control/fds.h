@@ -33,6 +33,11 @@ struct ProcessFds {
   std::vector<FdInfo>* fds = nullptr;
 };
 
+// Connections waiting in the accept queue of a listening unix socket of the
+// job (pids as the supervisor sees them): a moment later the server will
+// have accepted them; saved now, their queued requests would be lost.
+bool connections_pending(const std::vector<pid_t>& pids);
+
 // Over the whole stopped job: pipes with their bytes in flight (once per
 // pipe), unix sockets whose peer the job holds (with their unread data),
 // other sockets (bound, listening; connected outside the job: refused or

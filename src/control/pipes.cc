@@ -9,9 +9,12 @@
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -39,6 +42,27 @@ bool write_all(int fd, const std::string& s) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     done += size_t(n);
+  }
+  return true;
+}
+
+// Both ends of the FIFO at path (which must still be a FIFO: restart
+// creates no file), without blocking: opened read-write first, then each
+// end through /proc/self/fd.
+bool open_fifo(const std::string& path, int ends[2], std::string* error) {
+  Fd both(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+  struct stat st;
+  if (both.get() < 0 || ::fstat(both.get(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    *error = "cannot reopen the FIFO " + path +
+             (both.get() < 0 ? ": " + std::string(std::strerror(errno)) : ": no longer a FIFO");
+    return false;
+  }
+  std::string self = "/proc/self/fd/" + std::to_string(both.get());
+  ends[0] = ::open(self.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ends[1] = ::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (ends[0] < 0 || ends[1] < 0) {
+    *error = "cannot reopen the FIFO " + path + ": " + std::strerror(errno);
+    return false;
   }
   return true;
 }
@@ -102,7 +126,7 @@ Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out) {
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.r.sdiag_family = AF_UNIX;
   req.r.udiag_states = ~0u;
-  req.r.udiag_show = UDIAG_SHOW_PEER;
+  req.r.udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS;
   if (::send(nl.get(), &req, sizeof req, 0) != ssize_t(sizeof req))
     return Status::make(Code::kIo, errno, "cannot ask sock_diag for unix sockets");
   std::vector<char> buf(1 << 16);
@@ -121,7 +145,12 @@ Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out) {
       s.state = m->udiag_state;
       int len = int(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
       for (rtattr* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
-        if (a->rta_type == UNIX_DIAG_PEER) s.peer = *static_cast<uint32_t*>(RTA_DATA(a));
+        if (a->rta_type == UNIX_DIAG_PEER) {
+          s.peer = *static_cast<uint32_t*>(RTA_DATA(a));
+        } else if (a->rta_type == UNIX_DIAG_ICONS) {
+          const uint32_t* icons = static_cast<const uint32_t*>(RTA_DATA(a));
+          for (size_t k = 0; k < RTA_PAYLOAD(a) / 4; k++) s.pending.push_back(icons[k]);
+        }
       (*out)[m->udiag_ino] = s;
     }
   }
@@ -176,7 +205,11 @@ bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<uint64_t, i
       auto it = pipes.find(f.ino);
       if (it == pipes.end()) {
         int p[2];
-        if (::pipe2(p, O_CLOEXEC) != 0) {
+        if (!f.path.empty() && f.path[0] == '/') {
+          // A FIFO: the one at its path, so that a process that opens it
+          // after the restart meets the same pipe.
+          if (!open_fifo(f.path, p, error)) return false;
+        } else if (::pipe2(p, O_CLOEXEC) != 0) {
           *error = std::string("cannot make a pipe: ") + std::strerror(errno);
           return false;
         }

@@ -32,6 +32,9 @@ Status capture_pipe(pid_t pid, int pidfd, FdInfo* f, bool data, bool* read_end);
 struct UnixSocket {
   uint32_t type = 0, state = 0;
   uint64_t peer = 0;
+  // A listening socket: the connections in its accept queue, not yet
+  // accepted (UNIX_DIAG_ICONS: the inodes of their client ends).
+  std::vector<uint64_t> pending;
 };
 Status list_unix_sockets(std::map<uint64_t, UnixSocket>* out);
 

@@ -314,6 +314,9 @@ const char* check_fd(const FdInfo& f, const std::vector<FdInfo>& before) {
     case FdKind::kEpoll:
     case FdKind::kReport:
     case FdKind::kPipe:
+      if (f.path[0] == '/' && !canonical_path(f.path))
+        return "a FIFO path that is not absolute and canonical";
+      break;
     case FdKind::kUnixPair: break;
     case FdKind::kSocket:
       if (const char* why = check_socket(f)) return why;
@@ -411,8 +414,6 @@ Status finish_section(const format::ImageReader& r, const std::string& image_pat
   CKPT_RETURN_IF_ERROR(unpack_all(r, sec->packed, sec->mfd));
   if (cur->threads.empty())
     return Status::make(Code::kCorrupt, 0, "%s has no threads", image_path.c_str());
-  if (const char* why = check_pipes(cur->fds))
-    return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), why);
   if (const char* why = check_threads(cur->threads, maps))
     return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), why);
   if (cur->info.block_addr && find_mapping(maps, cur->info.block_addr, 8) < 0)

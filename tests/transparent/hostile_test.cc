@@ -378,23 +378,98 @@ TEST_F(TransparentHostile, RseqAreaAtAKernelAddress) {
 }
 
 TEST_F(TransparentHostile, ProcessRecordNotFirst) {
-  std::swap(recs[0], recs[1]);
+  size_t i = find_first(recs, format::kProcInfo);
+  std::swap(recs[i], recs[i + 1]);
   expect_refused("no process record first");
 }
 
 TEST_F(TransparentHostile, KillAsTheCheckpointSignal) {
-  edit<ProcInfo>(recs[0], [](ProcInfo& p) { p.signal = SIGKILL; });
+  edit<ProcInfo>(recs[find_first(recs, format::kProcInfo)],
+                 [](ProcInfo& p) { p.signal = SIGKILL; });
   expect_refused("impossible checkpoint signal");
 }
 
 TEST_F(TransparentHostile, RelativeWorkingDirectory) {
-  edit<ProcInfo>(recs[0], [](ProcInfo& p) { p.cwd = "../../.."; });
+  edit<ProcInfo>(recs[find_first(recs, format::kProcInfo)],
+                 [](ProcInfo& p) { p.cwd = "../../.."; });
   expect_refused("working directory");
 }
 
 TEST_F(TransparentHostile, AnotherUsersUidInTheRecord) {
-  edit<ProcInfo>(recs[0], [](ProcInfo& p) { p.uid = ::getuid() + 1; });
+  edit<ProcInfo>(recs[find_first(recs, format::kProcInfo)],
+                 [](ProcInfo& p) { p.uid = ::getuid() + 1; });
   expect_refused("another user's process");
+}
+
+// The tree (docs/process-tree.md, decision 5): checked whole before
+// anything is created.
+TEST_F(TransparentHostile, TwoProcessesWithOnePid) {
+  size_t i = find_first(recs, format::kProcTask);
+  ASSERT_LT(i, recs.size());
+  control::TaskInfo t;
+  ASSERT_TRUE(control::decode(recs[i].payload, &t));
+  edit<control::JobInfo>(recs[find_first(recs, format::kProcJob)],
+                         [](control::JobInfo& j) { j.processes++; });
+  t.state = control::TaskState::kZombie;  // no section of its own needed
+  recs.insert(recs.begin() + long(i) + 1, make_rec(format::kProcTask, t));
+  expect_refused("two processes with one pid");
+}
+
+TEST_F(TransparentHostile, ACycleOfParents) {
+  size_t i = find_first(recs, format::kProcTask);
+  ASSERT_LT(i, recs.size());
+  control::TaskInfo root;
+  ASSERT_TRUE(control::decode(recs[i].payload, &root));
+  control::TaskInfo a, b;
+  a.pid = 7001;
+  a.ppid = 7002;
+  a.state = b.state = control::TaskState::kZombie;
+  b.pid = 7002;
+  b.ppid = 7001;
+  edit<control::JobInfo>(recs[find_first(recs, format::kProcJob)],
+                         [](control::JobInfo& j) { j.processes += 2; });
+  recs.insert(recs.begin() + long(i) + 1,
+              {make_rec(format::kProcTask, a), make_rec(format::kProcTask, b)});
+  expect_refused("parent");
+}
+
+TEST_F(TransparentHostile, ATaskWithoutItsSection) {
+  size_t i = find_first(recs, format::kProcTask);
+  control::TaskInfo t;
+  t.pid = 7003;
+  t.ppid = 1;
+  edit<control::JobInfo>(recs[find_first(recs, format::kProcJob)],
+                         [](control::JobInfo& j) { j.processes++; });
+  recs.insert(recs.begin() + long(i) + 1, make_rec(format::kProcTask, t));
+  expect_refused("process sections that do not match the tasks");
+}
+
+TEST_F(TransparentHostile, ASocketPairWithOneEndMissing) {
+  FdInfo f;
+  f.fd = 30;
+  f.kind = FdKind::kUnixPair;
+  f.ino = 99001;
+  f.peer = 99002;
+  f.sock_type = SOCK_STREAM;
+  f.open_flags = O_RDWR;
+  recs.insert(recs.begin() + long(find_first(recs, format::kProcThread)) + 1,
+              make_rec(format::kProcFd, f));
+  expect_refused("one end missing");
+}
+
+TEST_F(TransparentHostile, ATreeWithoutANamespace) {
+  edit<control::JobInfo>(recs[find_first(recs, format::kProcJob)], [](control::JobInfo& j) {
+    j.pid_ns = 0;
+    j.processes++;
+  });
+  control::TaskInfo z;
+  z.pid = 7004;
+  z.ppid = 1;
+  z.state = control::TaskState::kZombie;
+  recs.insert(recs.begin() + long(find_first(recs, format::kProcTask)) + 1,
+              make_rec(format::kProcTask, z));
+  edit<ProcInfo>(recs[find_first(recs, format::kProcInfo)], [](ProcInfo& p) { p.pid_ns = 0; });
+  expect_refused("a process tree taken without a namespace");
 }
 
 // Descriptors: restart never creates or truncates a file, never goes

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "control/userns.h"
 #include "support/process.h"
 
 namespace ckpt::test {
@@ -366,9 +367,9 @@ void Torture::round(int budget) {
   }
 }
 
-TEST(TransparentTorture, KillNineDuringCheckpoints) {
-  // 32 MiB changed in every step; 150 steps of 20 ms.
-  std::vector<std::string> argv = {program("t_heap"), "32", "150", "20000"};
+// Kills at random moments of checkpoints of the job running argv; every
+// restart must end with the uninterrupted run's output.
+void torture(const std::vector<std::string>& argv, int n) {
   std::string ref;
   {
     TempDir t;
@@ -382,15 +383,14 @@ TEST(TransparentTorture, KillNineDuringCheckpoints) {
   if (const char* s = std::getenv("CKPT_TORTURE_SEED"); s && *s) seed = uint32_t(std::atol(s));
   std::printf("transparent torture: seed %u (CKPT_TORTURE_SEED)\n", seed);
   Torture t(argv, ref, seed);
-  int n = trials();
   double t0 = now_seconds();
   while (t.figures().kills < n) {
     t.round(n);
     if (::testing::Test::HasFailure()) break;
   }
   const Figures& f = t.figures();
-  RecordProperty("trials", f.kills);
-  RecordProperty("killed_mid_write", f.mid_write);
+  ::testing::Test::RecordProperty("trials", f.kills);
+  ::testing::Test::RecordProperty("killed_mid_write", f.mid_write);
   std::printf(
       "transparent torture: %d kills in %d jobs, %.1f s: %d while an image was being written, %d "
       "after the interrupted checkpoint completed, %d before any image existed; %d of the "
@@ -398,6 +398,18 @@ TEST(TransparentTorture, KillNineDuringCheckpoints) {
       f.kills, f.rounds, now_seconds() - t0, f.mid_write, f.completed_anyway, f.no_image,
       f.supervisor_alone, f.client_killed);
   EXPECT_GE(f.mid_write, f.kills / 5) << "too few kills landed while an image was being written";
+}
+
+TEST(TransparentTorture, KillNineDuringCheckpoints) {
+  // 32 MiB changed in every step; 150 steps of 20 ms.
+  torture({program("t_heap"), "32", "150", "20000"}, trials());
+}
+
+// The same for a tree: two processes that share memory, one feeding the
+// other; the tree comes back whole or not at all.
+TEST(TransparentTorture, KillNineDuringCheckpointsOfATree) {
+  if (!control::probe_userns().ok) GTEST_SKIP() << "a tree needs namespace mode";
+  torture({program("t_shm"), "anon", "300"}, std::max(10, trials() / 3));
 }
 
 }  // namespace

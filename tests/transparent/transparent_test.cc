@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "control/userns.h"
+#include "support/job.h"
 #include "support/process.h"
 
 namespace ckpt::test {
@@ -26,93 +27,6 @@ std::string source(const std::string& name) {
 }
 std::string heldout(const std::string& name) {
   return std::string(CKPT_TRANSPARENT_SOURCE_DIR) + "/heldout/" + name;
-}
-
-// Whether jobs here run in namespace mode (pids and tids kept), and if not why.
-const control::Userns& userns() {
-  static const control::Userns u = control::probe_userns();
-  return u;
-}
-#define SKIP_WITHOUT_NAMESPACES() \
-  if (!userns().ok)               \
-  GTEST_SKIP() << "needs namespace mode; here the job runs in no-namespace mode: " << userns().why
-#define SKIP_WITH_NAMESPACES()                                                            \
-  if (userns().ok)                                                                        \
-  GTEST_SKIP() << "tests the no-namespace mode; user namespaces are available here (the " \
-                  "no-namespace CI stage runs it in a chroot)"
-
-void sleep_s(double s) { usleep(useconds_t(s * 1e6)); }
-
-struct Job {
-  TempDir tmp;
-  std::string dir = tmp / "job";
-  std::string out = tmp / "out";
-  std::string err = tmp / "err";
-  SpawnOptions opts() const {
-    SpawnOptions o;
-    o.stdout_path = out;
-    o.stderr_path = err;
-    o.append = true;
-    o.cwd = tmp.path();
-    return o;
-  }
-  Exit ckpt(const std::vector<std::string>& args, double timeout = 60) {
-    std::vector<std::string> argv = {ckpt_bin()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    SpawnOptions o = opts();
-    o.stdout_path = tmp / "ckpt.out";
-    o.stderr_path = tmp / "ckpt.err";
-    return run(argv, o, timeout);
-  }
-  std::string ckpt_err() { return read_file(tmp / "ckpt.err"); }
-};
-
-std::string reference(const std::vector<std::string>& argv, const std::string& cwd = "") {
-  TempDir t;
-  SpawnOptions o;
-  o.stdout_path = t / "out";
-  o.cwd = cwd.empty() ? t.path() : cwd;
-  Exit e = run(argv, o, 120);
-  EXPECT_EQ(e.code, 0) << "reference run failed";
-  return read_file(t / "out");
-}
-
-// Starts argv under `ckpt run` (cycle 0) or `ckpt restart`, checkpoints after
-// `delay` seconds, then kills the whole job with SIGKILL.
-void checkpoint_and_kill(Job& job, const std::vector<std::string>& argv, int cycle, double delay) {
-  std::vector<std::string> cmd = {ckpt_bin()};
-  if (cycle == 0) {
-    cmd.insert(cmd.end(), {"run", "--dir", job.dir, "--"});
-    cmd.insert(cmd.end(), argv.begin(), argv.end());
-  } else {
-    cmd.insert(cmd.end(), {"restart", "--dir", job.dir});
-  }
-  Child sup(cmd, job.opts());
-  sleep_s(delay);
-  Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
-  ASSERT_EQ(c.code, 0) << "checkpoint failed: " << job.ckpt_err() << read_file(job.err);
-  sleep_s(0.3);                 // the program runs on after the checkpoint; this output must go
-  ::kill(-sup.pid(), SIGKILL);  // the supervisor and the program
-  sup.wait(10);
-}
-
-// The checkpointed run's complete output, after `cycles` checkpoint+kill rounds.
-std::string checkpointed(Job& job, const std::vector<std::string>& argv, double delay,
-                         int cycles = 1) {
-  for (int c = 0; c < cycles; c++) {
-    checkpoint_and_kill(job, argv, c, delay);
-    if (::testing::Test::HasFatalFailure()) return "";
-  }
-  Exit e = run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 120);
-  EXPECT_EQ(e.code, 0) << "restart failed: " << read_file(job.err);
-  return read_file(job.out);
-}
-
-void expect_same(const std::vector<std::string>& argv, double delay, int cycles = 1) {
-  std::string ref = reference(argv);
-  Job job;
-  std::string got = checkpointed(job, argv, delay, cycles);
-  EXPECT_EQ(got, ref);
 }
 
 TEST(Transparent, CountSingleThreaded) { expect_same({program("t_count"), "25"}, 1.0); }
@@ -501,18 +415,6 @@ TEST(TransparentBadInput, CheckpointWithoutJob) {
   std::string err = job.ckpt_err();
   EXPECT_NE(err.find("no job is running"), std::string::npos) << err;
   EXPECT_EQ(lines(err).size(), 1u) << err;
-}
-
-TEST(TransparentBadInput, ChildProcessesRefused) {
-  Job job;
-  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", "/bin/sh", "-c", "sleep 3; true"},
-            job.opts());
-  sleep_s(0.5);
-  Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
-  EXPECT_NE(c.code, 0);
-  EXPECT_NE(job.ckpt_err().find("child process"), std::string::npos) << job.ckpt_err();
-  EXPECT_EQ(lines(job.ckpt_err()).size(), 1u);
-  EXPECT_EQ(sup.wait(30).code, 0);  // the program was not disturbed
 }
 
 TEST(TransparentBadInput, StaticProgramRefused) {

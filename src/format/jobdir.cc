@@ -204,7 +204,9 @@ void JobDir::prune(int keep) const {
   std::set<uint64_t> needed;
   for (size_t i = gens.size() - size_t(keep); i < gens.size(); i++)
     for (uint64_t b : read_bases(gens[i].path)) needed.insert(b);
-  for (size_t i = 0; i + size_t(keep) < gens.size(); i++)
+  // Newest first: an image goes before its bases, so a prune cut short (a
+  // kill -9) never leaves an image whose base is gone.
+  for (size_t i = gens.size() - size_t(keep); i-- > 0;)
     if (!needed.count(gens[i].number)) ::unlink(gens[i].path.c_str());
 }
 

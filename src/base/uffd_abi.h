@@ -11,7 +11,7 @@
 namespace ckpt::uffd {
 
 // userfaultfd(2) flags and UFFDIO_API features.
-inline constexpr int kUserModeOnly = 1;                      // UFFD_USER_MODE_ONLY
+inline constexpr int kUserModeOnly = 1;                        // UFFD_USER_MODE_ONLY
 inline constexpr uint64_t kFeatureWpUnpopulated = 1ull << 13;  // protect pages never touched too
 inline constexpr uint64_t kFeatureWpAsync = 1ull << 15;  // the kernel resolves write faults itself
 inline constexpr uint64_t kApi = 0xAA;                   // UFFD_API
@@ -35,8 +35,8 @@ struct PageRegion {
   uint64_t start, end, categories;
 };
 inline constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
-inline constexpr uint64_t kScanWpMatching = 1 << 0;   // write-protect what matches
-inline constexpr uint64_t kScanCheckWpasync = 1 << 1; // EPERM where not registered for WP_ASYNC
+inline constexpr uint64_t kScanWpMatching = 1 << 0;    // write-protect what matches
+inline constexpr uint64_t kScanCheckWpasync = 1 << 1;  // EPERM where not registered for WP_ASYNC
 inline constexpr uint64_t kPageIsWpAllowed = 1 << 0;
 inline constexpr uint64_t kPageIsWritten = 1 << 1;
 

@@ -15,8 +15,8 @@
 #include <memory>
 
 #include "control/memory.h"
-#include "control/tracker.h"
 #include "control/procfs.h"
+#include "control/tracker.h"
 #include "control/tree.h"
 #include "format/chain.h"
 #include "format/writer.h"
@@ -98,8 +98,7 @@ class Checkpoint {
     // What the next increment builds on: where each page of this image is.
     if (why_.empty() && index_image(path_, &t_.chain).is_ok())
       t_.chain.increments = incr_ ? prev_.increments + 1 : 0;
-    else
-      t_.chain = ChainState();
+    else t_.chain = ChainState();
     dir_.prune(o_.keep);
     result_->path = path_;
     result_->generation = generation_;
@@ -330,8 +329,7 @@ class Checkpoint {
         for (const Span& x : wp)
           if (!merged.empty() && x.start <= merged.back().end)
             merged.back().end = std::max(merged.back().end, x.end);
-          else
-            merged.push_back(x);
+          else merged.push_back(x);
         sec.pieces[i].resize(sec.runs[i].size());
         for (size_t j = 0; j < sec.runs[i].size(); j++) {
           split_run(sec.runs[i][j].addr, sec.runs[i][j].len, merged, homes, &sec.pieces[i][j]);
@@ -401,7 +399,8 @@ class Checkpoint {
     CKPT_RETURN_IF_ERROR(put(format::kProcJob, encode(job)));
     for (const JobProcess& p : job_) CKPT_RETURN_IF_ERROR(put(format::kProcTask, encode(p.task)));
     if (incr_)
-      for (const format::BaseRef& b : bases_) CKPT_RETURN_IF_ERROR(put(format::kBase, format::encode_base(b)));
+      for (const format::BaseRef& b : bases_)
+        CKPT_RETURN_IF_ERROR(put(format::kBase, format::encode_base(b)));
     for (Section& sec : sections_) {
       CKPT_RETURN_IF_ERROR(put(format::kProcInfo, encode(sec.info)));
       for (const ThreadInfo& t : sec.threads)
@@ -422,9 +421,9 @@ class Checkpoint {
                 CKPT_RETURN_IF_ERROR(from->emit_body({pc.addr, pc.len}, nullptr));
                 continue;
               }
-              CKPT_RETURN_IF_ERROR(put(format::kDataRef,
-                                       format::encode_data_ref({uint32_t(base_of_[pc.source]),
-                                                                pc.offset, pc.skip, pc.len})));
+              CKPT_RETURN_IF_ERROR(
+                  put(format::kDataRef, format::encode_data_ref({uint32_t(base_of_[pc.source]),
+                                                                 pc.offset, pc.skip, pc.len})));
               referred_ += pc.len;
             }
           } else if (!sec.frozen) {
@@ -467,12 +466,12 @@ class Checkpoint {
   format::ImageWriter writer_;
   uint64_t generation_ = 0;
   std::string path_;
-  ChainState prev_;                   // the previous image, taken from the target
-  std::string why_;                   // why pages are not tracked; "" if they are
-  bool incr_ = false;                 // this image is an increment
-  std::vector<int64_t> base_of_;      // prev_.sources index -> base record index
+  ChainState prev_;               // the previous image, taken from the target
+  std::string why_;               // why pages are not tracked; "" if they are
+  bool incr_ = false;             // this image is an increment
+  std::vector<int64_t> base_of_;  // prev_.sources index -> base record index
   std::vector<format::BaseRef> bases_;
-  uint64_t referred_ = 0;             // page bytes taken from the bases
+  uint64_t referred_ = 0;  // page bytes taken from the bases
 
  public:
   std::vector<std::string> take_warnings() { return std::move(warnings_); }

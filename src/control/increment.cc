@@ -13,7 +13,7 @@ Status index_image(const std::string& path, ChainState* out) {
   ChainState c;
   c.generation = r.header().generation;
   std::vector<uint8_t> payload;
-  uint64_t cursor = 0;  // the next page address the data records fill
+  uint64_t cursor = 0;                     // the next page address the data records fill
   std::vector<PageHome>* pages = nullptr;  // the current process's
   uint64_t digest = 0;
   Status s = format::walk_image(r, &digest, [&](const format::RecordInfo& ri) {
@@ -91,10 +91,8 @@ void split_run(uint64_t addr, uint64_t len, const std::vector<Span>& written,
     bool joins = last && last->addr + last->len == a && last->ref == p.ref &&
                  (!p.ref || (last->source == p.source && last->offset == p.offset &&
                              last->skip + last->len == p.skip));
-    if (joins)
-      last->len += n;
-    else
-      out->push_back(p);
+    if (joins) last->len += n;
+    else out->push_back(p);
   };
   for (uint64_t at = addr; at < end;) {
     while (w != written.end() && w->end <= at) ++w;

@@ -27,12 +27,12 @@ struct PageHome {
 };
 
 struct ChainState {
-  uint64_t generation = 0;                // the image described; 0: none (next is full)
+  uint64_t generation = 0;               // the image described; 0: none (next is full)
   std::vector<format::BaseRef> sources;  // images that hold its data, itself included
   // Per process, by its pid as it sees itself (PROC_INFO.pid): ascending,
   // disjoint.
   std::map<int32_t, std::vector<PageHome>> pages;
-  int increments = 0;                     // increments since its full image
+  int increments = 0;  // increments since its full image
 };
 
 // Reads the records of an image just written: where each of its pages is.

@@ -617,8 +617,8 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
     // A record that does not decode: which record and field, and where.
     auto undecodable = [&](const Status& s) { return bad(s.message()); };
     if (ri.type == format::kData) return bad("data without a PAGES record");
-    bool head = ri.type == format::kProcJob || ri.type == format::kProcTask ||
-                ri.type == format::kBase;
+    bool head =
+        ri.type == format::kProcJob || ri.type == format::kProcTask || ri.type == format::kBase;
     if (!sec && !head && ri.type != format::kProcInfo) return bad("no process record first");
     if (sec && head) return bad("a job record after a process section");
     CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));

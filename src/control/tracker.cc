@@ -66,8 +66,7 @@ Status PagemapScanner::scan(uint64_t start, uint64_t end, Written* out) {
     for (long i = 0; i < n; i++) {
       if (!out->pages.empty() && out->pages.back().end == regions[i].start)
         out->pages.back().end = regions[i].end;
-      else
-        out->pages.push_back({regions[i].start, regions[i].end});
+      else out->pages.push_back({regions[i].start, regions[i].end});
     }
     if (arg.walk_end <= at) return Status::make(Code::kIo, 0, "PAGEMAP_SCAN made no progress");
     at = arg.walk_end;
@@ -107,9 +106,9 @@ const std::string& tracking_unavailable() {
         arg.vec_len = 2;
         arg.category_mask = arg.return_mask = uffd::kPageIsWritten;
         if (pm < 0 || ::ioctl(pm, uffd::kPagemapScan, &arg) < 0) {
-          no = errno == ENOTTY || errno == EINVAL ? "the kernel lacks PAGEMAP_SCAN (Linux 6.7)"
-                                                  : std::string("PAGEMAP_SCAN: ") +
-                                                        std::strerror(errno);
+          no = errno == ENOTTY || errno == EINVAL
+                   ? "the kernel lacks PAGEMAP_SCAN (Linux 6.7)"
+                   : std::string("PAGEMAP_SCAN: ") + std::strerror(errno);
         } else {
           static_cast<volatile char*>(mem)[4096] = 2;
           arg.walk_end = 0;
@@ -213,8 +212,8 @@ std::string track_process(Seized* seized, pid_t pid, uint64_t block_addr,
   if (fresh.empty()) return "";
   std::vector<int> results;
   bool created = false;
-  Status s = register_ranges(seized, seized->threads()[0], pid, block_addr, block, fresh,
-                             &results, &created);
+  Status s = register_ranges(seized, seized->threads()[0], pid, block_addr, block, fresh, &results,
+                             &created);
   if (!s.is_ok()) return s.message();
   // Protect what was just registered: from now on, writes are recorded.
   Written ignored;

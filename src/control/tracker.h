@@ -29,8 +29,8 @@ struct Span {
 
 // What one scan of one mapping found.
 struct Written {
-  bool tracked = false;       // false: not registered (new, moved, the program's own): all written
-  std::vector<Span> pages;    // when tracked: written since the last scan, ascending
+  bool tracked = false;     // false: not registered (new, moved, the program's own): all written
+  std::vector<Span> pages;  // when tracked: written since the last scan, ascending
 };
 
 // The pagemap of a process, opened once per checkpoint.

@@ -131,7 +131,8 @@ Status BaseSet::add(const std::string& image, const BaseRef& b, bool owned_only)
   uint64_t digest = 0;
   s = image_digest(*o.reader, &digest);
   if (!s.is_ok())
-    return Status::make(Code::kCorrupt, 0, "a broken chain: its base, generation %llu, is damaged (%s)",
+    return Status::make(Code::kCorrupt, 0,
+                        "a broken chain: its base, generation %llu, is damaged (%s)",
                         (unsigned long long)b.generation, s.message());
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
   digest = b.digest;  // checksums are not enforced in fuzz builds (fuzz/CMakeLists.txt)

@@ -107,8 +107,8 @@ Status ImageReader::open(const std::string& path, bool owned_only) {
   header_.version = get_u32(h + 8);
   if (header_.version < kVersionPlain || header_.version > kVersion)
     return Status::make(Code::kUnsupported, 0,
-                        "%s has format version %u; this ckpt reads versions %u to %u",
-                        path.c_str(), header_.version, kVersionPlain, kVersion);
+                        "%s has format version %u; this ckpt reads versions %u to %u", path.c_str(),
+                        header_.version, kVersionPlain, kVersion);
   uint32_t kind = get_u32(h + 12);
   if (kind != uint32_t(Kind::kApp) && kind != uint32_t(Kind::kProcess))
     return corrupt(12, "unknown image kind");

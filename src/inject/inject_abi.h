@@ -72,14 +72,14 @@ struct ThreadSlot {
 inline constexpr int kTrackFd = 1001;
 inline constexpr uint32_t kMaxTrackRanges = 512;
 struct Track {
-  int32_t fd;       // the library's userfaultfd, -1 before the first use
-  int32_t error;    // -errno of the last failure to create it, else 0
+  int32_t fd;         // the library's userfaultfd, -1 before the first use
+  int32_t error;      // -errno of the last failure to create it, else 0
   uint64_t dev, ino;  // its identity: a descriptor the program put at that number is not it
   int32_t owner;      // getpid() of the process that made it: a forked child inherits the
                       // descriptor, but registering through it would reach the parent's memory
   int32_t pad;
-  uint32_t count;     // ranges given in this call
-  uint32_t created;   // 1: this call made a new userfaultfd (earlier registrations are gone)
+  uint32_t count;    // ranges given in this call
+  uint32_t created;  // 1: this call made a new userfaultfd (earlier registrations are gone)
   uint64_t ranges[kMaxTrackRanges][2];  // start, length
   int32_t results[kMaxTrackRanges];     // 0, or -errno (EBUSY: the program's own userfaultfd)
 };

@@ -107,7 +107,8 @@ void checkpoints_then_kill(Job& job, const std::vector<std::string>& flags,
   for (int k = 0; k < count; k++) {
     if (k) sleep_seconds(gap);
     Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
-    ASSERT_EQ(c.code, 0) << "checkpoint " << k << " failed: " << job.ckpt_err() << read_file(job.err);
+    ASSERT_EQ(c.code, 0) << "checkpoint " << k << " failed: " << job.ckpt_err()
+                         << read_file(job.err);
   }
   sleep_seconds(0.3);
   ::kill(-sup.pid(), SIGKILL);
@@ -317,8 +318,8 @@ TEST(Increment, ProgramWithItsOwnUserfaultfd) {
   EXPECT_EQ(read_file(job.out), ref);
   for (auto& [g, path] : job.images()) EXPECT_EQ(version_of(path), 1u) << path;
   EXPECT_EQ(job.ckpt({"status", "--dir", job.dir}).code, 0);
-  const char* want = tracking_here() ? "full images: the program uses userfaultfd itself"
-                                     : "full images";
+  const char* want =
+      tracking_here() ? "full images: the program uses userfaultfd itself" : "full images";
   EXPECT_NE(job.ckpt_out().find(want), std::string::npos) << job.ckpt_out();
 }
 
@@ -348,7 +349,6 @@ TEST(Increment, FullEveryOne) {
   EXPECT_EQ(job.ckpt({"run", "--dir", job.dir, "--full-every", "0", "--", "true"}).code, 2);
 }
 
-
 // Hostile increments: a real chain (a full image and an increment on it),
 // the increment rewritten record by record with the project's writer (every
 // checksum valid), one attack per test; prepare_restore, what `ckpt
@@ -359,8 +359,8 @@ struct Rec {
 };
 struct Chain {
   Job job;
-  std::string base;      // generation 1
-  std::vector<Rec> incr; // generation 2's records
+  std::string base;       // generation 1
+  std::vector<Rec> incr;  // generation 2's records
   std::string error;
 };
 Chain* g_chain;
@@ -392,8 +392,7 @@ const Chain& chain() {
 
 // Writes the base and `recs` as generations 1 and 2 of a fresh directory;
 // the message of prepare_restore on generation 2 ("" if it passed).
-std::string restore_message(const TempDir& t, const std::vector<Rec>& recs,
-                            bool increment = true) {
+std::string restore_message(const TempDir& t, const std::vector<Rec>& recs, bool increment = true) {
   std::string dir = t / "crafted";
   ::mkdir(dir.c_str(), 0700);
   write_file(dir + "/ckpt-000000000001.img", read_file(chain().base));
@@ -415,8 +414,8 @@ std::string restore_message(const TempDir& t, const std::vector<Rec>& recs,
   return s.is_ok() ? "" : s.message();
 }
 
-#define NEED_CHAIN()                                 \
-  SKIP_WITHOUT_TRACKING();                           \
+#define NEED_CHAIN()       \
+  SKIP_WITHOUT_TRACKING(); \
   if (!chain().error.empty()) FAIL() << chain().error
 
 size_t first_of(const std::vector<Rec>& recs, uint32_t type) {

@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
       if (moving == MAP_FAILED) die("mremap");
       moving[(size_t)s * 3 * PAGE % region] += (unsigned char)s;
     } else if (uffd >= 0) {
-      void* fresh = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         -1, 0);
+      void* fresh =
+          mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (fresh == MAP_FAILED) die("mmap");
       struct uffdio_register reg = {.range = {(uint64_t)(uintptr_t)fresh, 16 * PAGE},
                                     .mode = UFFDIO_REGISTER_MODE_MISSING};

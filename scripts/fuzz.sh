@@ -9,7 +9,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(image_fuzz app_restore_fuzz process_image_fuzz control_fuzz slurm_fuzz)
+[ ${#targets[@]} -eq 0 ] && targets=(image_fuzz app_restore_fuzz process_image_fuzz control_fuzz slurm_fuzz chain_fuzz)
 build=${CKPT_FUZZ_BUILD:-$src/build-fuzz}
 
 command -v clang++ > /dev/null || { echo "fuzz: clang++ is missing (apt-get install clang libclang-rt-dev)" >&2; exit 1; }
@@ -48,6 +48,30 @@ real_images() {
   done
 }
 real_images
+# A real chain for chain_fuzz: a full image and an increment on it, as one
+# input (u32 length of the base, the base, the increment).
+real_chain() {
+  local ckpt=$normal/src/ckpt prog=$normal/tests/transparent/t_dirty job
+  [ -x "$ckpt" ] && [ -x "$prog" ] || return 0
+  job=$(mktemp -d)
+  "$ckpt" run --dir "$job" -- "$prog" 1 600 plain > /dev/null 2>&1 &
+  local pid=$!
+  sleep 1
+  if "$ckpt" checkpoint --dir "$job" > /dev/null 2>&1 &&
+     "$ckpt" checkpoint --dir "$job" --stop > /dev/null 2>&1; then
+    mkdir -p "$seeds/chain_fuzz"
+    python3 - "$job"/ckpt-000000000001.img "$job"/ckpt-000000000002.img "$seeds/chain_fuzz/real" <<'PY'
+import struct, sys
+a = open(sys.argv[1], 'rb').read(); b = open(sys.argv[2], 'rb').read()
+open(sys.argv[3], 'wb').write(struct.pack('<I', len(a)) + a + b)
+PY
+  else
+    kill "$pid" 2> /dev/null || true
+  fi
+  wait "$pid" || true
+  rm -rf "$job"
+}
+real_chain
 
 status=0
 for t in "${targets[@]}"; do

@@ -37,6 +37,11 @@ void add_supervise_options(CLI::App* sub, control::SuperviseOptions* o, Supervis
   sub->add_option("--keep", a->keep, "Keep the newest N complete images (default 2)")
       ->envname("CKPT_KEEP")
       ->type_name("N");
+  sub->add_option("--full-every", a->full_every,
+                  "Write a full image every N checkpoints and increments (the pages written "
+                  "since the previous one) between; 1: every image full (default 8)")
+      ->envname("CKPT_FULL_EVERY")
+      ->type_name("N");
   sub->add_option("--compress,--zstd", a->compress,
                   "Compress images with zstd at this level, 1 to 19 (0: off, the default)")
       ->envname("CKPT_COMPRESS")
@@ -70,6 +75,9 @@ bool resolve_supervise_options(const SuperviseArgs& a, control::SuperviseOptions
     o->interval_s = v;
   }
   if (!a.keep.empty() && !parse_number("--keep", a.keep, 1, 1000, &o->keep)) return false;
+  if (!a.full_every.empty() &&
+      !parse_number("--full-every", a.full_every, 1, 1000000, &o->full_every))
+    return false;
   if (!a.compress.empty() && !parse_number("--compress", a.compress, 0, 19, &o->zstd_level))
     return false;
   o->ckpt_signal = parse_signal(a.signal);

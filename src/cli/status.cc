@@ -159,6 +159,7 @@ std::function<int()> setup_status(CLI::App* sub) {
         j += ",\"runs\":" + std::to_string(st.runs);
       }
       j += ",\"mode\":" + json_string(mode);
+      if (has_state) j += ",\"tracking\":" + json_string(st.tracking);
       j += ",\"checkpoints\":" + std::to_string(gens.size());
       j += ",\"damaged\":" + std::to_string(damaged);
       if (newest) {
@@ -188,6 +189,7 @@ std::function<int()> setup_status(CLI::App* sub) {
       std::printf("mode:        transparent, %s\n",
                   st.pid_ns ? "own user+pid namespace (pids kept across restarts)"
                             : "no namespace (pids change across restarts)");
+      if (!st.tracking.empty()) std::printf("dirty pages: %s\n", st.tracking.c_str());
       if (st.interval_s > 0) std::printf("interval:    every %g s\n", st.interval_s);
       else std::printf("interval:    none (checkpoints on request or signal)\n");
       std::printf("runs:        %d\n", st.runs);

@@ -13,7 +13,7 @@ int parse_signal(const std::string& name);
 // The options of `ckpt run` and `ckpt restart` as given, by flag or by
 // environment variable (the names of the table in docs/transparent.md).
 struct SuperviseArgs {
-  std::string interval, keep, compress, signal = "USR1", stop_signal;
+  std::string interval, keep, full_every, compress, signal = "USR1", stop_signal;
 };
 // Adds --dir, --interval, --keep, --compress (alias --zstd), --signal,
 // --stop-signal and --quiet to sub.

@@ -22,11 +22,20 @@ std::function<int()> setup_verify(CLI::App* sub) {
     for (const auto& p : paths) {
       format::VerifyResult v;
       Status s = format::verify_image(p, &v);
-      if (s.is_ok())
+      if (s.is_ok() && v.bases.empty()) {
         std::printf("ok       %s: generation %llu, %llu records, %s of data\n", p.c_str(),
                     (unsigned long long)v.header.generation, (unsigned long long)v.records,
                     human_bytes(v.raw_bytes).c_str());
-      else {
+      } else if (s.is_ok()) {
+        std::string on;
+        for (uint64_t b : v.bases) on += (on.empty() ? "" : ", ") + std::to_string(b);
+        std::printf(
+            "ok       %s: generation %llu, %llu records, %s of data; an increment: "
+            "%s more from generation%s %s, checked there\n",
+            p.c_str(), (unsigned long long)v.header.generation, (unsigned long long)v.records,
+            human_bytes(v.raw_bytes).c_str(), human_bytes(v.referred_bytes).c_str(),
+            v.bases.size() > 1 ? "s" : "", on.c_str());
+      } else {
         std::printf("DAMAGED  %s\n", s.message());
         bad++;
       }

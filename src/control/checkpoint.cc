@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,7 +16,9 @@
 
 #include "control/memory.h"
 #include "control/procfs.h"
+#include "control/tracker.h"
 #include "control/tree.h"
+#include "format/chain.h"
 #include "format/writer.h"
 #include "restore/restore_abi.h"
 
@@ -47,7 +50,19 @@ struct Section {
   FrozenCopy copy;
   bool frozen = false;
   std::unique_ptr<PageWriter> live, from_copy;
+  // Dirty pages (tracker.h), per plan: the scan of a mapping that can be
+  // tracked, and each run split into written and referred pieces.
+  std::vector<Written> written;
+  std::vector<std::vector<std::vector<Piece>>> pieces;
 };
+
+// A mapping whose written pages can be tracked: private and writable memory
+// that the image saves page by page.
+bool trackable(const MappingPlan& p) {
+  return !(p.info.flags & restore::kMapShared) && (p.info.prot & PROT_WRITE) &&
+         (p.pages == MappingPlan::kPresent || p.pages == MappingPlan::kPrivateCopies) &&
+         (p.info.kind == MapKind::kAnon || p.info.kind == MapKind::kFile);
+}
 
 class Checkpoint {
  public:
@@ -72,9 +87,11 @@ class Checkpoint {
       sleep_ms(10);
       t0_ = now_s();
     }
+    track();
     CKPT_RETURN_IF_ERROR(copy_shared());
     if (!hold_) release(false);  // the processes that have a frozen copy
     pause_end_ = now_s();
+    plan_increment();
     Status s = write();
     for (Section& sec : sections_) sec.copy.end();
     if (!hold_) release(true);
@@ -90,14 +107,20 @@ class Checkpoint {
         if (p.seized) p.seized->kill_stopped(o_.end_on_success == p.pid);
       ::kill(o_.end_on_success, SIGKILL);
     }
+    // What the next increment builds on: where each page of this image is.
+    if (why_.empty() && index_image(path_, &t_.chain).is_ok())
+      t_.chain.increments = incr_ ? prev_.increments + 1 : 0;
+    else t_.chain = ChainState();
     dir_.prune(o_.keep);
     result_->path = path_;
     result_->generation = generation_;
     result_->file_bytes = writer_.bytes_written();
-    result_->memory_bytes = 0;
+    result_->increment = incr_;
+    result_->written_bytes = 0;
     for (Section& sec : sections_)
-      result_->memory_bytes +=
+      result_->written_bytes +=
           (sec.live ? sec.live->bytes() : 0) + (sec.from_copy ? sec.from_copy->bytes() : 0);
+    result_->memory_bytes = result_->written_bytes + referred_;
     result_->pause_s = pause_end_ - t0_;
     result_->processes = uint32_t(job_count_);
     result_->total_s = now_s() - t0_;
@@ -190,6 +213,14 @@ class Checkpoint {
       }
       CKPT_RETURN_IF_ERROR(place_frames(sec.rec.frames, &sec.plans));
       CKPT_RETURN_IF_ERROR(list_fds(p.pid, t_.fds, &sec.fds));
+      // The library's own userfaultfd (tracker.h) is never saved.
+      int track_fd = own_track_fd(p.pid, sec.rec.block_addr);
+      sec.fds.erase(std::remove_if(sec.fds.begin(), sec.fds.end(),
+                                   [&](const FdInfo& f) {
+                                     return f.fd == track_fd &&
+                                            f.path == "anon_inode:[userfaultfd]";
+                                   }),
+                    sec.fds.end());
     }
     std::vector<ProcessFds> all;
     for (Section& sec : sections_) all.push_back({sec.proc->pid, sec.proc->name, &sec.fds});
@@ -249,6 +280,82 @@ class Checkpoint {
     return Status::ok();
   }
 
+  // Phase track (still stopped): the pages written since the last
+  // checkpoint, per process (tracker.h). The scan protects them again, so
+  // what the previous image does not hold would be lost to the chain if
+  // this checkpoint failed: the chain is taken now and given back only by
+  // a committed image. A failure here only makes the image full.
+  void track() {
+    prev_ = std::move(t_.chain);
+    t_.chain = ChainState();
+    why_.clear();
+    if (o_.full_every <= 1) why_ = "turned off (--full-every 1)";
+    for (Section& sec : sections_) {
+      if (!why_.empty()) break;
+      std::vector<Span> ranges;
+      std::vector<size_t> which;
+      for (size_t i = 0; i < sec.plans.size(); i++)
+        if (trackable(sec.plans[i])) {
+          ranges.push_back({sec.plans[i].info.start, sec.plans[i].info.end});
+          which.push_back(i);
+        }
+      std::vector<Written> w;
+      why_ = track_process(sec.proc->seized.get(), sec.proc->pid, sec.rec.block_addr,
+                           *sec.rec.block, ranges, &w);
+      sec.written.assign(sec.plans.size(), Written());
+      for (size_t k = 0; k < which.size() && k < w.size(); k++) sec.written[which[k]] = w[k];
+    }
+    t_.tracking = why_.empty() ? "tracked: userfaultfd write-protection and PAGEMAP_SCAN"
+                               : "full images: " + why_;
+  }
+
+  // Whether this image is an increment on the previous one, and if so each
+  // tracked run split into pages to write (written since, holding a
+  // thread's saved registers, or not in the previous image) and pages to
+  // refer to; the images referred to become this image's bases.
+  void plan_increment() {
+    incr_ = why_.empty() && prev_.generation > 0 && prev_.increments + 1 < o_.full_every;
+    for (size_t k = 0; incr_ && k < prev_.sources.size(); k++) {
+      struct stat st;
+      incr_ = ::stat(dir_.image_path(prev_.sources[k].generation).c_str(), &st) == 0;
+    }
+    if (!incr_) return;
+    base_of_.assign(prev_.sources.size(), -1);
+    static const std::vector<PageHome> none;
+    for (Section& sec : sections_) {
+      auto found = prev_.pages.find(sec.info.pid);
+      const std::vector<PageHome>& homes = found == prev_.pages.end() ? none : found->second;
+      sec.pieces.assign(sec.plans.size(), {});
+      for (size_t i = 0; i < sec.plans.size(); i++) {
+        if (!sec.written[i].tracked || (sec.frozen && sec.parked[i])) continue;
+        const MappingInfo& m = sec.plans[i].info;
+        std::vector<Span> wp = sec.written[i].pages;
+        for (const SignalFrame& f : sec.rec.frames) {
+          uint64_t lo = std::max(f.start & ~(kPage - 1), m.start);
+          uint64_t hi = std::min((f.start + f.bytes.size() + kPage - 1) & ~(kPage - 1), m.end);
+          if (lo < hi) wp.push_back({lo, hi});
+        }
+        std::sort(wp.begin(), wp.end(),
+                  [](const Span& a, const Span& b) { return a.start < b.start; });
+        std::vector<Span> merged;
+        for (const Span& x : wp)
+          if (!merged.empty() && x.start <= merged.back().end)
+            merged.back().end = std::max(merged.back().end, x.end);
+          else merged.push_back(x);
+        sec.pieces[i].resize(sec.runs[i].size());
+        for (size_t j = 0; j < sec.runs[i].size(); j++) {
+          split_run(sec.runs[i][j].addr, sec.runs[i][j].len, merged, homes, &sec.pieces[i][j]);
+          for (const Piece& pc : sec.pieces[i][j])
+            if (pc.ref && base_of_[pc.source] < 0) {
+              base_of_[pc.source] = int64_t(bases_.size());
+              bases_.push_back(prev_.sources[pc.source]);
+            }
+        }
+      }
+    }
+    incr_ = !bases_.empty();
+  }
+
   // Phase copy: the parked pages, into our memory while the job waits
   // (when the job ends with this checkpoint nothing runs: read at write).
   Status copy_shared() {
@@ -293,6 +400,7 @@ class Checkpoint {
     format::WriterOptions wo;
     wo.zstd_level = o_.zstd_level;
     wo.direct = o_.direct && resident_ >= format::kDirectFrom;
+    wo.increment = incr_;
     generation_ = dir_.next_generation();
     path_ = dir_.image_path(generation_);
     CKPT_RETURN_IF_ERROR(writer_.open(path_, format::Kind::kProcess, generation_, wo));
@@ -302,6 +410,9 @@ class Checkpoint {
     job.processes = uint32_t(job_.size());
     CKPT_RETURN_IF_ERROR(put(format::kProcJob, encode(job)));
     for (const JobProcess& p : job_) CKPT_RETURN_IF_ERROR(put(format::kProcTask, encode(p.task)));
+    if (incr_)
+      for (const format::BaseRef& b : bases_)
+        CKPT_RETURN_IF_ERROR(put(format::kBase, format::encode_base(b)));
     for (Section& sec : sections_) {
       CKPT_RETURN_IF_ERROR(put(format::kProcInfo, encode(sec.info)));
       for (const ThreadInfo& t : sec.threads)
@@ -310,8 +421,24 @@ class Checkpoint {
       size_t k = 0;
       for (size_t i = 0; i < sec.plans.size(); i++) {
         CKPT_RETURN_IF_ERROR(put(format::kProcMapping, encode(sec.plans[i].info)));
-        for (const PagesInfo& r : sec.runs[i]) {
-          if (!sec.frozen) {
+        for (size_t j = 0; j < sec.runs[i].size(); j++) {
+          const PagesInfo& r = sec.runs[i][j];
+          if (incr_ && !sec.pieces[i].empty()) {
+            // An increment's run: data for the pages written, data_ref
+            // records for the rest (format/chain.h).
+            PageWriter* from = sec.frozen ? sec.from_copy.get() : sec.live.get();
+            CKPT_RETURN_IF_ERROR(sec.live->emit_head(r));
+            for (const Piece& pc : sec.pieces[i][j]) {
+              if (!pc.ref) {
+                CKPT_RETURN_IF_ERROR(from->emit_body({pc.addr, pc.len}, nullptr));
+                continue;
+              }
+              CKPT_RETURN_IF_ERROR(
+                  put(format::kDataRef, format::encode_data_ref({uint32_t(base_of_[pc.source]),
+                                                                 pc.offset, pc.skip, pc.len})));
+              referred_ += pc.len;
+            }
+          } else if (!sec.frozen) {
             CKPT_RETURN_IF_ERROR(sec.live->emit(r, nullptr));  // from the stopped process
           } else if (sec.parked[i]) {
             CKPT_RETURN_IF_ERROR(sec.live->emit(r, sec.snapshots[k]));
@@ -351,6 +478,12 @@ class Checkpoint {
   format::ImageWriter writer_;
   uint64_t generation_ = 0;
   std::string path_;
+  ChainState prev_;               // the previous image, taken from the target
+  std::string why_;               // why pages are not tracked; "" if they are
+  bool incr_ = false;             // this image is an increment
+  std::vector<int64_t> base_of_;  // prev_.sources index -> base record index
+  std::vector<format::BaseRef> bases_;
+  uint64_t referred_ = 0;  // page bytes taken from the bases
 
  public:
   std::vector<std::string> take_warnings() { return std::move(warnings_); }

@@ -17,6 +17,7 @@
 #include <ckpt/status.hpp>
 
 #include "control/fds.h"
+#include "control/increment.h"
 #include "control/process.h"
 #include "format/jobdir.h"
 
@@ -29,6 +30,12 @@ struct Target {
   bool pid_ns = false;      // runs in its own user+pid namespace
   FdContext fds;            // ckpt's own descriptors and `ckpt run`'s stdio
   SyscallMemo last_syscall;
+  // The newest image this supervisor wrote, for the next increment
+  // (increment.h); generation 0 until there is one.
+  ChainState chain;
+  // How written pages are found: "" until the first checkpoint, then
+  // "tracked: ..." or "full images: WHY" (for `ckpt status`).
+  std::string tracking;
 };
 
 struct DumpOptions {
@@ -43,12 +50,17 @@ struct DumpOptions {
   // A socket connected outside the job: fail the checkpoint (true), or
   // save it to come back closed, with a warning (false).
   bool refuse_external = false;
+  // Every how many checkpoints a full image is written; the others are
+  // increments on the previous image (1: every one is full).
+  int full_every = 8;
 };
 
 struct DumpResult {
   std::string path;
   uint64_t generation = 0;
   uint64_t file_bytes = 0, memory_bytes = 0;
+  bool increment = false;      // the image refers to earlier ones
+  uint64_t written_bytes = 0;  // page bytes the image holds itself
   double pause_s = 0, total_s = 0;
   uint32_t processes = 0;             // in the job (zombies included)
   std::vector<std::string> warnings;  // one line each, said at the checkpoint

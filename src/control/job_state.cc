@@ -70,6 +70,7 @@ std::string format_job_state(const JobState& st) {
   s += "supervisor_pid=" + std::to_string(st.supervisor_pid) + "\n";
   s += "started=" + std::to_string(st.started) + "\n";
   s += "updated=" + std::to_string(st.updated) + "\n";
+  s += "tracking=" + escape(st.tracking) + "\n";
   s += "last_failure=" + escape(st.last_failure) + "\n";
   s += "last_failure_time=" + std::to_string(st.last_failure_time) + "\n";
   for (const auto& a : st.command) s += "arg=" + escape(a) + "\n";
@@ -116,6 +117,7 @@ Status parse_job_state(const std::string& text, JobState* out) {
     else if (k == "supervisor_pid") st.supervisor_pid = int(n);
     else if (k == "started") st.started = n;
     else if (k == "updated") st.updated = n;
+    else if (k == "tracking") st.tracking = unescape(v);
     else if (k == "last_failure") st.last_failure = unescape(v);
     else if (k == "last_failure_time") st.last_failure_time = n;
     else if (k == "arg") st.command.push_back(unescape(v));

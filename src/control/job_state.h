@@ -40,6 +40,7 @@ struct JobState {
   uint64_t first_generation = 0;  // images of this run start here (older: a run before --fresh)
   int supervisor_pid = 0;
   int64_t started = 0, updated = 0;  // unix time of the first run's start, of this record
+  std::string tracking;              // how written pages are found (DumpResult), one line
   std::string last_failure;          // the last failed checkpoint or restart, one line
   int64_t last_failure_time = 0;
 };

@@ -180,8 +180,16 @@ class PageWriter {
   // A PAGES record and its bytes, from a snapshot or (src null) read now,
   // straight into the writer's blocks where it can (ImageWriter::data_from).
   Status emit(const PagesInfo& run, const uint8_t* src) {
+    CKPT_RETURN_IF_ERROR(emit_head(run));
+    return emit_body(run, src);
+  }
+  Status emit_head(const PagesInfo& run) {
     auto rec = encode(run);
-    CKPT_RETURN_IF_ERROR(w_->record(format::kProcPages, rec.data(), rec.size()));
+    return w_->record(format::kProcPages, rec.data(), rec.size());
+  }
+  // The bytes of (part of) a run as data records: an increment writes a
+  // run's written pieces this way (increment.h).
+  Status emit_body(const PagesInfo& run, const uint8_t* src) {
     if (src) {
       CKPT_RETURN_IF_ERROR(w_->data(src, size_t(run.len)));
     } else {

@@ -23,6 +23,7 @@
 
 #include "control/pipes.h"
 #include "control/sockets.h"
+#include "format/chain.h"
 #include "format/reader.h"
 #include "restore/restore_abi.h"
 
@@ -602,7 +603,8 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
   if (::sysinfo(&si) == 0)
     memory_cap =
         (uint64_t(si.totalram) + uint64_t(si.totalswap)) * std::max<uint64_t>(si.mem_unit, 1);
-  std::vector<uint8_t> payload;
+  std::vector<uint8_t> payload, ref_buf;
+  format::BaseSet bases;
   format::RecordInfo ri;
   bool end = false;
   for (;;) {
@@ -615,7 +617,8 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
     // A record that does not decode: which record and field, and where.
     auto undecodable = [&](const Status& s) { return bad(s.message()); };
     if (ri.type == format::kData) return bad("data without a PAGES record");
-    bool head = ri.type == format::kProcJob || ri.type == format::kProcTask;
+    bool head =
+        ri.type == format::kProcJob || ri.type == format::kProcTask || ri.type == format::kBase;
     if (!sec && !head && ri.type != format::kProcInfo) return bad("no process record first");
     if (sec && head) return bad("a job record after a process section");
     CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
@@ -632,6 +635,15 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
         if (Status s = decode(payload, &t); !s) return undecodable(s);
         if (plan->tasks.size() >= plan->job.processes) return bad("more tasks than the job has");
         plan->tasks.push_back(t);
+        break;
+      }
+      case format::kBase: {
+        format::BaseRef b;
+        if (Status s = format::decode_base(payload, &b); !s) return undecodable(s);
+        if (b.generation >= r.header().generation) return bad("a base that is not older");
+        if (bases.size() >= 4096) return bad("more than 4096 bases");
+        if (Status s = bases.add(image_path, b, /*owned_only=*/true); !s)
+          return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), s.message());
         break;
       }
       case format::kProcInfo:
@@ -734,6 +746,22 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
         uint64_t got = 0;
         while (got < p.len) {
           CKPT_RETURN_IF_ERROR(r.next(&ri, &end));
+          if (!end && ri.type == format::kDataRef) {
+            // Pages an earlier image holds (format/chain.h): checked there
+            // and copied into the memfd, as unpacked data is.
+            format::DataRef d;
+            CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
+            if (Status s = format::decode_data_ref(payload, &d); !s) return undecodable(s);
+            if (d.len > p.len - got) return bad("too much page data");
+            ref_buf.resize(d.len);
+            if (Status s = bases.read(d, ref_buf.data()); !s)
+              return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), s.message());
+            CKPT_RETURN_IF_ERROR(pwrite_all(sec->mfd, ref_buf.data(), d.len, sec->cursor));
+            sec->runs.push_back({p.addr + got, d.len, sec->cursor, 0});
+            sec->cursor += (d.len + kPage - 1) & ~(kPage - 1);
+            got += d.len;
+            continue;
+          }
           if (end || ri.type != format::kData) return bad("missing page data");
           if (ri.raw == 0 || ri.raw > p.len - got) return bad("too much page data");
           if (!(ri.flags & format::kFlagZstd)) {

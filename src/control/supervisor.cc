@@ -449,7 +449,12 @@ Status Supervisor::checkpoint(DumpResult* result, bool stop) {
   if (stop) o.end_on_success = child_;
   o.refuse_external = options_.refuse_external;
   o.keep = options_.keep;
+  o.full_every = options_.full_every;
   Status s = checkpoint_job(target_, dir_, o, result);
+  if (!target_.tracking.empty() && target_.tracking != state_.tracking) {
+    state_.tracking = target_.tracking;
+    save_state();
+  }
   for (const std::string& w : result->warnings)
     if (warned_.insert(w).second) std::fprintf(stderr, "ckpt: warning: %s\n", w.c_str());
   if (!s.is_ok()) record_failure(std::string("checkpoint failed: ") + s.message());

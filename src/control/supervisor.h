@@ -29,6 +29,7 @@ struct SuperviseOptions {
   std::string dir;
   double interval_s = 0;  // periodic checkpoints; 0: none
   int keep = 2;           // complete images kept in the directory
+  int full_every = 8;     // a full image every N checkpoints, increments between (1: all full)
   int ckpt_signal = 10;   // SIGUSR1: checkpoint and continue
   int stop_signal = 0;    // checkpoint and stop; 0: none
   int zstd_level = 0;

@@ -11,7 +11,10 @@ namespace ckpt::format {
 // "\x89CKPT\r\n\x1a": a non-ASCII first byte and a CR/LF pair catch files
 // mangled by text-mode transfers, as PNG's signature does.
 inline constexpr uint8_t kMagic[8] = {0x89, 'C', 'K', 'P', 'T', '\r', '\n', 0x1a};
-inline constexpr uint32_t kVersion = 1;
+// Version 2 adds base and data_ref records (incremental images); a file
+// that holds none is written as version 1, which older readers still read.
+inline constexpr uint32_t kVersion = 2;
+inline constexpr uint32_t kVersionPlain = 1;
 inline constexpr size_t kFileHeaderSize = 64;
 inline constexpr size_t kRecordHeaderSize = 40;
 
@@ -26,6 +29,8 @@ enum class Kind : uint32_t {
 enum RecordType : uint32_t {
   kData = 1,          // a chunk of the current entry's bytes
   kEnd = 2,           // commit marker: the last record of a complete file
+  kBase = 3,          // version 2: an image this one takes data from (format/chain.h)
+  kDataRef = 4,       // version 2: data that is a slice of a data record of a base
   kAppEntry = 256,    // libckpt: starts a registered entry
   kAppProgram = 257,  // libckpt: program name and host, for `ckpt inspect`
   // Process images (docs/process-image.md).

@@ -11,6 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
+
+#include "format/chain.h"
 
 namespace ckpt::format {
 
@@ -195,7 +198,16 @@ void JobDir::prune(int keep) const {
   if (keep < 1) keep = 1;
   auto gens = list();
   if (gens.size() <= size_t(keep)) return;
-  for (size_t i = 0; i + size_t(keep) < gens.size(); i++) ::unlink(gens[i].path.c_str());
+  // An image a kept increment takes data from stays, whatever its age
+  // (format/chain.h): pruning never breaks a kept generation. References
+  // are direct, so the bases of the kept images are all that is needed.
+  std::set<uint64_t> needed;
+  for (size_t i = gens.size() - size_t(keep); i < gens.size(); i++)
+    for (uint64_t b : read_bases(gens[i].path)) needed.insert(b);
+  // Newest first: an image goes before its bases, so a prune cut short (a
+  // kill -9) never leaves an image whose base is gone.
+  for (size_t i = gens.size() - size_t(keep); i-- > 0;)
+    if (!needed.count(gens[i].number)) ::unlink(gens[i].path.c_str());
 }
 
 }  // namespace ckpt::format

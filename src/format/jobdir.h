@@ -42,7 +42,8 @@ class JobDir {
   std::vector<Generation> list() const;
   uint64_t next_generation() const;
   std::string image_path(uint64_t generation) const;
-  // Removes complete images beyond the newest `keep`, never the newest one.
+  // Removes complete images beyond the newest `keep`, never the newest one
+  // and never one that a kept image takes data from (an incremental image).
   void prune(int keep) const;
 
  private:

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "base/endian.h"
+#include "format/chain.h"
 
 namespace ckpt::format {
 
@@ -104,10 +105,10 @@ Status ImageReader::open(const std::string& path, bool owned_only) {
   if (!hash_ok(get_u64(h + 56), XXH3_64bits(h, 56)))
     return corrupt(0, "file header checksum mismatch");
   header_.version = get_u32(h + 8);
-  if (header_.version != kVersion)
+  if (header_.version < kVersionPlain || header_.version > kVersion)
     return Status::make(Code::kUnsupported, 0,
-                        "%s has format version %u; this ckpt reads version %u", path.c_str(),
-                        header_.version, kVersion);
+                        "%s has format version %u; this ckpt reads versions %u to %u", path.c_str(),
+                        header_.version, kVersionPlain, kVersion);
   uint32_t kind = get_u32(h + 12);
   if (kind != uint32_t(Kind::kApp) && kind != uint32_t(Kind::kProcess))
     return corrupt(12, "unknown image kind");
@@ -128,28 +129,36 @@ Status ImageReader::next(RecordInfo* r, bool* end) {
     return Status::ok();
   }
   if (pos_ == size_) return corrupt(pos_, "file ends before its end record (truncated)");
-  if (size_ - pos_ < kRecordHeaderSize) return corrupt(pos_, "truncated record header");
-  uint8_t h[kRecordHeaderSize];
-  CKPT_RETURN_IF_ERROR(read_at(pos_, h, sizeof h));
-  if (!hash_ok(get_u64(h + 32), XXH3_64bits_withSeed(h, 32, pos_)))
-    return corrupt(pos_, "record header checksum mismatch");
-  r->type = get_u32(h);
-  r->flags = get_u32(h + 4);
-  r->stored = get_u64(h + 8);
-  r->raw = get_u64(h + 16);
-  r->payload_hash = get_u64(h + 24);
-  r->offset = pos_;
-  if (r->flags & ~kKnownFlags) return corrupt(pos_, "unknown record flags");
-  uint64_t left = size_ - pos_ - kRecordHeaderSize;
-  if (r->stored > left) return corrupt(pos_, "record runs past the end of the file (truncated)");
-  uint64_t cap = r->type == kData ? kMaxChunkRaw : kMaxMetaRecord;
-  if (r->raw > cap) return corrupt(pos_, "record size over the format's limit");
-  if (!(r->flags & kFlagZstd) && r->raw != r->stored) return corrupt(pos_, "record sizes disagree");
+  CKPT_RETURN_IF_ERROR(record_at(pos_, r));
+  if ((r->type == kBase || r->type == kDataRef) && header_.version < 2)
+    return corrupt(pos_, "a version 2 record in a version 1 file");
   pos_ += kRecordHeaderSize + r->stored;
   if (r->type == kEnd) {
     if (pos_ != size_) return corrupt(pos_, "bytes after the end record");
     ended_ = true;
   }
+  return Status::ok();
+}
+
+Status ImageReader::record_at(uint64_t off, RecordInfo* r) const {
+  if (off < kFileHeaderSize || off > size_ || size_ - off < kRecordHeaderSize)
+    return corrupt(off, "truncated record header");
+  uint8_t h[kRecordHeaderSize];
+  CKPT_RETURN_IF_ERROR(read_at(off, h, sizeof h));
+  if (!hash_ok(get_u64(h + 32), XXH3_64bits_withSeed(h, 32, off)))
+    return corrupt(off, "record header checksum mismatch");
+  r->type = get_u32(h);
+  r->flags = get_u32(h + 4);
+  r->stored = get_u64(h + 8);
+  r->raw = get_u64(h + 16);
+  r->payload_hash = get_u64(h + 24);
+  r->offset = off;
+  if (r->flags & ~kKnownFlags) return corrupt(off, "unknown record flags");
+  uint64_t left = size_ - off - kRecordHeaderSize;
+  if (r->stored > left) return corrupt(off, "record runs past the end of the file (truncated)");
+  uint64_t cap = r->type == kData ? kMaxChunkRaw : kMaxMetaRecord;
+  if (r->raw > cap) return corrupt(off, "record size over the format's limit");
+  if (!(r->flags & kFlagZstd) && r->raw != r->stored) return corrupt(off, "record sizes disagree");
   return Status::ok();
 }
 
@@ -224,7 +233,8 @@ Status verify_image(const std::string& path, VerifyResult* out, bool owned_only)
   VerifyResult v;
   v.header = reader.header();
   v.file_bytes = reader.file_size();
-  std::vector<uint8_t> end_payload;
+  std::vector<uint8_t> end_payload, slice;
+  BaseSet bases;
   for (;;) {
     RecordInfo r;
     bool end = false;
@@ -241,6 +251,28 @@ Status verify_image(const std::string& path, VerifyResult* out, bool owned_only)
     CKPT_RETURN_IF_ERROR(reader.check_payload(r));
     v.records++;
     v.raw_bytes += r.raw;
+    // An increment: its bases must be the images it was built on, and every
+    // slice it takes from them must be there and sound (format/chain.h).
+    if (r.type == kBase) {
+      BaseRef b;
+      std::vector<uint8_t> payload;
+      CKPT_RETURN_IF_ERROR(reader.read_payload(r, &payload));
+      Status s = decode_base(payload, &b);
+      if (s.is_ok()) s = bases.add(path, b, owned_only);
+      if (!s.is_ok()) return Status::make(Code::kCorrupt, 0, "%s: %s", path.c_str(), s.message());
+      v.bases.push_back(b.generation);
+    } else if (r.type == kDataRef) {
+      DataRef d;
+      std::vector<uint8_t> payload;
+      CKPT_RETURN_IF_ERROR(reader.read_payload(r, &payload));
+      Status s = decode_data_ref(payload, &d);
+      if (s.is_ok()) {
+        slice.resize(d.len);
+        s = bases.read(d, slice.data());
+      }
+      if (!s.is_ok()) return Status::make(Code::kCorrupt, 0, "%s: %s", path.c_str(), s.message());
+      v.referred_bytes += d.len;
+    }
   }
   if (out) *out = v;
   return Status::ok();

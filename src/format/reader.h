@@ -47,6 +47,10 @@ class ImageReader {
   // The next record's header. After the END record, *end is set and no
   // record follows; a file that stops before END is reported as truncated.
   Status next(RecordInfo* r, bool* end);
+  // The header of the record at `offset` (a data_ref's target), checked as
+  // next() checks it: its checksum is seeded with that offset, so a wrong
+  // offset is caught. Does not move the reader.
+  Status record_at(uint64_t offset, RecordInfo* r) const;
   // Reads, checks and (if compressed) decompresses the payload into dst,
   // which holds r.raw bytes. check=false skips the checksum of an
   // uncompressed payload, for a second pass over a file verified already.
@@ -87,12 +91,15 @@ struct VerifyResult {
   uint64_t records = 0;
   uint64_t raw_bytes = 0;
   uint64_t file_bytes = 0;
+  std::vector<uint64_t> bases;  // an increment: the generations it takes data from
+  uint64_t referred_bytes = 0;  // bytes it takes from them (each checked there)
 };
 
 // kCorrupt naming the field if `payload` is not a well-formed entry record.
 Status decode_entry(const std::vector<uint8_t>& payload, AppEntry* e);
 
-// Reads the whole image and checks every record: what `ckpt verify` does
+// Reads the whole image and checks every record, and for an increment its
+// bases and every slice it takes from them: what `ckpt verify` does
 // and what a restore does before it touches the program's memory.
 Status verify_image(const std::string& path, VerifyResult* out, bool owned_only = false);
 

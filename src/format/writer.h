@@ -38,6 +38,9 @@ struct WriterOptions {
   // images, where copying into the page cache costs more than the disk.
   // Falls back to buffered writes where the file system refuses it.
   bool direct = false;
+  // The image will hold base and data_ref records (format/chain.h): written
+  // as format version 2. Other images stay version 1, readable by older ckpt.
+  bool increment = false;
 };
 
 class ImageWriter {

@@ -11,6 +11,7 @@
 // supervisor keeps only the reports of the program's own pid (inject_abi.h).
 // It installs no signal handler and changes nothing the program can see.
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -25,7 +26,9 @@
 #include <unistd.h>
 
 #include <asm/prctl.h>
+#include <sys/stat.h>
 
+#include "base/uffd_abi.h"
 #include "inject/inject_abi.h"
 
 extern "C" {
@@ -135,6 +138,45 @@ void fork_frozen_copy() {
   }
 }
 
+// Whether track.fd is still the userfaultfd this library made: the program
+// may have closed it (close_range, closefrom) or put a descriptor of its own
+// at that number. Closing it undid every registration (the kernel drops
+// them with the last reference), which the supervisor then sees as
+// untracked memory.
+bool own_uffd_open(const Track& k) {
+  if (k.fd < 0 || k.owner != int32_t(raw(SYS_getpid))) return false;
+  struct stat st;
+  if (raw(SYS_fstat, k.fd, long(&st)) != 0) return false;
+  return uint64_t(st.st_dev) == k.dev && uint64_t(st.st_ino) == k.ino;
+}
+
+// A userfaultfd in asynchronous write-protect mode: the kernel resolves a
+// write to a protected page itself (no handler thread, no signal, system
+// calls that write into such a page succeed) and only clears the page's
+// protection, which PAGEMAP_SCAN reports. UFFD_USER_MODE_ONLY needs no
+// privilege. The descriptor is moved to kTrackFd or above, so that the
+// lowest free number, which the program's next open() gets, is unchanged.
+long open_uffd(Track* k) {
+  long u = raw(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | uffd::kUserModeOnly);
+  if (u < 0) return u;
+  uffd::Api api = {uffd::kApi, uffd::kFeatureWpAsync | uffd::kFeatureWpUnpopulated, 0};
+  long r = raw(SYS_ioctl, u, long(uffd::kIoctlApi), long(&api));
+  long hi = r < 0 ? r : raw(SYS_fcntl, u, F_DUPFD_CLOEXEC, kTrackFd);
+  raw(SYS_close, u);
+  if (hi < 0) return hi;
+  struct stat st;
+  if (raw(SYS_fstat, hi, long(&st)) != 0) {
+    raw(SYS_close, hi);
+    return -EBADF;
+  }
+  k->fd = int32_t(hi);
+  k->dev = uint64_t(st.st_dev);
+  k->ino = uint64_t(st.st_ino);
+  k->owner = int32_t(raw(SYS_getpid));
+  k->created = 1;
+  return 0;
+}
+
 }  // namespace
 
 // The parasite entries: the supervisor runs them in a thread it has stopped
@@ -186,6 +228,33 @@ extern "C" long ckpt_parasite_process(uint32_t want_copy) {
   return 0;
 }
 
+// Registers track.ranges[0..n) for write-protection (inject_abi.h). A range
+// registered before with this userfaultfd is registered again harmlessly;
+// one the program registered with its own gets EBUSY and stays untracked.
+extern "C" long ckpt_parasite_track(uint32_t n) {
+  Track* k = &g_block.track;
+  if (n > kMaxTrackRanges) return -EINVAL;
+  k->created = 0;
+  if (!own_uffd_open(*k)) {
+    // A forked child holds its parent's userfaultfd (inherited, and ckpt's
+    // own, not the program's): closed here, it takes nothing from the
+    // parent, which holds its own reference.
+    struct stat st;
+    if (k->fd >= 0 && raw(SYS_fstat, k->fd, long(&st)) == 0 && uint64_t(st.st_dev) == k->dev &&
+        uint64_t(st.st_ino) == k->ino)
+      raw(SYS_close, k->fd);
+    k->fd = -1;
+    long r = open_uffd(k);
+    k->error = int32_t(r);
+    if (r < 0) return r;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    uffd::Register reg = {k->ranges[i][0], k->ranges[i][1], uffd::kRegisterModeWp, 0};
+    k->results[i] = int32_t(raw(SYS_ioctl, k->fd, long(uffd::kIoctlRegister), long(&reg)));
+  }
+  return 0;
+}
+
 // The parasite entries return here; the int3 hands the thread back.
 extern "C" void ckpt_parasite_trap();
 __asm__(
@@ -213,6 +282,8 @@ __attribute__((constructor)) void inject_init() {
   g_block.parasite_thread = uint64_t(&ckpt_parasite_thread);
   g_block.parasite_process = uint64_t(&ckpt_parasite_process);
   g_block.parasite_trap = uint64_t(&ckpt_parasite_trap);
+  g_block.parasite_track = uint64_t(&ckpt_parasite_track);
+  g_block.track.fd = -1;
   g_block.parasite_stack_top = uint64_t(g_stack + sizeof g_stack);
   // Tell the supervisor where the block is; it reads everything else itself.
   // The descriptor stays open so that a program that execs (a wrapper

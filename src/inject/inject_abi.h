@@ -18,6 +18,11 @@
 //       of the process through a helper that exits at once (the copy is an
 //       orphan of the job's init, never a child of the program or of its
 //       parent) that only sleeps; its pid (or -errno) goes to fork_pid;
+//   supervisor, in the main thread, when it tracks written pages: runs
+//       parasite_track(n), which registers the n ranges in track.ranges
+//       with the library's own userfaultfd (created on first use) for
+//       asynchronous write-protection (docs/transparent.md, "Incremental
+//       checkpoints");
 //   supervisor: puts every register back, detaches (the kernel restarts
 //       interrupted calls itself), reads the memory from the frozen copy,
 //       writes the image, kills the copy.
@@ -29,7 +34,7 @@
 namespace ckpt::inject {
 
 inline constexpr uint64_t kBlockMagic = 0x31424b504b43ull;  // "CKPKB1"
-inline constexpr uint32_t kBlockVersion = 4;
+inline constexpr uint32_t kBlockVersion = 5;
 // The block's name in the library's dynamic symbol table: the supervisor
 // finds it in every process of a job from the library's load address.
 inline constexpr const char* kBlockSymbol = "ckpt_inject_block";
@@ -60,6 +65,25 @@ struct ThreadSlot {
   uint32_t ss_flags, pad;
 };
 
+// Dirty-page tracking: the library's userfaultfd and the ranges the
+// supervisor asks it to register. The descriptor sits at kTrackFd or above,
+// close-on-exec, so the program's own descriptor numbers never change; a
+// checkpoint neither saves nor restores it.
+inline constexpr int kTrackFd = 1001;
+inline constexpr uint32_t kMaxTrackRanges = 512;
+struct Track {
+  int32_t fd;         // the library's userfaultfd, -1 before the first use
+  int32_t error;      // -errno of the last failure to create it, else 0
+  uint64_t dev, ino;  // its identity: a descriptor the program put at that number is not it
+  int32_t owner;      // getpid() of the process that made it: a forked child inherits the
+                      // descriptor, but registering through it would reach the parent's memory
+  int32_t pad;
+  uint32_t count;    // ranges given in this call
+  uint32_t created;  // 1: this call made a new userfaultfd (earlier registrations are gone)
+  uint64_t ranges[kMaxTrackRanges][2];  // start, length
+  int32_t results[kMaxTrackRanges];     // 0, or -errno (EBUSY: the program's own userfaultfd)
+};
+
 struct Block {
   uint64_t magic;
   uint32_t version;
@@ -71,10 +95,12 @@ struct Block {
   int32_t fork_pid;   // the copy's pid as the program sees it, or -errno
   // Where the supervisor points a stopped thread (this library's code).
   uint64_t parasite_thread, parasite_process, parasite_trap, parasite_stack_top;
+  uint64_t parasite_track;
   uint64_t brk;
   uint64_t itimers[3][4];  // it_interval {sec, usec}, it_value {sec, usec}
   KSigaction actions[65];  // by signal number; [0] unused
   ThreadSlot slots[kMaxThreads];
+  Track track;
 };
 
 // What the library writes to CKPT_INJECT_FD each time it is loaded (at

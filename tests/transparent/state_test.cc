@@ -183,11 +183,15 @@ TEST(JobState, RestartSetsADamagedNewestImageAside) {
 TEST(JobState, EnvironmentVariablesSetTheOptions) {
   Job job;
   SpawnOptions o = job.opts();
-  o.env = {"CKPT_DIR=" + job.dir, "CKPT_INTERVAL=0.3", "CKPT_KEEP=1"};
+  // Full images: with increments, --keep 1 also keeps the images the
+  // newest takes data from (Increment.PruneKeepsBases).
+  o.env = {"CKPT_DIR=" + job.dir, "CKPT_INTERVAL=0.3", "CKPT_KEEP=1", "CKPT_FULL_EVERY=1"};
   Exit e = run({ckpt_bin(), "run", "--", count(), "12"}, o, 60);
   EXPECT_EQ(e.code, 0) << read_file(job.tmp / "out.err");
   std::string st = job.status();
   EXPECT_NE(st.find("interval:    every 0.3 s"), std::string::npos) << st;
+  EXPECT_NE(st.find("dirty pages: full images: turned off (--full-every 1)"), std::string::npos)
+      << st;
   EXPECT_NE(st.find("checkpoints: 1 complete"), std::string::npos) << st;  // --keep 1
   // Out of range in the environment is refused like a flag.
   o.env = {"CKPT_DIR=" + job.dir, "CKPT_COMPRESS=99"};

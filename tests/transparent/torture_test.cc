@@ -218,6 +218,9 @@ void Torture::round(int budget) {
     std::vector<std::string> cmd = {ckpt_bin()};
     bool resume_by_run = !have_image || rng_() % 2;
     cmd.insert(cmd.end(), {resume_by_run ? "run" : "restart", "--dir", dir_});
+    // Every other image full: increments are tortured too, and full images
+    // are long enough for kills to land while one is written.
+    cmd.insert(cmd.end(), {"--full-every", "2"});
     if (rng_() % 3 == 0) cmd.insert(cmd.end(), {"--interval", "1"});
     if (resume_by_run) {
       cmd.push_back("--");

@@ -448,7 +448,9 @@ TEST(TransparentBadInput, StaticProgramRefused) {
 void damaged_image_falls_back(const std::vector<std::string>& extra) {
   Job job;
   std::vector<std::string> argv = {program("t_count"), "30"};
-  std::vector<std::string> cmd = {ckpt_bin(), "run", "--dir", job.dir};
+  // Full images: the newest must hold its page data itself (an increment's
+  // damaged base is Increment.DamagedLinkFallsBackToNewestRestartable's).
+  std::vector<std::string> cmd = {ckpt_bin(), "run", "--dir", job.dir, "--full-every", "1"};
   cmd.insert(cmd.end(), extra.begin(), extra.end());
   cmd.push_back("--");
   cmd.insert(cmd.end(), argv.begin(), argv.end());

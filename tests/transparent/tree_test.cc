@@ -44,6 +44,18 @@ TEST(Tree, FifoBetweenTwoProcesses) {
               1.2);
 }
 
+// Two processes writing through one open file description (a descriptor
+// inherited across fork): one offset, before and after the restart, so no
+// line overwrites another.
+TEST(Tree, OneOpenFileDescriptionSharedByTwoProcesses) {
+  SKIP_WITHOUT_NAMESPACES();
+  expect_same(sh("exec 3> shared.txt; "
+                 "(for i in $(seq 1 60); do echo \"child $i\" >&3; sleep 0.05; done) & "
+                 "for i in $(seq 1 60); do echo \"parent $i\" >&3; sleep 0.05; done; wait; "
+                 "exec 3>&-; wc -l < shared.txt; sort shared.txt | md5sum"),
+              1.2, 2);
+}
+
 TEST(Tree, ForkTreeOfDepthThreeRestartedTwice) {
   SKIP_WITHOUT_NAMESPACES();
   expect_same({program("t_forktree"), "3", "150"}, 1.2, 2);

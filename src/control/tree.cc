@@ -120,10 +120,19 @@ Status seize_job(pid_t root, pid_t init, std::vector<JobProcess>* out) {
   // Parents as the job sees them: 1 for the init, 0 for ckpt itself.
   std::map<pid_t, pid_t> inner_of;
   for (const JobProcess& jp : *out) inner_of[jp.pid] = jp.task.pid;
+  std::set<pid_t> job_pids;
+  for (const JobProcess& jp : *out) job_pids.insert(jp.task.pid);
   for (JobProcess& jp : *out) {
     pid_t pp = outer_ppid[jp.pid];
     if (inner_of.count(pp)) jp.task.ppid = inner_of[pp];
     else jp.task.ppid = init > 0 && pp == init ? 1 : 0;
+    // Without a namespace, a session or group led from outside the job
+    // (`ckpt run`'s own) shows its real id: it is outside, as a namespace
+    // shows it (0).
+    if (init == 0) {
+      if (!job_pids.count(jp.task.sid)) jp.task.sid = 0;
+      if (!job_pids.count(jp.task.pgid)) jp.task.pgid = 0;
+    }
   }
   return Status::ok();
 }

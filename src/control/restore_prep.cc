@@ -609,7 +609,12 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
   bool end = false;
   for (;;) {
     CKPT_RETURN_IF_ERROR(r.next(&ri, &end));
-    if (end || ri.type == format::kEnd) break;
+    if (end) break;
+    if (ri.type == format::kEnd) {
+      // Its payload too is checksummed: a flip there is damage like any other.
+      CKPT_RETURN_IF_ERROR(r.check_payload(ri));
+      break;
+    }
     auto bad = [&](const char* what) {
       return Status::make(Code::kCorrupt, 0, "%s: %s at offset %llu", image_path.c_str(), what,
                           (unsigned long long)ri.offset);

@@ -103,7 +103,7 @@ TEST(Tree, SysVSharedMemoryAttachedBeforeTheCheckpoint) {
 
 TEST(Tree, PopenAndSystemInALoop) {
   SKIP_WITHOUT_NAMESPACES();
-  expect_same({program("t_popen"), "50"}, 1.5, 2);
+  expect_same({program("t_popen"), "80"}, 1.5, 2);
 }
 
 TEST(Tree, XargsTwoAtATime) {

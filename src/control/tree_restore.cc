@@ -81,6 +81,21 @@ bool make_objects(const RestorePlan& plan, Objects* o, std::string* why) {
   return true;
 }
 
+// What exec_restorer takes: the run's descriptors and the job's objects.
+RestorerRun restorer_run(const TreeRun& run, const Objects& o) {
+  RestorerRun rr;
+  rr.restorer = run.restorer;
+  rr.err_fd = run.err_fd;
+  rr.report_fd = run.report_fd;
+  rr.ready_fd = run.ready_fd;
+  rr.go_fd = run.go_fd;
+  rr.pipe_ends = &o.pipe_ends;
+  rr.sockets = &o.sockets;
+  rr.descriptions = &o.descriptions;
+  rr.shared_memory = &o.shared_memory;
+  return rr;
+}
+
 // A barrier of the whole tree: each process writes one byte ('r', or 'f'
 // after it wrote why it failed) to `count`; the init reads one per process,
 // then closes the write end of the stage's `release` pipe, which every
@@ -153,18 +168,8 @@ struct Builder {
     for (auto& r : barriers.release) ::close(r[0]);
     const ProcessPlan* p = live(t.pid);
     if (!p) exit_as_zombie(t);
-    RestorerRun rr;
-    rr.restorer = run.restorer;
-    rr.err_fd = run.err_fd;
-    rr.report_fd = run.report_fd;
-    rr.ready_fd = run.ready_fd;
-    rr.go_fd = run.go_fd;
-    rr.pipe_ends = &objects.pipe_ends;
-    rr.sockets = &objects.sockets;
-    rr.descriptions = &objects.descriptions;
-    rr.shared_memory = &objects.shared_memory;
     if (plan.job.pid_ns) raise_ambient_caps();
-    exec_restorer(plan, *p, rr);
+    exec_restorer(plan, *p, restorer_run(run, objects));
   }
 
   // A zombie: it ends as it had, for its parent to collect.
@@ -248,17 +253,7 @@ void become_process(const RestorePlan& plan, const TreeRun& run) {
     say(run.err_fd, why);
     _exit(127);
   }
-  RestorerRun rr;
-  rr.restorer = run.restorer;
-  rr.err_fd = run.err_fd;
-  rr.report_fd = run.report_fd;
-  rr.ready_fd = run.ready_fd;
-  rr.go_fd = run.go_fd;
-  rr.pipe_ends = &objects.pipe_ends;
-  rr.sockets = &objects.sockets;
-  rr.descriptions = &objects.descriptions;
-  rr.shared_memory = &objects.shared_memory;
-  exec_restorer(plan, plan.procs.front(), rr);
+  exec_restorer(plan, plan.procs.front(), restorer_run(run, objects));
 }
 
 }  // namespace ckpt::control

@@ -24,13 +24,6 @@
 namespace ckpt::control {
 namespace {
 
-bool ends_with(const std::string& s, const char* suffix) {
-  size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
 class PidFd {
  public:
   explicit PidFd(pid_t pid) : fd_(int(::syscall(SYS_pidfd_open, pid, 0))) {}
@@ -146,13 +139,13 @@ Status list_fds(pid_t pid, const FdContext& t, std::vector<FdInfo>* out) {
       f.kind = FdKind::kReport;
     else if (fd <= 2 && have && st.st_dev == t.stdio_dev[fd] && st.st_ino == t.stdio_ino[fd])
       f.kind = FdKind::kInherited;
-    else if (have && S_ISREG(st.st_mode) && f.path[0] == '/' && !ends_with(f.path, " (deleted)"))
+    else if (have && S_ISREG(st.st_mode) && f.path[0] == '/' && !f.path.ends_with(" (deleted)"))
       f.kind = FdKind::kFile;
-    else if (have && S_ISCHR(st.st_mode) && starts_with(f.path, "/dev/")) f.kind = FdKind::kDevice;
+    else if (have && S_ISCHR(st.st_mode) && f.path.starts_with("/dev/")) f.kind = FdKind::kDevice;
     else if (f.path == "anon_inode:[eventfd]") f.kind = FdKind::kEventfd;
     else if (f.path == "anon_inode:[timerfd]") f.kind = FdKind::kTimerfd;
     else if (f.path == "anon_inode:[eventpoll]") f.kind = FdKind::kEpoll;
-    else if (have && S_ISFIFO(st.st_mode) && (starts_with(f.path, "pipe:[") || f.path[0] == '/'))
+    else if (have && S_ISFIFO(st.st_mode) && (f.path.starts_with("pipe:[") || f.path[0] == '/'))
       f.kind = FdKind::kPipe;  // a pipe, or a FIFO (by its path)
     else if (have && S_ISSOCK(st.st_mode))
       f.kind = FdKind::kUnixPair;  // if its peer is ours too; decided below

@@ -13,16 +13,6 @@
 #include "restore/restore_abi.h"
 
 namespace ckpt::control {
-namespace {
-
-bool ends_with(const std::string& s, const char* suffix) {
-  size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
-}  // namespace
 
 uint64_t mtime_ns(const struct stat& st) {
   return uint64_t(st.st_mtim.tv_sec) * 1000000000ull + uint64_t(st.st_mtim.tv_nsec);
@@ -81,12 +71,12 @@ Status plan_mapping(const MapLine& m, const CodeFiles& code, MappingPlan* p) {
     p->pages = MappingPlan::kPresent;
     return Status::ok();
   }
-  bool deleted = ends_with(m.path, " (deleted)");
+  bool deleted = m.path.ends_with(" (deleted)");
   struct stat st;
   bool same = !deleted && ::stat(m.path.c_str(), &st) == 0 && st.st_ino == m.ino &&
               major(st.st_dev) == m.dev_major && minor(st.st_dev) == m.dev_minor;
-  if (!same || starts_with(m.path, "/memfd:") || starts_with(m.path, "/dev/zero") ||
-      starts_with(m.path, "/SYSV")) {
+  if (!same || m.path.starts_with("/memfd:") || m.path.starts_with("/dev/zero") ||
+      m.path.starts_with("/SYSV")) {
     // Nothing to map back from: keep every page.
     i.kind = m.shared ? MapKind::kMemfd : MapKind::kAnon;
     i.flags |= m.shared ? restore::kMapMemfd : 0;

@@ -25,11 +25,6 @@ uint64_t parse_hex_u64(const std::string& s) {
   return s.empty() ? 0 : std::strtoull(s.c_str(), nullptr, 16);
 }
 
-bool ends_with(const std::string& s, const char* suffix) {
-  size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
 // The block symbol's offset from the library's load address, read once per
 // library file from its dynamic symbol table; 0 if not found.
 uint64_t block_offset(const std::string& path) {
@@ -91,7 +86,7 @@ Status find_block(pid_t pid, uint64_t* addr) {
   std::vector<MapLine> maps;
   CKPT_RETURN_IF_ERROR(read_maps(pid, &maps));
   for (const MapLine& m : maps) {
-    if (m.pgoff != 0 || !ends_with(m.path, "/libckpt-inject.so")) continue;
+    if (m.pgoff != 0 || !m.path.ends_with("/libckpt-inject.so")) continue;
     uint64_t off = block_offset(m.path);
     if (!off) continue;
     uint64_t magic = 0;

@@ -203,9 +203,12 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
     }
   }
   if (want_ns) {
-    int go[2], ready[2], status[2];
+    // found: a new program waits before its exec until the supervisor has
+    // found its pid among the init's children; one that exits at once
+    // (/bin/true) would otherwise be reaped by the init before it is seen.
+    int go[2], ready[2], status[2], found[2];
     if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0 ||
-        ::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0)
+        ::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0 || ::pipe2(found, O_CLOEXEC) != 0)
       return Status::make(Code::kIo, errno, "pipe");
     long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
     int clone_errno = errno;
@@ -220,6 +223,9 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
       pid_t program = in_init ? in_init() : ::fork();
       if (program < 0) _exit(127);  // in_init said why
       if (program == 0) {
+        ::close(found[1]);
+        if (!in_init && ::read(found[0], &c, 1) != 1) _exit(127);
+        ::close(found[0]);
         if (keep_caps) raise_ambient_caps();
         exec_child();
         _exit(127);
@@ -234,6 +240,7 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
     ::close(go[0]);
     ::close(ready[1]);
     ::close(status[1]);
+    ::close(found[0]);
     if (b > 0) status_fd_ = status[0];
     else ::close(status[0]);
     if (b > 0) {
@@ -250,6 +257,7 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
         ::waitpid(init, nullptr, 0);
         ::close(go[1]);
         ::close(ready[0]);
+        ::close(found[1]);
         // The maps were written: the init itself gave up (in_init wrote why).
         if (mapped) return Status::make(Code::kIo, 0, "the job's processes could not be recreated");
         return Status::make(Code::kIo, err, "cannot set up the job's user namespace");
@@ -267,6 +275,8 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
             target_.pid = kid;
         if (target_.pid <= 0) ::usleep(1000);
       }
+      if (target_.pid > 0 && ::write(found[1], "f", 1) != 1) target_.pid = 0;
+      ::close(found[1]);
       target_.init = init;
       target_.pid_ns = true;
       if (target_.pid <= 0) return Status::make(Code::kIo, 0, "the program did not start");
@@ -275,6 +285,7 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
     }
     ::close(go[1]);
     ::close(ready[0]);
+    ::close(found[1]);
     int e = clone_errno;
     if (keep_caps)
       return Status::make(Code::kUnsupported, e,

@@ -120,20 +120,34 @@ std::vector<uint64_t> read_bases(const std::string& path) {
   return out;
 }
 
+namespace {
+
+// A base's reader names it by its full path; the base sits beside the image
+// the user named, so its file name is enough, and a long path must not push
+// the reason out of a Status's fixed-size message.
+std::string without_dir(const char* message, const std::string& path) {
+  std::string m = message;
+  if (m.starts_with(path)) m.replace(0, path.size(), path.substr(path.rfind('/') + 1));
+  return m;
+}
+
+}  // namespace
+
 Status BaseSet::add(const std::string& image, const BaseRef& b, bool owned_only) {
   std::string path = sibling_image(image, b.generation);
-  Open o{std::make_unique<ImageReader>(), b.generation};
+  Open o{std::make_unique<ImageReader>(), b.generation, path};
   Status s = o.reader->open(path, owned_only);
   if (!s.is_ok())
-    return Status::make(Code::kCorrupt, 0, "a broken chain: its base, generation %llu, %s",
-                        (unsigned long long)b.generation,
-                        s.code() == Code::kNotFound ? "is missing" : s.message());
+    return Status::make(
+        Code::kCorrupt, 0, "a broken chain: its base, generation %llu, %s",
+        (unsigned long long)b.generation,
+        s.code() == Code::kNotFound ? "is missing" : without_dir(s.message(), path).c_str());
   uint64_t digest = 0;
   s = image_digest(*o.reader, &digest);
   if (!s.is_ok())
     return Status::make(Code::kCorrupt, 0,
                         "a broken chain: its base, generation %llu, is damaged (%s)",
-                        (unsigned long long)b.generation, s.message());
+                        (unsigned long long)b.generation, without_dir(s.message(), path).c_str());
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
   digest = b.digest;  // checksums are not enforced in fuzz builds (fuzz/CMakeLists.txt)
 #endif
@@ -154,7 +168,8 @@ Status BaseSet::read(const DataRef& d, void* dst) {
   ImageReader& r = *bases_[d.base].reader;
   auto broken = [&](const char* why) {
     return Status::make(Code::kCorrupt, 0, "a broken chain: in its base, generation %llu: %s",
-                        (unsigned long long)bases_[d.base].generation, why);
+                        (unsigned long long)bases_[d.base].generation,
+                        without_dir(why, bases_[d.base].path).c_str());
   };
   if (cached_base_ != d.base || cached_offset_ != d.offset) {
     RecordInfo ri;

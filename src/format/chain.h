@@ -77,6 +77,7 @@ class BaseSet {
   struct Open {
     std::unique_ptr<ImageReader> reader;
     uint64_t generation;
+    std::string path;
   };
   std::vector<Open> bases_;
   uint32_t cached_base_ = ~0u;

@@ -392,8 +392,9 @@ const Chain& chain() {
 
 // Writes the base and `recs` as generations 1 and 2 of a fresh directory;
 // the message of prepare_restore on generation 2 ("" if it passed).
-std::string restore_message(const TempDir& t, const std::vector<Rec>& recs, bool increment = true) {
-  std::string dir = t / "crafted";
+std::string restore_message(const TempDir& t, const std::vector<Rec>& recs, bool increment = true,
+                            const std::string& name = "crafted") {
+  std::string dir = t / name;
   ::mkdir(dir.c_str(), 0700);
   write_file(dir + "/ckpt-000000000001.img", read_file(chain().base));
   ::chmod((dir + "/ckpt-000000000001.img").c_str(), 0600);
@@ -458,6 +459,27 @@ TEST(IncrementHostile, DataRefToWrongOffset) {
   // (the last record of a small base): either way a broken chain.
   std::string m = restore_message(t, recs);
   EXPECT_NE(m.find("a broken chain"), std::string::npos) << m;
+  EXPECT_TRUE(m.find("record header checksum mismatch") != std::string::npos ||
+              m.find("truncated record header") != std::string::npos)
+      << m;
+}
+
+// CI's temporary directories are longer than a workstation's: the base's
+// full path, then the image's, pushed the reason out of the message's 240
+// characters. The base is named by its file name (it sits beside the image).
+TEST(IncrementHostile, DataRefToWrongOffsetInADeepDirectory) {
+  NEED_CHAIN();
+  auto recs = chain().incr;
+  size_t i = first_of(recs, format::kDataRef);
+  ASSERT_LT(i, recs.size());
+  edit_ref(recs[i], [](format::DataRef& d) { d.offset += 8; });
+  TempDir t;
+  std::string deep = "a-directory-name-as-long-as-a-cluster-scratch-path-gives";
+  std::string m = restore_message(t, recs, true, deep);
+  ASSERT_LT((t / deep).size(), 100u);
+  EXPECT_NE(m.find("in its base, generation 1: ckpt-000000000001.img: damaged at byte"),
+            std::string::npos)
+      << m;
   EXPECT_TRUE(m.find("record header checksum mismatch") != std::string::npos ||
               m.find("truncated record header") != std::string::npos)
       << m;

@@ -47,16 +47,18 @@ failed=0
 echo "== format"
 "$src/scripts/format.sh" --check || { echo "== format: FAILED"; failed=1; }
 run_suite() {  # NAME BUILD_DIR [CMAKE_ARGS...]
-  local name=$1 build=$2
+  local name=$1 build=$2 t=$SECONDS
   shift 2
   echo "== $name: build"
   as_user "$root/scripts/build.sh" "$build" "$@" > "$build.build.log" 2>&1 \
     || { tail -50 "$build.build.log"; echo "== $name: BUILD FAILED"; failed=1; return; }
-  echo "== $name: test"
+  echo "== $name: test (built in $((SECONDS - t)) s)"
+  t=$SECONDS
   if ! as_user env ${SUITE_ENV:-} bash -c "cd '$build' && ctest -j2 --output-on-failure --timeout 600 $CTEST_ARGS"; then
     echo "== $name: TESTS FAILED"
     failed=1
   fi
+  echo "== $name: tests took $((SECONDS - t)) s"
 }
 
 build_base=${root%/src}
@@ -120,9 +122,10 @@ if [ $quick -eq 0 ]; then
     -DCKPT_SANITIZE=thread -DCKPT_BUILD_BENCH=OFF
 fi
 if [ $quick -eq 0 ]; then
-  echo "== fuzz: ${CKPT_FUZZ_SECONDS:-60} s smoke run of each target"
-  as_user env CKPT_BUILD="$build_base/build" CKPT_FUZZ_BUILD="$build_base/build-fuzz" "$root/scripts/fuzz.sh" "${CKPT_FUZZ_SECONDS:-60}" \
+  echo "== fuzz: ${CKPT_FUZZ_SECONDS:-30} s smoke run of each target"
+  as_user env CKPT_BUILD="$build_base/build" CKPT_FUZZ_BUILD="$build_base/build-fuzz" "$root/scripts/fuzz.sh" "${CKPT_FUZZ_SECONDS:-30}" \
     || { echo "== fuzz: FAILED"; failed=1; }
 fi
+echo "== total: $SECONDS s"
 if [ $failed -eq 0 ]; then echo "== all suites passed"; else echo "== SOME SUITES FAILED"; fi
 exit $failed

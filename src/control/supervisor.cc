@@ -275,7 +275,9 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
             target_.pid = kid;
         if (target_.pid <= 0) ::usleep(1000);
       }
-      if (target_.pid > 0 && ::write(found[1], "f", 1) != 1) target_.pid = 0;
+      // (A restored tree does not wait: its processes wait for the job's
+      // barrier instead, and nobody reads this pipe.)
+      if (!in_init && target_.pid > 0 && ::write(found[1], "f", 1) != 1) target_.pid = 0;
       ::close(found[1]);
       target_.init = init;
       target_.pid_ns = true;

@@ -159,6 +159,9 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  // CKPT_TEST_KEEP=1 keeps every test directory (images, outputs, cores of
+  // a crashed program) to look at after a failure.
+  if (const char* keep = std::getenv("CKPT_TEST_KEEP"); keep && *keep && *keep != '0') return;
   std::error_code ec;
   // Make everything removable again (tests take permissions away).
   for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);

@@ -75,7 +75,10 @@ uint64_t file_size(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
 }
 
-std::string reference(const std::vector<std::string>& argv) {
+// t_dirty's output does not depend on its pause between steps: the
+// reference runs without it (6 s less per test, in each suite).
+std::string reference(std::vector<std::string> argv) {
+  if (argv.size() == 5 && argv[0] == program("t_dirty")) argv[4] = "0";
   TempDir t;
   SpawnOptions o;
   o.stdout_path = t / "out";

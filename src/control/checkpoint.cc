@@ -379,7 +379,7 @@ class Checkpoint {
         for (const PagesInfo& r : sec.runs[i])
           if (sec.parked[i]) {
             sec.snapshots.push_back(snap_.take(r.len));
-            sec.live->read(r, sec.snapshots.back());
+            CKPT_RETURN_IF_ERROR(sec.live->read(r, sec.snapshots.back()));
           }
     }
     return Status::ok();

@@ -136,18 +136,22 @@ class PageWriter {
   }
 
   // Copies a run into dst (len bytes), with the signal frames put in.
-  void read(const PagesInfo& run, uint8_t* dst) {
-    read_raw(run, dst);
-    if (!frames_) return;
+  Status read(const PagesInfo& run, uint8_t* dst) {
+    CKPT_RETURN_IF_ERROR(read_raw(run, dst));
+    if (!frames_) return Status::ok();
     for (const SignalFrame& f : *frames_) {
       uint64_t lo = std::max(f.start, run.addr);
       uint64_t hi = std::min(f.start + f.bytes.size(), run.addr + run.len);
       if (lo < hi)
         std::memcpy(dst + (lo - run.addr), f.bytes.data() + (lo - f.start), size_t(hi - lo));
     }
+    return Status::ok();
   }
 
-  void read_raw(const PagesInfo& run, uint8_t* dst) {
+  // A process whose memory is gone (it was killed: the frozen copy by
+  // someone else's kill -9 of the job, say) reads as end of file: that is
+  // a failed checkpoint, never pages of zeros in an image that looks whole.
+  Status read_raw(const PagesInfo& run, uint8_t* dst) {
     for (uint64_t done = 0; done < run.len;) {
       // /proc/PID/mem first: process_vm_readv pins the pages it reads, and
       // pinning a page the frozen copy shares with the program makes the
@@ -162,9 +166,11 @@ class PageWriter {
         done += uint64_t(r);
         continue;
       }
+      if (r == 0 || errno == ESRCH) return gone();
       iovec local = {dst + done, want};
       iovec remote = {reinterpret_cast<void*>(run.addr + done), want};
       r = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+      if (r < 0 && errno == ESRCH) return gone();
       if (r <= 0) {
         // A page that cannot be read (beyond the end of a mapped file, say)
         // is saved as zeros: the program would get SIGBUS there anyway.
@@ -175,6 +181,13 @@ class PageWriter {
       }
       done += uint64_t(r);
     }
+    return Status::ok();
+  }
+  Status gone() const {
+    return Status::make(Code::kIo, 0,
+                        "process %d ended while its memory was being read (killed?): the "
+                        "checkpoint is abandoned",
+                        int(pid_));
   }
 
   // A PAGES record and its bytes, from a snapshot or (src null) read now,
@@ -194,8 +207,7 @@ class PageWriter {
       CKPT_RETURN_IF_ERROR(w_->data(src, size_t(run.len)));
     } else {
       CKPT_RETURN_IF_ERROR(w_->data_from(run.len, [&](uint8_t* dst, uint64_t off, size_t n) {
-        read(PagesInfo{run.addr + off, n}, dst);
-        return Status::ok();
+        return read(PagesInfo{run.addr + off, n}, dst);
       }));
     }
     bytes_ += run.len;

@@ -242,7 +242,10 @@ void Torture::round(int budget) {
     if (!have_image) {
       // A fresh run: wait until the program runs (its library is loaded
       // before main).
-      for (int i = 0; i < 2000 && file_size(out_) <= 0 && !sup.try_wait(&ended); i++) usleep(1000);
+      // (Up to 30 s: a sanitized supervisor on a loaded machine is slow.)
+      for (double t0 = now_seconds();
+           now_seconds() - t0 < 30 && file_size(out_) <= 0 && !sup.try_wait(&ended);)
+        usleep(1000);
       ASSERT_GT(file_size(out_), 0)
           << when << ": the program did not start: " << read_file(sup_err);
     }

@@ -556,6 +556,55 @@ TEST(TransparentRegression, ProgramThatExitsAtOnce) {
   }
 }
 
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  std::ifstream f("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) +
+                  "/children");
+  for (pid_t p; f >> p;) out.push_back(p);
+  return out;
+}
+
+// Regression: the frozen copy killed while its memory was being read (a
+// kill -9 of the job's process group, in the TSan torture) made every page
+// after that a page of zeros, and the image was committed as complete; the
+// restart then crashed. The checkpoint must fail instead, and the job go on.
+TEST(TransparentRegression, FrozenCopyKilledDuringTheCheckpoint) {
+  SKIP_WITHOUT_NAMESPACES();  // the copy is found as a child of the job's init
+  std::vector<std::string> argv = {program("t_heap"), "256", "40", "50000"};
+  std::string ref = reference(argv);
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", argv[0], argv[1], argv[2], argv[3]},
+            job.opts());
+  for (int i = 0; i < 3000 && read_file(job.out).empty(); i++) usleep(10000);
+  std::vector<pid_t> init = children_of(sup.pid());
+  ASSERT_EQ(init.size(), 1u);
+  std::vector<pid_t> program_pid = children_of(init[0]);
+  ASSERT_EQ(program_pid.size(), 1u);
+  SpawnOptions co = job.opts();
+  co.stdout_path = job.tmp / "ckpt.out";
+  co.stderr_path = job.tmp / "ckpt.err";
+  Child client({ckpt_bin(), "checkpoint", "--dir", job.dir}, co);
+  bool killed = false;
+  Exit c;
+  while (!client.try_wait(&c)) {
+    for (pid_t kid : children_of(init[0]))
+      if (kid != program_pid[0] && !killed) killed = ::kill(kid, SIGKILL) == 0;
+    usleep(200);
+  }
+  ASSERT_TRUE(killed) << "the frozen copy was never seen";
+  EXPECT_NE(c.code, 0) << "a checkpoint whose copy was killed succeeded: " << job.ckpt_err();
+  EXPECT_NE(job.ckpt_err().find("ended while its memory was being read"), std::string::npos)
+      << job.ckpt_err();
+  EXPECT_EQ(::access((job.dir + "/ckpt-000000000001.img").c_str(), F_OK), -1);
+  // The job goes on, and the next checkpoint is whole.
+  EXPECT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0) << job.ckpt_err();
+  ::kill(-sup.pid(), SIGKILL);
+  sup.wait(10);
+  EXPECT_EQ(run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 120).code, 0)
+      << read_file(job.err);
+  EXPECT_EQ(read_file(job.out), ref);
+}
+
 TEST(TransparentRegression, KillingTheSupervisorEndsTheJobAndFreesItsDirectory) {
   std::vector<std::string> argv = {program("t_count"), "25"};
   std::string ref = reference(argv);

@@ -347,6 +347,8 @@ void print_text(const Decoded& d) {
         extra += f.sock_state == 2   ? " listening"
                  : f.sock_state == 1 ? " bound"
                  : f.sock_state == 3 ? " closed (its peer was outside the job)"
+                 : f.sock_state == 4 ? " connected (TCP, within the job)"
+                 : f.sock_state == 5 ? " with a default peer (UDP)"
                                      : "";
       std::printf("  %-4d %-9s %s%s\n", f.fd, fd_kind(f.kind), f.path.c_str(), extra.c_str());
     }

@@ -296,6 +296,25 @@ bool build_pipes(const std::vector<FdInfo>& fds, int above, std::map<uint64_t, i
           return false;
         }
   }
+  // Datagrams that waited in a queue, sent again; then UDP sockets with a
+  // default peer connected to it again (sockets.h).
+  std::set<uint64_t> requeued;
+  for (const FdInfo& f : fds)
+    if (f.kind == FdKind::kSocket && f.sock_type == SOCK_DGRAM && !f.queued.empty() &&
+        requeued.insert(f.ino).second && !requeue_datagrams(f, fds, sockets, error))
+      return false;
+  std::set<uint64_t> named;
+  for (const FdInfo& f : fds) {
+    if (f.kind != FdKind::kSocket || f.sock_state != kSocketDatagramPeer ||
+        !named.insert(f.ino).second)
+      continue;
+    if (::connect(sockets[f.ino], reinterpret_cast<const sockaddr*>(f.peer_addr.data()),
+                  socklen_t(f.peer_addr.size())) != 0) {
+      *error = "cannot give UDP socket " + std::to_string(f.fd) +
+               " its peer again: " + std::strerror(errno);
+      return false;
+    }
+  }
   *sockets_out = sockets;
   std::set<uint64_t> sent;
   for (const FdInfo& f : fds) {
@@ -335,8 +354,10 @@ const char* check_pipes(const std::vector<FdInfo>& fds) {
         return "one socket recorded two ways";
       if (!fresh && !f.queued.empty()) it->second = &f;
     } else if ((!f.queued.empty() &&
-                !(f.kind == FdKind::kSocket && f.sock_state == kSocketConnected)) ||
-               f.peer || (f.sock_type && f.kind != FdKind::kSocket)) {
+                !(f.kind == FdKind::kSocket &&
+                  (f.sock_state == kSocketConnected || f.sock_type == SOCK_DGRAM))) ||
+               f.peer || (f.sock_type && f.kind != FdKind::kSocket) ||
+               (!f.queued_from.empty() && f.kind != FdKind::kSocket)) {
       return "queued bytes on a descriptor that holds none";
     }
   }

@@ -359,6 +359,8 @@ std::vector<uint8_t> encode(const FdInfo& v) {
   e.str(v.addr);
   e.u64(v.ofd);
   e.str(v.peer_addr);
+  e.u32(uint32_t(v.queued_from.size()));
+  for (const std::string& a : v.queued_from) e.str(a);
   return e.out;
 }
 
@@ -393,6 +395,11 @@ Status decode(const std::vector<uint8_t>& in, FdInfo* v) {
     d.check(v->ofd == 0 || v->kind == FdKind::kFile, "ofd");
   }
   if (d.more()) v->peer_addr = d.str("peer_addr");
+  if (d.more()) {
+    uint32_t n = d.u32("nqueued_from");
+    d.check(n == 0 || n == v->queued.size(), "nqueued_from");
+    for (uint32_t k = 0; k < n && d.ok(); k++) v->queued_from.push_back(d.str("queued_from"));
+  }
   return d.status();
 }
 

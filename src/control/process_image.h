@@ -133,9 +133,13 @@ struct FdInfo {
   // job that has the same id (dup, fork): one offset at restart
   // (appended field; 0: a description of its own).
   uint64_t ofd = 0;
-  // kSocket connected to another socket of the job (kSocketConnected): the
-  // peer's address (appended field; addr is then the local one).
+  // kSocket connected to another socket of the job (kSocketConnected), or a
+  // datagram socket with a default peer (kSocketDatagramPeer): the peer's
+  // address (appended field; addr is then the local one).
   std::string peer_addr;
+  // kSocket of type SOCK_DGRAM: for each datagram in queued, the address of
+  // its sender (empty: an unnamed sender) (appended field).
+  std::vector<std::string> queued_from;
 };
 
 std::vector<uint8_t> encode(const JobInfo& v);

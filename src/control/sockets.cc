@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "control/pipes.h"
+
 namespace ckpt::control {
 namespace {
 
@@ -44,6 +46,47 @@ int get_int(int fd, int opt) {
   return ::getsockopt(fd, SOL_SOCKET, opt, &v, &l) == 0 ? v : -1;
 }
 
+// Every datagram queued for the socket s, with its sender's address, peeked
+// from an offset that moves past what was peeked (SO_PEEK_OFF skips whole
+// datagrams; put back after: the socket is the program's).
+Status peek_datagrams(int s, FdInfo* f) {
+  f->queued.clear();
+  f->queued_from.clear();
+  int old = -1;
+  socklen_t ol = sizeof old;
+  (void)::getsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &old, &ol);
+  int zero = 0;
+  if (::setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) != 0)
+    return Status::make(Code::kIo, errno, "cannot peek into socket %d", f->fd);
+  Status st = Status::ok();
+  std::string buf(1 << 16, '\0');
+  uint64_t total = 0;
+  for (;;) {
+    sockaddr_storage from = {};
+    iovec io = {buf.data(), buf.size()};
+    msghdr m = {};
+    m.msg_name = &from;
+    m.msg_namelen = sizeof from;
+    m.msg_iov = &io;
+    m.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(s, &m, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;  // nothing more (an empty datagram peeks as 0)
+    total += uint64_t(n) + 1;
+    if (total > kMaxQueued || f->queued.size() >= (1u << 16)) {
+      st = Status::make(Code::kUnsupported, 0, "socket %d holds more than %llu bytes unread", f->fd,
+                        (unsigned long long)kMaxQueued);
+      break;
+    }
+    f->queued.emplace_back(buf.data(), size_t(n));
+    bool named = m.msg_namelen > sizeof(sa_family_t) && m.msg_namelen <= sizeof from;
+    f->queued_from.emplace_back(
+        named ? std::string(reinterpret_cast<const char*>(&from), m.msg_namelen) : std::string());
+  }
+  (void)::setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof old);
+  return st;
+}
+
 bool unix_path_name(const FdInfo& f) {
   return f.sock_family == AF_UNIX && f.addr.size() > offsetof(sockaddr_un, sun_path) &&
          f.addr[offsetof(sockaddr_un, sun_path)] != '\0';
@@ -71,7 +114,11 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
   bool named =
       ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &ll) == 0 && ll > sizeof(sa_family_t);
   bool connected = ::getpeername(s, reinterpret_cast<sockaddr*>(&peer), &pl) == 0;
+  // Datagrams waiting to be read, kept with their senders' addresses.
+  bool datagram = f->sock_type == SOCK_DGRAM;
+  Status peeked = datagram ? peek_datagrams(s, f) : Status::ok();
   ::close(s);
+  CKPT_RETURN_IF_ERROR(peeked);
   if (f->sock_family != AF_UNIX && f->sock_family != AF_INET && f->sock_family != AF_INET6)
     return Status::make(Code::kUnsupported, 0,
                         "descriptor %d is a socket of family %u, which ckpt cannot restore", f->fd,
@@ -85,7 +132,14 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
   }
   if (listening) {
     f->sock_state = kSocketListening;
+  } else if (connected && datagram && f->sock_family != AF_UNIX) {
+    // UDP's connect only names a default peer: it is named again at restart.
+    f->sock_state = kSocketDatagramPeer;
+    f->addr.assign(reinterpret_cast<const char*>(&local), ll);
+    f->peer_addr.assign(reinterpret_cast<const char*>(&peer), pl);
   } else if (connected) {
+    f->queued.clear();
+    f->queued_from.clear();
     const char* kind = f->sock_family == AF_UNIX     ? "unix"
                        : f->sock_type == SOCK_STREAM ? "TCP"
                                                      : "UDP";
@@ -156,6 +210,7 @@ int make_socket(const FdInfo& f, std::string* error) {
       return fail("bind to its address");
     }
   }
+  // (A UDP socket's default peer is named again by requeue_datagrams' caller.)
   if (f.sock_state == kSocketListening && ::listen(s, SOMAXCONN) != 0) {
     ::close(s);
     return fail("listen");
@@ -227,12 +282,82 @@ bool make_tcp_pair(const FdInfo& client, const FdInfo& server, int listener, int
   return true;
 }
 
+bool requeue_datagrams(const FdInfo& f, const std::vector<FdInfo>& fds,
+                       const std::map<uint64_t, int>& sockets, std::string* error) {
+  auto fail = [&](const std::string& what) {
+    *error = "cannot queue again the unread datagrams of descriptor " + std::to_string(f.fd) +
+             ": " + what + ": " + std::strerror(errno);
+    return false;
+  };
+  auto mine = sockets.find(f.ino);
+  if (mine == sockets.end()) {
+    errno = ENOENT;
+    return fail("no socket");
+  }
+  sockaddr_storage to = {};
+  socklen_t tl = sizeof to;
+  if (::getsockname(mine->second, reinterpret_cast<sockaddr*>(&to), &tl) != 0)
+    return fail("getsockname");
+  // Bound to the wildcard address: reached on loopback.
+  if (to.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&to);
+    if (in->sin_addr.s_addr == htonl(INADDR_ANY)) in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else if (to.ss_family == AF_INET6) {
+    auto* in = reinterpret_cast<sockaddr_in6*>(&to);
+    if (IN6_IS_ADDR_UNSPECIFIED(&in->sin6_addr)) in->sin6_addr = in6addr_loopback;
+  }
+  for (size_t k = 0; k < f.queued.size(); k++) {
+    const std::string& from = k < f.queued_from.size() ? f.queued_from[k] : std::string();
+    int src = -1;
+    bool temp = false;
+    if (!from.empty())
+      for (const FdInfo& g : fds)
+        if (g.kind == FdKind::kSocket && g.sock_type == SOCK_DGRAM &&
+            g.sock_family == f.sock_family && g.addr == from) {
+          auto it = sockets.find(g.ino);
+          if (it != sockets.end()) src = it->second;
+          break;
+        }
+    if (src < 0) {
+      src = ::socket(int(f.sock_family), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (src < 0) return fail("socket");
+      temp = true;
+      bool path = f.sock_family == AF_UNIX && from.size() > offsetof(sockaddr_un, sun_path) &&
+                  from[offsetof(sockaddr_un, sun_path)] != '\0';
+      if (!from.empty() && !path)
+        (void)::bind(src, reinterpret_cast<const sockaddr*>(from.data()), socklen_t(from.size()));
+    }
+    const std::string& q = f.queued[k];
+    ssize_t n = ::sendto(src, q.data(), q.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+                         reinterpret_cast<const sockaddr*>(&to), tl);
+    int err = errno;
+    if (temp) ::close(src);
+    errno = err;
+    if (n != ssize_t(q.size())) return fail("send");
+  }
+  return true;
+}
+
 const char* check_socket(const FdInfo& f) {
   if (f.sock_family != AF_UNIX && f.sock_family != AF_INET && f.sock_family != AF_INET6)
     return "a socket of an unknown family";
   if (f.sock_type != SOCK_STREAM && f.sock_type != SOCK_DGRAM && f.sock_type != SOCK_SEQPACKET)
     return "a socket of an unknown type";
-  if (f.sock_state > kSocketConnected) return "a socket in an unknown state";
+  if (f.sock_state > kSocketDatagramPeer) return "a socket in an unknown state";
+  auto family_of = [](const std::string& a) {
+    return a.size() >= sizeof(sa_family_t) ? reinterpret_cast<const sockaddr*>(a.data())->sa_family
+                                           : sa_family_t(AF_UNSPEC);
+  };
+  if (f.sock_state == kSocketDatagramPeer &&
+      ((f.sock_family != AF_INET && f.sock_family != AF_INET6) || f.sock_type != SOCK_DGRAM ||
+       f.peer_addr.size() > sizeof(sockaddr_storage) || family_of(f.addr) != f.sock_family ||
+       family_of(f.peer_addr) != f.sock_family))
+    return "a UDP socket's peer that is not one";
+  if (!f.queued_from.empty() && f.sock_type != SOCK_DGRAM)
+    return "senders' addresses on a socket that is not a datagram socket";
+  for (const std::string& a : f.queued_from)
+    if (a.size() > sizeof(sockaddr_storage) || (!a.empty() && family_of(a) != f.sock_family))
+      return "a queued datagram's sender of another family";
   if (f.sock_state == kSocketConnected &&
       ((f.sock_family != AF_INET && f.sock_family != AF_INET6) || f.sock_type != SOCK_STREAM ||
        f.addr.size() < sizeof(sa_family_t) || f.peer_addr.size() < sizeof(sa_family_t) ||
@@ -241,9 +366,11 @@ const char* check_socket(const FdInfo& f) {
        reinterpret_cast<const sockaddr*>(f.peer_addr.data())->sa_family != f.sock_family))
     return "a TCP connection that is not one";
   if (f.addr.size() > sizeof(sockaddr_storage)) return "a socket address too long";
-  if (f.sock_state != kSocketConnected && !f.peer_addr.empty())
+  if (f.sock_state != kSocketConnected && f.sock_state != kSocketDatagramPeer &&
+      !f.peer_addr.empty())
     return "a peer address on a socket that is not connected";
-  if ((f.sock_state == kSocketBound || f.sock_state == kSocketListening) &&
+  if ((f.sock_state == kSocketBound || f.sock_state == kSocketListening ||
+       f.sock_state == kSocketDatagramPeer) &&
       (f.addr.size() < sizeof(sa_family_t) ||
        reinterpret_cast<const sockaddr*>(f.addr.data())->sa_family != f.sock_family))
     return "a socket address of another family";

@@ -7,7 +7,9 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
+#include <vector>
 
 #include <ckpt/status.hpp>
 
@@ -22,6 +24,9 @@ enum SocketState : uint32_t {
   kSocketListening = 2,  // listening: bound again and listening
   kSocketClosed = 3,     // was connected outside the job: comes back closed
   kSocketConnected = 4,  // TCP, connected to another socket of the job: connected again
+  // UDP with a default peer (connect): bound and connected again to that
+  // address, whoever has it (a datagram socket has no connection to lose).
+  kSocketDatagramPeer = 5,
 };
 
 // Fills a kSocket descriptor from the program's socket (through pidfd).
@@ -42,6 +47,17 @@ int make_socket(const FdInfo& f, std::string* error);
 // new ends. false with *error on failure.
 bool make_tcp_pair(const FdInfo& client, const FdInfo& server, int listener, int* cfd, int* sfd,
                    std::string* error);
+
+// At restart, once every socket of the job is made (`sockets`: inode -> new
+// descriptor): the datagrams that waited in f's queue are sent to it again,
+// oldest first, each from the job's socket that had sent it when there is
+// one (so a reply goes where it went before), else from a temporary socket
+// bound to the sender's address if it can be (never a unix path: that would
+// make a file), else from an unnamed one. Then a UDP socket with a default
+// peer is connected to it again (connected, it would have dropped
+// datagrams from anyone else). false with *error on failure.
+bool requeue_datagrams(const FdInfo& f, const std::vector<FdInfo>& fds,
+                       const std::map<uint64_t, int>& sockets, std::string* error);
 
 // The image's checks of a kSocket record: nullptr if sound.
 const char* check_socket(const FdInfo& f);

@@ -5,6 +5,7 @@
 // nothing) and without creating, truncating or writing any file.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -704,6 +705,59 @@ TEST_F(TransparentHostilePipe, SocketBoundToARelativePath) {
   f.addr = addr;
   add(f);
   expect_refused("not absolute and canonical");
+}
+
+// UDP (sock_state 5 and queued datagrams' senders): a peer on a TCP socket,
+// senders on a stream socket, a sender of another family.
+FdInfo udp_socket(int fd, uint64_t ino) {
+  FdInfo f = pair_end(fd, ino, 0, SOCK_DGRAM);
+  f.kind = FdKind::kSocket;
+  f.sock_family = AF_INET;
+  f.sock_state = 5;  // with a default peer
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(40001);
+  f.addr.assign(reinterpret_cast<const char*>(&a), sizeof a);
+  a.sin_port = htons(40002);
+  f.peer_addr.assign(reinterpret_cast<const char*>(&a), sizeof a);
+  return f;
+}
+
+TEST_F(TransparentHostilePipe, UdpPeerOnAStreamSocket) {
+  FdInfo f = udp_socket(20, 900);
+  f.sock_type = SOCK_STREAM;
+  add(f);
+  expect_refused("a UDP socket's peer that is not one");
+}
+
+TEST_F(TransparentHostilePipe, DatagramSendersOnAStreamSocket) {
+  FdInfo f = udp_socket(20, 900);
+  f.sock_type = SOCK_STREAM;
+  f.sock_state = 1;  // bound
+  f.peer_addr.clear();
+  f.queued = {"x"};
+  f.queued_from = {f.addr};
+  add(f);
+  expect_refused("not a datagram socket");
+}
+
+TEST_F(TransparentHostilePipe, DatagramSenderOfAnotherFamily) {
+  FdInfo f = udp_socket(20, 900);
+  f.queued = {"x"};
+  std::string from(sizeof(sockaddr_in6), '\0');
+  from[0] = char(AF_INET6);
+  f.queued_from = {from};
+  add(f);
+  expect_refused("a queued datagram's sender of another family");
+}
+
+TEST_F(TransparentHostilePipe, MoreSendersThanDatagrams) {
+  FdInfo f = udp_socket(20, 900);
+  f.queued = {"x"};
+  f.queued_from = {f.addr, f.addr};
+  add(f);
+  expect_refused("nqueued_from");
 }
 
 // Content identity (docs/process-image.md): a file whose inode no longer

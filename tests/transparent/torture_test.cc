@@ -403,7 +403,12 @@ void torture(const std::vector<std::string>& argv, int n) {
       "supervisor alone, %d of the client too\n",
       f.kills, f.rounds, now_seconds() - t0, f.mid_write, f.completed_anyway, f.no_image,
       f.supervisor_alone, f.client_killed);
-  EXPECT_GE(f.mid_write, f.kills / 5) << "too few kills landed while an image was being written";
+  // The harness must be testing what it is for: kills while an image is
+  // written. A fifth of them over a long run; over a short one (10 kills
+  // of a tree under a sanitized supervisor) chance alone can give fewer,
+  // but never none.
+  int want = f.kills >= 20 ? f.kills / 5 : std::min(1, f.kills);
+  EXPECT_GE(f.mid_write, want) << "too few kills landed while an image was being written";
 }
 
 TEST(TransparentTorture, KillNineDuringCheckpoints) {

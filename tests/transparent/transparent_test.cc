@@ -223,6 +223,12 @@ TEST(Transparent, ListeningSocketsKeepTheirAddresses) {
   expect_same({program("t_sockets"), "3"}, 1.0, 2);
 }
 
+// A UDP socket that sends to itself: the datagram waiting in its queue at
+// the checkpoint is there again after the restart, once (both modes).
+TEST(Transparent, UdpDatagramsQueuedForOneself) {
+  expect_same({program("t_udp"), "self", "200"}, 1.0, 2);
+}
+
 // A listening socket of the test's, outside the job, that the program
 // connects to: the checkpoint says at once that this connection will come
 // back closed; after the restart the program reads end of file or an error.

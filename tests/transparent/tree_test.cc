@@ -81,6 +81,15 @@ TEST(Tree, PreforkServerOnTcpLoopback) {
   expect_same({program("t_prefork"), "tcp", "300"}, 1.2, 2);
 }
 
+// UDP between two processes of the job (a server and a client connected to
+// it) and from a socket to itself, with datagrams waiting in every queue:
+// bound to the same addresses again, the client's socket connected to the
+// server again, every queued datagram delivered once, from its sender.
+TEST(Tree, UdpOnLoopbackWithDatagramsQueued) {
+  SKIP_WITHOUT_NAMESPACES();
+  expect_same({program("t_udp"), "pair", "60"}, 1.2, 2);
+}
+
 TEST(Tree, SharedAnonymousMemory) {
   SKIP_WITHOUT_NAMESPACES();
   expect_same({program("t_shm"), "anon", "300"}, 1.2, 2);

@@ -188,8 +188,8 @@ class Checkpoint {
       sections_.emplace_back();
       Section& sec = sections_.back();
       sec.proc = &p;
-      CKPT_RETURN_IF_ERROR(
-          record_process(p.seized.get(), p.pid, !hold_, &t_.last_syscall, &sec.rec));
+      CKPT_RETURN_IF_ERROR(record_process(p.seized.get(), p.pid, !hold_, t_.pid_ns ? 0 : ::getpid(),
+                                          &t_.last_syscall, &sec.rec));
       if (p.pid == t_.pid) t_.block_addr = sec.rec.block_addr;
       sec.frozen =
           !hold_ && sec.rec.block->fork_pid > 0 && sec.copy.find(t_.init, sec.rec.block->fork_pid);
@@ -256,7 +256,10 @@ class Checkpoint {
         if (sec.frozen)
           sec.parked[i] = (plan.info.flags & restore::kMapShared) ||
                           std::find(exempt.begin(), exempt.end(), plan.info.start) != exempt.end();
-        if (!plan.shm_ino) continue;
+        // Shared memory with an identity: (device, inode) from the maps.
+        // The inode may be 0: a SysV segment's is its id, and the first
+        // segment of an IPC namespace (a fresh machine's) has id 0.
+        if (plan.info.kind != MapKind::kMemfd || !(plan.info.flags & restore::kMapShared)) continue;
         auto [it, fresh] = objects.emplace(std::make_pair(plan.shm_dev, plan.shm_ino),
                                            uint64_t(objects.size() + 1));
         (void)fresh;

@@ -114,7 +114,8 @@ bool in_restorer(const Seized& seized) {
   return false;
 }
 
-Status record_process(Seized* seized, pid_t pid, bool want_copy, SyscallMemo* memo, Recorded* out) {
+Status record_process(Seized* seized, pid_t pid, bool want_copy, pid_t watch, SyscallMemo* memo,
+                      Recorded* out) {
   CKPT_RETURN_IF_ERROR(find_block(pid, &out->block_addr));
   out->block = std::make_unique<inject::Block>();
   inject::Block* block = out->block.get();
@@ -138,8 +139,9 @@ Status record_process(Seized* seized, pid_t pid, bool want_copy, SyscallMemo* me
       return Status::make(Code::kIo, 0, "thread %d could not record its state", int(th[i].tid));
   }
   int64_t ret = 0;
-  CKPT_RETURN_IF_ERROR(
-      seized->call(th[0], block->parasite_process, want_copy ? 1 : 0, stack, trap, &ret));
+  CKPT_RETURN_IF_ERROR(seized->call(th[0], block->parasite_process,
+                                    want_copy ? 1 | uint64_t(uint32_t(watch)) << 1 : 0, stack, trap,
+                                    &ret));
   size_t n = inject::kBlockHeaderSize + th.size() * sizeof(inject::ThreadSlot);
   CKPT_RETURN_IF_ERROR(mem_read(pid, out->block_addr, block, n));
   block->slots_used = uint32_t(th.size());

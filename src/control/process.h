@@ -49,7 +49,11 @@ struct Recorded {
 // Runs the parasite entries in every thread of the stopped process (the
 // process entry with want_copy forks the frozen copy) and builds each
 // thread's signal frame from its registers.
-Status record_process(Seized* seized, pid_t pid, bool want_copy, SyscallMemo* memo, Recorded* out);
+// watch: for the frozen copy (want_copy), a pid whose end ends the copy
+// too (the supervisor's, in no-namespace mode; 0: none, the namespace ends
+// with the supervisor).
+Status record_process(Seized* seized, pid_t pid, bool want_copy, pid_t watch, SyscallMemo* memo,
+                      Recorded* out);
 
 // PROC_INFO and THREAD records of the recorded process.
 Status gather_info(pid_t pid, bool pid_ns, const Recorded& r, ProcInfo* pi,

@@ -83,10 +83,14 @@ void record_process_state() {
 // the copy, orphaned, belongs to the job's init (or to whoever reaps
 // orphans), and this thread collects the helper before it returns. The copy
 // shares the descriptor table (no file gains a reference) and sleeps until
-// the supervisor kills it; forgotten (the supervisor died in no-namespace
-// mode), it ends itself after an hour.
+// the supervisor kills it. Forgotten (the supervisor was killed during the
+// checkpoint), it must not outlive the job: in namespace mode the
+// namespace ends with the supervisor; in no-namespace mode the supervisor
+// names itself, and the copy looks every 200 ms whether it still exists,
+// and ends itself if not (and after an hour in any case).
 alignas(64) char g_helper_stack[16384];
 constexpr unsigned kCopyLifeSeconds = 3600;
+long g_copy_watch = 0;  // the pid the copy outlives no longer than 200 ms
 
 }  // namespace
 
@@ -100,7 +104,11 @@ extern "C" __attribute__((used, visibility("hidden"), noreturn)) void ckpt_copy_
     } dfl = {0, 0, 0, 0};
     raw(SYS_rt_sigaction, SIGALRM, long(&dfl), 0, 8);
     raw(SYS_alarm, kCopyLifeSeconds);
-    for (;;) raw(SYS_pause);
+    for (;;) {
+      struct timespec nap = {0, 200 * 1000 * 1000};
+      raw(SYS_nanosleep, long(&nap), 0);
+      if (g_copy_watch > 1 && raw(SYS_kill, g_copy_watch, 0) == -ESRCH) raw(SYS_exit_group, 0);
+    }
   }
   g_block.fork_pid = int32_t(pid);
   for (;;) raw(SYS_exit, 0);
@@ -125,8 +133,9 @@ __asm__(
 
 namespace {
 
-void fork_frozen_copy() {
+void fork_frozen_copy(long watch) {
   g_block.fork_pid = 0;
+  g_copy_watch = watch;
   long helper = ckpt_clone_helper(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
                                   g_helper_stack + sizeof g_helper_stack);
   if (helper < 0) {
@@ -221,10 +230,12 @@ extern "C" long ckpt_parasite_thread(uint32_t idx) {
   return 0;
 }
 
-extern "C" long ckpt_parasite_process(uint32_t want_copy) {
+// arg: bit 0, whether to fork a frozen copy; the bits above, the pid the
+// copy must not outlive (0: none).
+extern "C" long ckpt_parasite_process(uint64_t arg) {
   record_process_state();
   g_block.fork_pid = 0;
-  if (want_copy) fork_frozen_copy();
+  if (arg & 1) fork_frozen_copy(long(arg >> 1));
   return 0;
 }
 

@@ -13,11 +13,13 @@
 //       pointed at the entry, a scratch stack in this library, return into
 //       parasite_trap's int3), which fills the thread's slot; the thread's
 //       registers come from ptrace;
-//   supervisor, in the main thread: runs parasite_process(want_copy), which
-//       records process-wide state and, with want_copy, forks a frozen copy
-//       of the process through a helper that exits at once (the copy is an
-//       orphan of the job's init, never a child of the program or of its
-//       parent) that only sleeps; its pid (or -errno) goes to fork_pid;
+//   supervisor, in the main thread: runs parasite_process(arg), which
+//       records process-wide state and, with bit 0 of arg, forks a frozen
+//       copy of the process through a helper that exits at once (the copy
+//       is an orphan of the job's init, never a child of the program or of
+//       its parent) that only sleeps, and ends itself once the pid in the
+//       bits above (the supervisor's, in no-namespace mode) is gone; its
+//       pid (or -errno) goes to fork_pid;
 //   supervisor, in the main thread, when it tracks written pages: runs
 //       parasite_track(n), which registers the n ranges in track.ranges
 //       with the library's own userfaultfd (created on first use) for

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -129,6 +130,55 @@ TEST(TransparentMode, RecordedInTheJobDirectory) {
 // refused: one line that says why and what would allow it, and the image is
 // kept. The no-namespace CI stage makes that image outside its chroot and
 // names its directory in CKPT_NAMESPACE_IMAGE_DIR.
+// Regression: in no-namespace mode a frozen copy whose supervisor was
+// killed during the checkpoint lived on for an hour, in the job's process
+// group (the torture harness: "the program outlived its supervisor"). It
+// now ends itself within a fraction of a second.
+TEST(TransparentNoNamespace, FrozenCopyEndsWithItsSupervisor) {
+  SKIP_WITH_NAMESPACES();
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", program("t_heap"), "512", "60", "20000"},
+            job.opts());
+  for (int i = 0; i < 3000 && read_file(job.out).empty(); i++) usleep(10000);
+  ASSERT_FALSE(read_file(job.out).empty()) << read_file(job.err);
+  auto group = [&] {  // the processes of the job's group other than ckpt and the program
+    std::vector<pid_t> out;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      pid_t p = pid_t(std::atoi(e.path().filename().c_str()));
+      if (p <= 0 || p == sup.pid()) continue;
+      std::string stat = read_file(e.path().string() + "/stat");
+      size_t close = stat.rfind(')');
+      int ppid = 0, pgrp = 0;
+      char state = 0;
+      if (close == std::string::npos ||
+          std::sscanf(stat.c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+        continue;
+      if (pgrp == sup.pid() && ppid != sup.pid() && state != 'Z') out.push_back(p);
+    }
+    return out;
+  };
+  SpawnOptions co = job.opts();
+  co.stdout_path = job.tmp / "ckpt.out";
+  co.stderr_path = job.tmp / "ckpt.err";
+  Child client({ckpt_bin(), "checkpoint", "--dir", job.dir}, co);
+  bool seen = false;
+  for (int i = 0; i < 20000 && !seen; i++) {
+    seen = !group().empty();
+    if (!seen) usleep(500);
+  }
+  ASSERT_TRUE(seen) << "no frozen copy was seen";
+  ::kill(sup.pid(), SIGKILL);  // the supervisor alone, during the checkpoint
+  sup.wait(10);
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; i++) {
+    gone = ::kill(-sup.pid(), 0) != 0;
+    if (!gone) usleep(10000);
+  }
+  EXPECT_TRUE(gone) << "a process of the job outlived its supervisor by 3 s";
+  ::kill(-sup.pid(), SIGKILL);
+  client.wait(30);
+}
+
 TEST(TransparentNoNamespace, NamespaceImageRefusedInOneLine) {
   SKIP_WITH_NAMESPACES();
   const char* dir = std::getenv("CKPT_NAMESPACE_IMAGE_DIR");
@@ -574,9 +624,12 @@ std::vector<pid_t> children_of(pid_t parent) {
 // kill -9 of the job's process group, in the TSan torture) made every page
 // after that a page of zeros, and the image was committed as complete; the
 // restart then crashed. The checkpoint must fail instead, and the job go on.
+// The copy is killed the moment it is seen; on a loaded machine that can
+// come after its memory was read (then the checkpoint is rightly whole):
+// up to three tries, one of which must land during the read.
 TEST(TransparentRegression, FrozenCopyKilledDuringTheCheckpoint) {
   SKIP_WITHOUT_NAMESPACES();  // the copy is found as a child of the job's init
-  std::vector<std::string> argv = {program("t_heap"), "256", "40", "50000"};
+  std::vector<std::string> argv = {program("t_heap"), "768", "40", "20000"};
   std::string ref = reference(argv);
   Job job;
   Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", argv[0], argv[1], argv[2], argv[3]},
@@ -589,19 +642,29 @@ TEST(TransparentRegression, FrozenCopyKilledDuringTheCheckpoint) {
   SpawnOptions co = job.opts();
   co.stdout_path = job.tmp / "ckpt.out";
   co.stderr_path = job.tmp / "ckpt.err";
-  Child client({ckpt_bin(), "checkpoint", "--dir", job.dir}, co);
-  bool killed = false;
-  Exit c;
-  while (!client.try_wait(&c)) {
-    for (pid_t kid : children_of(init[0]))
-      if (kid != program_pid[0] && !killed) killed = ::kill(kid, SIGKILL) == 0;
-    usleep(200);
+  bool landed = false;
+  int images = 0;
+  for (int attempt = 0; attempt < 3 && !landed; attempt++) {
+    Child client({ckpt_bin(), "checkpoint", "--dir", job.dir}, co);
+    bool killed = false;
+    Exit c;
+    while (!client.try_wait(&c)) {
+      for (pid_t kid : children_of(init[0]))
+        if (kid != program_pid[0] && !killed) killed = ::kill(kid, SIGKILL) == 0;
+      usleep(100);
+    }
+    ASSERT_TRUE(killed) << "the frozen copy was never seen";
+    if (c.code == 0) {
+      images++;  // read whole before the kill: a complete image
+      continue;
+    }
+    landed = true;
+    EXPECT_NE(job.ckpt_err().find("ended while its memory was being read"), std::string::npos)
+        << job.ckpt_err();
   }
-  ASSERT_TRUE(killed) << "the frozen copy was never seen";
-  EXPECT_NE(c.code, 0) << "a checkpoint whose copy was killed succeeded: " << job.ckpt_err();
-  EXPECT_NE(job.ckpt_err().find("ended while its memory was being read"), std::string::npos)
-      << job.ckpt_err();
-  EXPECT_EQ(::access((job.dir + "/ckpt-000000000001.img").c_str(), F_OK), -1);
+  EXPECT_TRUE(landed) << "three kills of the copy all came after its memory was read";
+  std::string next = job.dir + "/ckpt-00000000000" + std::to_string(images + 1) + ".img";
+  EXPECT_EQ(::access(next.c_str(), F_OK), -1) << "an image from the failed checkpoint";
   // The job goes on, and the next checkpoint is whole.
   EXPECT_EQ(job.ckpt({"checkpoint", "--dir", job.dir}).code, 0) << job.ckpt_err();
   ::kill(-sup.pid(), SIGKILL);

@@ -115,11 +115,12 @@ Status capture_socket(int pidfd, FdInfo* f, std::string* outside) {
       ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &ll) == 0 && ll > sizeof(sa_family_t);
   bool connected = ::getpeername(s, reinterpret_cast<sockaddr*>(&peer), &pl) == 0;
   // Datagrams waiting to be read, kept with their senders' addresses.
+  bool known = f->sock_family == AF_UNIX || f->sock_family == AF_INET || f->sock_family == AF_INET6;
   bool datagram = f->sock_type == SOCK_DGRAM;
-  Status peeked = datagram ? peek_datagrams(s, f) : Status::ok();
+  Status peeked = datagram && known ? peek_datagrams(s, f) : Status::ok();
   ::close(s);
   CKPT_RETURN_IF_ERROR(peeked);
-  if (f->sock_family != AF_UNIX && f->sock_family != AF_INET && f->sock_family != AF_INET6)
+  if (!known)
     return Status::make(Code::kUnsupported, 0,
                         "descriptor %d is a socket of family %u, which ckpt cannot restore", f->fd,
                         f->sock_family);

@@ -492,6 +492,31 @@ TEST(TransparentBadInput, CheckpointWithoutJob) {
   EXPECT_EQ(lines(err).size(), 1u) << err;
 }
 
+// A socket of a family ckpt does not restore (netlink, a datagram one):
+// the checkpoint fails in one line naming it, and the job goes on. (The
+// first UDP version peeked into it first and failed less clearly.)
+TEST(TransparentBadInput, NetlinkSocketRefusedByName) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no python3";
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", "/usr/bin/python3", "-c",
+             "import socket, time\n"
+             "s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0)\n"
+             "print('ready', flush=True)\n"
+             "time.sleep(30)\n"},
+            job.opts());
+  for (int i = 0; i < 3000 && read_file(job.out).empty(); i++) usleep(10000);
+  Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
+  EXPECT_NE(c.code, 0);
+  std::string err = job.ckpt_err();
+  EXPECT_NE(err.find("is a socket of family 16, which ckpt cannot restore"), std::string::npos)
+      << err;
+  EXPECT_EQ(lines(err).size(), 1u) << err;
+  Exit alive;
+  EXPECT_FALSE(sup.try_wait(&alive)) << "the job ended with the refused checkpoint";
+  ::kill(-sup.pid(), SIGKILL);
+  sup.wait(10);
+}
+
 TEST(TransparentBadInput, StaticProgramRefused) {
   if (access(program("t_count_static").c_str(), X_OK) != 0) GTEST_SKIP() << "no static libc";
   Job job;

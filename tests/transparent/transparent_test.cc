@@ -649,9 +649,9 @@ std::vector<pid_t> children_of(pid_t parent) {
 // kill -9 of the job's process group, in the TSan torture) made every page
 // after that a page of zeros, and the image was committed as complete; the
 // restart then crashed. The checkpoint must fail instead, and the job go on.
-// The copy is killed the moment it is seen; on a loaded machine that can
-// come after its memory was read (then the checkpoint is rightly whole):
-// up to three tries, one of which must land during the read.
+// The copy is killed once the image is being written; on a loaded machine
+// that can come after its memory was read (then the checkpoint is rightly
+// whole): up to three tries, one of which must land during the read.
 TEST(TransparentRegression, FrozenCopyKilledDuringTheCheckpoint) {
   SKIP_WITHOUT_NAMESPACES();  // the copy is found as a child of the job's init
   std::vector<std::string> argv = {program("t_heap"), "768", "40", "20000"};
@@ -673,12 +673,18 @@ TEST(TransparentRegression, FrozenCopyKilledDuringTheCheckpoint) {
     Child client({ckpt_bin(), "checkpoint", "--dir", job.dir}, co);
     bool killed = false;
     Exit c;
+    // Once the image is being written (the copy's memory is open: killed
+    // before that, the copy is not used and the program is read while it
+    // waits, rightly).
     while (!client.try_wait(&c)) {
+      bool writing = false;
+      for (const auto& e : std::filesystem::directory_iterator(job.dir))
+        writing |= e.path().extension() == ".tmp";
       for (pid_t kid : children_of(init[0]))
-        if (kid != program_pid[0] && !killed) killed = ::kill(kid, SIGKILL) == 0;
+        if (kid != program_pid[0] && !killed && writing) killed = ::kill(kid, SIGKILL) == 0;
       usleep(100);
     }
-    ASSERT_TRUE(killed) << "the frozen copy was never seen";
+    ASSERT_TRUE(killed) << "the frozen copy was never seen while the image was written";
     if (c.code == 0) {
       images++;  // read whole before the kill: a complete image
       continue;

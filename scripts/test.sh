@@ -105,6 +105,8 @@ fi
 if [ $quick -eq 0 ]; then
   # Slurm jobs and MPI jobs run in the release suite only: the Slurm jobs'
   # timing is what they test, and Open MPI's own runtime is not instrumented.
+  # The torture runs 20 kill rounds here (50 in the release suite).
+  SUITE_ENV="CKPT_TORTURE_TRIALS=20" \
   CTEST_ARGS="-E install_and_consume -LE 'slurm|twouser|mpi'" run_suite "asan+ubsan" "$build_base/build-asan" \
     -DCKPT_SANITIZE=address -DCKPT_BUILD_BENCH=OFF
   # The transparent tests run the ckpt command (its control server and the

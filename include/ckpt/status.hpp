@@ -2,9 +2,7 @@
 //
 // A Status is trivially copyable and never allocates, so it can be returned
 // from code that runs on a checkpoint path inside someone else's process.
-// The message is formatted into a fixed buffer; one too long for it keeps
-// its beginning and its end (the reason) with "..." between: a long path
-// in the middle must not push the reason out.
+// The message is formatted into a fixed buffer and truncated if too long.
 #pragma once
 
 #include <cstdarg>
@@ -40,23 +38,13 @@ class [[nodiscard]] Status {
     Status s;
     s.code_ = code;
     s.errno_ = errno_value;
-    char full[1024];
     va_list ap;
     va_start(ap, fmt);
-    std::vsnprintf(full, sizeof full, fmt, ap);
+    std::vsnprintf(s.message_, sizeof s.message_, fmt, ap);
     va_end(ap);
-    size_t n = std::strlen(full);
     if (errno_value != 0) {
-      std::snprintf(full + n, sizeof full - n, ": %s", std::strerror(errno_value));
-      n = std::strlen(full);
-    }
-    if (n < sizeof s.message_) {
-      std::memcpy(s.message_, full, n + 1);
-    } else {
-      constexpr size_t head = 80, tail = sizeof s.message_ - 1 - head - 3;
-      std::memcpy(s.message_, full, head);
-      std::memcpy(s.message_ + head, "...", 3);
-      std::memcpy(s.message_ + head + 3, full + n - tail, tail + 1);
+      size_t n = std::strlen(s.message_);
+      std::snprintf(s.message_ + n, sizeof s.message_ - n, ": %s", std::strerror(errno_value));
     }
     return s;
   }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "control/ipc.h"
 #include "control/restore_prep.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -43,10 +44,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ckpt::control::MappingInfo m;
   ckpt::control::PagesInfo g;
   ckpt::control::FdInfo f;
+  ckpt::control::IpcObject o;
   (void)decode(raw, &p);
   (void)decode(raw, &t);
   (void)decode(raw, &m);
   (void)decode(raw, &g);
   (void)decode(raw, &f);
+  if (decode(raw, &o).is_ok() && ckpt::control::check_ipc(o) == nullptr) {
+    // What make_ipc_objects takes for granted in a record that passed.
+    uint64_t total = 0;
+    for (const auto& msg : o.messages) total += msg.text.size();
+    if (o.id < 0 || (o.kind == ckpt::control::IpcKind::kQueue && total > o.qbytes)) abort();
+  }
   return 0;
 }

@@ -38,6 +38,7 @@ const char* type_name(uint32_t t) {
     case format::kProcFd: return "fd";
     case format::kProcJob: return "job";
     case format::kProcTask: return "task";
+    case format::kProcIpc: return "sysv";
   }
   return "unknown";
 }
@@ -194,6 +195,7 @@ struct Decoded {
   bool have_job = false;
   control::JobInfo job;
   std::vector<control::TaskInfo> tasks;
+  std::vector<control::IpcObject> ipc;
   std::vector<Process> procs;
   uint64_t page_runs = 0, page_bytes = 0;
   // libckpt images.
@@ -242,6 +244,12 @@ Status decode_image(format::ImageReader& r, bool list, Decoded* d) {
         control::TaskInfo t;
         s = control::decode(payload, &t);
         if (s) d->tasks.push_back(t);
+        break;
+      }
+      case format::kProcIpc: {
+        control::IpcObject o;
+        s = control::decode(payload, &o);
+        if (s) d->ipc.push_back(std::move(o));
         break;
       }
       case format::kProcInfo:
@@ -323,6 +331,16 @@ void print_text(const Decoded& d) {
       }
       std::printf("  pid %-7d parent %-7d group %-7d session %-7d %s\n", t.pid, t.ppid, t.pgid,
                   t.sid, what.c_str());
+    }
+    for (const control::IpcObject& o : d.ipc) {
+      bool queue = o.kind == control::IpcKind::kQueue;
+      std::string what = queue ? std::to_string(o.messages.size()) + " message" +
+                                     (o.messages.size() == 1 ? "" : "s")
+                               : std::to_string(o.values.size()) + " semaphore" +
+                                     (o.values.size() == 1 ? "" : "s");
+      std::printf("  sysv %-14s id %-8d key %#-10x mode %03o  %s\n",
+                  queue ? "message queue" : "semaphores", o.id, unsigned(o.key), o.mode,
+                  what.c_str());
     }
   }
   for (const Process& p : d.procs) {
@@ -532,6 +550,16 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     j.key("root").inum(d.have_job ? d.job.root : i.pid);
     j.key("pid_ns").boolean(d.have_job ? d.job.pid_ns != 0 : i.pid_ns != 0);
     j.key("page_bytes").num(d.page_bytes);
+    j.key("sysv").open('[');
+    for (const control::IpcObject& o : d.ipc) {
+      j.open('{');
+      j.key("kind").str(o.kind == control::IpcKind::kQueue ? "message queue" : "semaphores");
+      j.key("id").inum(o.id);
+      j.key("key").inum(o.key);
+      j.key("count").num(o.kind == control::IpcKind::kQueue ? o.messages.size() : o.values.size());
+      j.close('}');
+    }
+    j.close(']');
     j.close('}');
     j.key("processes").open('[');
     size_t k = 0;

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 
+#include "control/ipc.h"
 #include "control/memory.h"
 #include "control/procfs.h"
 #include "control/tracker.h"
@@ -225,6 +226,17 @@ class Checkpoint {
     std::vector<ProcessFds> all;
     for (Section& sec : sections_) all.push_back({sec.proc->pid, sec.proc->name, &sec.fds});
     CKPT_RETURN_IF_ERROR(capture_shared(all, o_.refuse_external, &warnings_));
+    if (t_.pid_ns && t_.init > 0) {
+      // The job's SysV semaphores and queues (its own IPC namespace).
+      CKPT_RETURN_IF_ERROR(capture_ipc(t_.init, &ipc_));
+      bool semaphores = false;
+      for (const IpcObject& o : ipc_) semaphores |= o.kind == IpcKind::kSemaphores;
+      for (const Section& sec : sections_)
+        if (semaphores && has_sem_undo(sec.proc->pid, t_.init))
+          warnings_.push_back(sec.proc->name +
+                              " has SEM_UNDO adjustments on SysV semaphores: they cannot be "
+                              "saved, and will not be undone when it exits after a restart");
+    }
     return plan_pages();
   }
 
@@ -413,6 +425,7 @@ class Checkpoint {
     job.processes = uint32_t(job_.size());
     CKPT_RETURN_IF_ERROR(put(format::kProcJob, encode(job)));
     for (const JobProcess& p : job_) CKPT_RETURN_IF_ERROR(put(format::kProcTask, encode(p.task)));
+    for (const IpcObject& o : ipc_) CKPT_RETURN_IF_ERROR(put(format::kProcIpc, encode(o)));
     if (incr_)
       for (const format::BaseRef& b : bases_)
         CKPT_RETURN_IF_ERROR(put(format::kBase, format::encode_base(b)));
@@ -477,6 +490,7 @@ class Checkpoint {
   size_t job_count_ = 0;
   std::deque<Section> sections_;  // Section is not movable (FrozenCopy)
   std::vector<std::string> warnings_;
+  std::vector<IpcObject> ipc_;
   Snapshot snap_;
   format::ImageWriter writer_;
   uint64_t generation_ = 0;

@@ -403,4 +403,55 @@ Status decode(const std::vector<uint8_t>& in, FdInfo* v) {
   return d.status();
 }
 
+std::vector<uint8_t> encode(const IpcObject& v) {
+  Enc e;
+  e.u32(uint32_t(v.kind));
+  e.u32(uint32_t(v.id));
+  e.u32(uint32_t(v.key));
+  e.u32(v.uid);
+  e.u32(v.gid);
+  e.u32(v.mode);
+  e.u64(v.qbytes);
+  e.u32(uint32_t(v.values.size()));
+  for (uint16_t x : v.values) e.u32(x);
+  e.u32(uint32_t(v.messages.size()));
+  for (const IpcObject::Message& m : v.messages) {
+    e.u64(uint64_t(m.type));
+    e.bytes(m.text);
+  }
+  return e.out;
+}
+
+Status decode(const std::vector<uint8_t>& in, IpcObject* v) {
+  Dec d(in, "SysV object");
+  uint32_t kind = d.u32("kind");
+  d.check(kind == uint32_t(IpcKind::kSemaphores) || kind == uint32_t(IpcKind::kQueue), "kind");
+  v->kind = IpcKind(kind);
+  v->id = int32_t(d.u32("id"));
+  d.check(v->id >= 0, "id");
+  v->key = int32_t(d.u32("key"));
+  v->uid = d.u32("uid");
+  v->gid = d.u32("gid");
+  v->mode = d.u32("mode");
+  d.check(v->mode <= 0777, "mode");
+  v->qbytes = d.u64("qbytes");
+  uint32_t n = d.u32("nsems");
+  d.check(n <= 32000, "nsems");
+  for (uint32_t k = 0; k < n && d.ok(); k++) {
+    uint32_t x = d.u32("value");
+    d.check(x <= 32767, "value");  // SEMVMX
+    v->values.push_back(uint16_t(x));
+  }
+  n = d.u32("nmessages");
+  d.check(n <= (1u << 16), "nmessages");
+  for (uint32_t k = 0; k < n && d.ok(); k++) {
+    IpcObject::Message m;
+    m.type = int64_t(d.u64("type"));
+    d.check(m.type > 0, "type");
+    m.text = d.bytes("text");
+    v->messages.push_back(std::move(m));
+  }
+  return d.status();
+}
+
 }  // namespace ckpt::control

@@ -142,6 +142,22 @@ struct FdInfo {
   std::vector<std::string> queued_from;
 };
 
+// A SysV semaphore set or message queue of the job (IPC record, control/ipc.h).
+enum class IpcKind : uint32_t { kSemaphores = 1, kQueue = 2 };
+struct IpcObject {
+  IpcKind kind = IpcKind::kQueue;
+  int32_t id = 0;
+  int32_t key = 0;  // 0: IPC_PRIVATE
+  uint32_t uid = 0, gid = 0, mode = 0;
+  uint64_t qbytes = 0;           // a queue's byte limit
+  std::vector<uint16_t> values;  // a semaphore set's values (nsems of them)
+  struct Message {
+    int64_t type = 1;
+    std::string text;
+  };
+  std::vector<Message> messages;  // a queue's, oldest first
+};
+
 std::vector<uint8_t> encode(const JobInfo& v);
 std::vector<uint8_t> encode(const TaskInfo& v);
 std::vector<uint8_t> encode(const ProcInfo& v);
@@ -149,6 +165,7 @@ std::vector<uint8_t> encode(const ThreadInfo& v);
 std::vector<uint8_t> encode(const MappingInfo& v);
 std::vector<uint8_t> encode(const PagesInfo& v);
 std::vector<uint8_t> encode(const FdInfo& v);
+std::vector<uint8_t> encode(const IpcObject& v);
 
 // kCorrupt naming the record and its first bad field ("bad mapping record
 // (field end)"): one that does not fit, or a value no writer produces.
@@ -159,5 +176,6 @@ Status decode(const std::vector<uint8_t>& in, ThreadInfo* v);
 Status decode(const std::vector<uint8_t>& in, MappingInfo* v);
 Status decode(const std::vector<uint8_t>& in, PagesInfo* v);
 Status decode(const std::vector<uint8_t>& in, FdInfo* v);
+Status decode(const std::vector<uint8_t>& in, IpcObject* v);
 
 }  // namespace ckpt::control

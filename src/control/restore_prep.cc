@@ -21,6 +21,7 @@
 #include <memory>
 #include <thread>
 
+#include "control/ipc.h"
 #include "control/pipes.h"
 #include "control/sockets.h"
 #include "format/chain.h"
@@ -622,8 +623,8 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
     // A record that does not decode: which record and field, and where.
     auto undecodable = [&](const Status& s) { return bad(s.message()); };
     if (ri.type == format::kData) return bad("data without a PAGES record");
-    bool head =
-        ri.type == format::kProcJob || ri.type == format::kProcTask || ri.type == format::kBase;
+    bool head = ri.type == format::kProcJob || ri.type == format::kProcTask ||
+                ri.type == format::kProcIpc || ri.type == format::kBase;
     if (!sec && !head && ri.type != format::kProcInfo) return bad("no process record first");
     if (sec && head) return bad("a job record after a process section");
     CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
@@ -640,6 +641,18 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
         if (Status s = decode(payload, &t); !s) return undecodable(s);
         if (plan->tasks.size() >= plan->job.processes) return bad("more tasks than the job has");
         plan->tasks.push_back(t);
+        break;
+      }
+      case format::kProcIpc: {
+        if (!have_job || !plan->job.pid_ns)
+          return bad("a SysV object in an image without a job namespace");
+        IpcObject o;
+        if (Status s = decode(payload, &o); !s) return undecodable(s);
+        if (const char* why = check_ipc(o)) return bad(why);
+        for (const IpcObject& other : plan->ipc)
+          if (other.kind == o.kind && other.id == o.id) return bad("a SysV id twice");
+        if (plan->ipc.size() >= 65536) return bad("more SysV objects than ckpt restores");
+        plan->ipc.push_back(std::move(o));
         break;
       }
       case format::kBase: {

@@ -31,6 +31,7 @@ struct RestorePlan {
   JobInfo job;
   std::vector<TaskInfo> tasks;            // every process, zombies included; the root first
   std::vector<ProcessPlan> procs;         // the live ones, in task order
+  std::vector<IpcObject> ipc;             // SysV semaphore sets and queues (namespace mode)
   std::map<uint64_t, uint64_t> shm_size;  // shared memory object -> bytes
   int image_fd = -1;                      // the image, read by the restorers; close-on-exec too
   uint64_t memory_bytes = 0;

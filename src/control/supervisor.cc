@@ -210,7 +210,8 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
     if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0 ||
         ::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0 || ::pipe2(found, O_CLOEXEC) != 0)
       return Status::make(Code::kIo, errno, "pipe");
-    long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
+    // Its own IPC namespace too: its SysV objects keep their ids (ipc.h).
+    long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
     int clone_errno = errno;
     if (b == 0) {
       // The job dies with its supervisor: a restart must never find the

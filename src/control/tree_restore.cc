@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 
+#include "control/ipc.h"
 #include "control/pipes.h"
 #include "control/userns.h"
 
@@ -204,6 +205,11 @@ struct Builder {
 pid_t build_tree(const RestorePlan& plan, const TreeRun& run) {
   Builder b{plan, run, {}, {}};
   std::string why;
+  // SysV objects first: a process may use them the moment it runs.
+  if (!make_ipc_objects(plan.ipc, &why)) {
+    say(run.err_fd, why);
+    return -1;
+  }
   if (!make_objects(plan, &b.objects, &why)) {
     say(run.err_fd, why);
     return -1;

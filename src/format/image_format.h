@@ -41,6 +41,7 @@ enum RecordType : uint32_t {
   kProcFd = 516,       // one file descriptor
   kProcJob = 517,      // a job of several processes: first record (docs/process-tree.md)
   kProcTask = 518,     // one process of the job: pid, parent, group, session, state
+  kProcIpc = 519,      // a SysV semaphore set or message queue of the job (control/ipc.h)
 };
 
 // Record flags.

@@ -416,6 +416,69 @@ TEST_F(TransparentHostile, TwoProcessesWithOnePid) {
   expect_refused("two processes with one pid");
 }
 
+// SysV objects (IPC records, after the tasks): each is checked before
+// anything is made.
+class TransparentHostileIpc : public TransparentHostile {
+ protected:
+  void SetUp() override {
+    TransparentHostile::SetUp();
+    control::JobInfo j;
+    size_t i = find_first(recs, format::kProcJob);
+    if (i == recs.size() || !control::decode(recs[i].payload, &j) || !j.pid_ns)
+      GTEST_SKIP() << "SysV objects are saved in namespace mode only";
+  }
+  void add(const control::IpcObject& o) {
+    size_t i = find_first(recs, format::kProcInfo);
+    ASSERT_LT(i, recs.size());
+    recs.insert(recs.begin() + long(i), make_rec(format::kProcIpc, o));
+  }
+  static control::IpcObject queue(int id) {
+    control::IpcObject o;
+    o.kind = control::IpcKind::kQueue;
+    o.id = id;
+    o.mode = 0600;
+    o.qbytes = 16384;
+    o.messages = {{1, "hello"}};
+    return o;
+  }
+};
+
+TEST_F(TransparentHostileIpc, OneIdTwice) {
+  add(queue(5));
+  add(queue(5));
+  expect_refused("a SysV id twice");
+}
+
+TEST_F(TransparentHostileIpc, SemaphoreSetWithoutSemaphores) {
+  control::IpcObject o = queue(5);
+  o.kind = control::IpcKind::kSemaphores;
+  o.messages.clear();
+  o.qbytes = 0;
+  add(o);
+  expect_refused("a semaphore set without semaphores");
+}
+
+TEST_F(TransparentHostileIpc, QueueHoldingMoreThanItsLimit) {
+  control::IpcObject o = queue(5);
+  o.qbytes = 3;
+  add(o);
+  expect_refused("holding more than its limit");
+}
+
+TEST_F(TransparentHostileIpc, SemaphoreValueAboveTheKernelsMaximum) {
+  control::IpcObject o = queue(5);
+  o.kind = control::IpcKind::kSemaphores;
+  o.messages.clear();
+  o.qbytes = 0;
+  o.values = {1, 2};
+  std::vector<uint8_t> rec = control::encode(o);
+  rec[rec.size() - 8] = 0xff;  // the second value's low byte: 0x...ff02 > 32767
+  rec[rec.size() - 7] = 0xff;
+  size_t i = find_first(recs, format::kProcInfo);
+  recs.insert(recs.begin() + long(i), Rec{format::kProcIpc, rec, {}});
+  expect_refused("field value");
+}
+
 TEST_F(TransparentHostile, ACycleOfParents) {
   size_t i = find_first(recs, format::kProcTask);
   ASSERT_LT(i, recs.size());

@@ -90,6 +90,29 @@ TEST(Tree, UdpOnLoopbackWithDatagramsQueued) {
   expect_same({program("t_udp"), "pair", "60"}, 1.2, 2);
 }
 
+// SysV semaphores and a message queue shared by two processes, with
+// messages waiting: the same ids (and the key finds the set), the values,
+// the messages in order with their types, restarted twice.
+TEST(Tree, SysVSemaphoresAndMessageQueueKeepTheirIds) {
+  SKIP_WITHOUT_NAMESPACES();
+  expect_same({program("t_sysv"), "120"}, 1.2, 2);
+}
+
+// A process with SEM_UNDO adjustments: the checkpoint says they cannot be
+// saved (and the run still ends as it should: nothing here depends on them).
+TEST(Tree, SemUndoIsSaidAtTheCheckpoint) {
+  SKIP_WITHOUT_NAMESPACES();
+  std::vector<std::string> argv = {program("t_sysv"), "80", "undo"};
+  std::string ref = reference(argv);
+  Job job;
+  checkpoint_and_kill(job, argv, 0, 1.0);
+  EXPECT_NE(read_file(job.err).find("SEM_UNDO adjustments on SysV semaphores"), std::string::npos)
+      << read_file(job.err);
+  EXPECT_EQ(run({ckpt_bin(), "restart", "--dir", job.dir}, job.opts(), 120).code, 0)
+      << read_file(job.err);
+  EXPECT_EQ(read_file(job.out), ref);
+}
+
 TEST(Tree, SharedAnonymousMemory) {
   SKIP_WITHOUT_NAMESPACES();
   expect_same({program("t_shm"), "anon", "300"}, 1.2, 2);

@@ -446,7 +446,9 @@ std::function<int()> setup_check(CLI::App* sub) {
     else
       line("verdict",
            "transparent checkpointing works here without namespaces: a restarted "
-           "program gets new pids and tids (glibc's own caches are corrected)");
+           "tree gets its pids back by bringing the pid counter round (kernel.pid_max " +
+               read_line("/proc/sys/kernel/pid_max") +
+               "), threads get new tids (glibc's own caches are corrected)");
     return 0;
   };
 }

@@ -334,10 +334,10 @@ void print_text(const Decoded& d) {
     }
     for (const control::IpcObject& o : d.ipc) {
       bool queue = o.kind == control::IpcKind::kQueue;
-      std::string what = queue ? std::to_string(o.messages.size()) + " message" +
-                                     (o.messages.size() == 1 ? "" : "s")
-                               : std::to_string(o.values.size()) + " semaphore" +
-                                     (o.values.size() == 1 ? "" : "s");
+      std::string what =
+          queue
+              ? std::to_string(o.messages.size()) + " message" + (o.messages.size() == 1 ? "" : "s")
+              : std::to_string(o.values.size()) + " semaphore" + (o.values.size() == 1 ? "" : "s");
       std::printf("  sysv %-14s id %-8d key %#-10x mode %03o  %s\n",
                   queue ? "message queue" : "semaphores", o.id, unsigned(o.key), o.mode,
                   what.c_str());

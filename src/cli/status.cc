@@ -186,9 +186,10 @@ std::function<int()> setup_status(CLI::App* sub) {
                 v.reason.c_str());
     if (has_state) {
       std::printf("command:     %s\n", quote_command(st.command).c_str());
-      std::printf("mode:        transparent, %s\n",
-                  st.pid_ns ? "own user+pid namespace (pids kept across restarts)"
-                            : "no namespace (pids change across restarts)");
+      std::printf(
+          "mode:        transparent, %s\n",
+          st.pid_ns ? "own user+pid namespace (pids kept across restarts)"
+                    : "no namespace (a tree's pids kept by walking the pid counter, tids change)");
       if (!st.tracking.empty()) std::printf("dirty pages: %s\n", st.tracking.c_str());
       if (st.interval_s > 0) std::printf("interval:    every %g s\n", st.interval_s);
       else std::printf("interval:    none (checkpoints on request or signal)\n");

@@ -133,8 +133,9 @@ class Checkpoint {
   // that the pause finds them hashed.
   void warm() {
     std::vector<pid_t> todo = {t_.pid};
-    if (t_.init > 0)
-      for (pid_t kid : list_children(t_.init)) todo.push_back(kid);
+    for (pid_t init : {t_.init, t_.keeper})
+      if (init > 0)
+        for (pid_t kid : list_children(init)) todo.push_back(kid);
     // The job's resident memory decides how the image is written (O_DIRECT).
     for (size_t i = 0; i < todo.size() && i < 4096; i++) {
       warm_hashes(todo[i], &code_);
@@ -149,7 +150,7 @@ class Checkpoint {
   // exec'd is caught again a moment later).
   Status seize() {
     for (int tries = 0;; tries++) {
-      CKPT_RETURN_IF_ERROR(seize_job(t_.pid, t_.init, &job_));
+      CKPT_RETURN_IF_ERROR(seize_job(t_.pid, t_.init, t_.keeper, &job_));
       std::string waiting;
       std::vector<pid_t> live;
       for (JobProcess& p : job_)
@@ -176,7 +177,7 @@ class Checkpoint {
       sleep_ms(5);
     }
     job_count_ = job_.size();
-    std::string why = check_tree(job_, t_.pid_ns);
+    std::string why = check_tree(job_);
     if (!why.empty()) return Status::make(Code::kUnsupported, 0, "%s", why.c_str());
     return Status::ok();
   }

@@ -26,6 +26,7 @@ namespace ckpt::control {
 struct Target {
   pid_t pid = 0;            // the job's root (the program), as the supervisor sees it
   pid_t init = 0;           // namespace mode: the job's init as we see it; else 0
+  pid_t keeper = 0;         // no-namespace mode: the job's init (supervisor.cc, job_init); else 0
   uint64_t block_addr = 0;  // the root's injected library Block (0: not loaded yet)
   bool pid_ns = false;      // runs in its own user+pid namespace
   FdContext fds;            // ckpt's own descriptors and `ckpt run`'s stdio

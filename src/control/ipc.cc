@@ -76,8 +76,13 @@ bool read_all(int fd, void* p, size_t n) {
     msqid_ds ds = {};
     int id = ::msgctl(idx, MSG_STAT_ANY, &ds);
     if (id < 0) continue;
-    Head h = {uint32_t(IpcKind::kQueue), id, int32_t(ds.msg_perm.__key), ds.msg_perm.uid,
-              ds.msg_perm.gid, uint32_t(ds.msg_perm.mode & 0777), uint64_t(ds.msg_qbytes),
+    Head h = {uint32_t(IpcKind::kQueue),
+              id,
+              int32_t(ds.msg_perm.__key),
+              ds.msg_perm.uid,
+              ds.msg_perm.gid,
+              uint32_t(ds.msg_perm.mode & 0777),
+              uint64_t(ds.msg_qbytes),
               uint32_t(ds.msg_qnum)};
     if (!write_all(out, &h, sizeof h)) _exit(12);
     for (uint32_t i = 0; i < h.count; i++) {
@@ -93,8 +98,14 @@ bool read_all(int fd, void* p, size_t n) {
     semid_ds ds = {};
     int id = ::semctl(idx, 0, SEM_STAT_ANY, &ds);
     if (id < 0) continue;
-    Head h = {uint32_t(IpcKind::kSemaphores), id, int32_t(ds.sem_perm.__key), ds.sem_perm.uid,
-              ds.sem_perm.gid, uint32_t(ds.sem_perm.mode & 0777), 0, uint32_t(ds.sem_nsems)};
+    Head h = {uint32_t(IpcKind::kSemaphores),
+              id,
+              int32_t(ds.sem_perm.__key),
+              ds.sem_perm.uid,
+              ds.sem_perm.gid,
+              uint32_t(ds.sem_perm.mode & 0777),
+              0,
+              uint32_t(ds.sem_nsems)};
     if (h.count > 32000 || ::semctl(id, 0, GETALL, values) != 0) _exit(14);
     if (!write_all(out, &h, sizeof h) || !write_all(out, values, h.count * sizeof values[0]))
       _exit(12);
@@ -192,8 +203,8 @@ bool make_ipc_objects(const std::vector<IpcObject>& objects, std::string* error)
     bool queue = o.kind == IpcKind::kQueue;
     const char* what = queue ? "message queue" : "semaphore set";
     auto fail = [&](const char* step) {
-      *error = std::string("cannot make SysV ") + what + " " + std::to_string(o.id) + " again: " +
-               step + ": " + std::strerror(errno);
+      *error = std::string("cannot make SysV ") + what + " " + std::to_string(o.id) +
+               " again: " + step + ": " + std::strerror(errno);
       return false;
     };
     // The next object made gets this id (needs CAP_CHECKPOINT_RESTORE in

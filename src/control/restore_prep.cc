@@ -557,8 +557,6 @@ const char* check_job(RestorePlan* plan) {
   if (k != plan->procs.size()) return "more process sections than live tasks";
   for (const ProcessPlan& p : plan->procs)
     if (p.info.pid_ns != plan->job.pid_ns) return "processes of one job in different modes";
-  if (plan->tasks.size() > 1 && !plan->job.pid_ns)
-    return "a process tree taken without a namespace";
   // Shared objects across the processes.
   std::vector<FdInfo> all;
   std::map<uint64_t, const FdInfo*> ofds;

@@ -126,6 +126,69 @@ bool write_proc(pid_t pid, const char* file, const std::string& text) {
 
 int64_t unix_now() { return int64_t(::time(nullptr)); }
 
+// What the supervisor sends the keeper (and the kernel, when the supervisor
+// dies) to end a job without a namespace: a signal nobody else sends.
+const int kKeeperEnd = SIGRTMAX;
+
+// Every process below us killed and reaped (orphans come to us, a
+// subreaper, so none escapes the walk).
+void kill_descendants() {
+  for (int round = 0; round < 100; round++) {
+    std::vector<pid_t> all, todo = list_children(::getpid());
+    while (!todo.empty()) {
+      pid_t p = todo.back();
+      todo.pop_back();
+      all.push_back(p);
+      for (pid_t kid : list_children(p)) todo.push_back(kid);
+    }
+    if (all.empty()) return;
+    for (pid_t p : all) ::kill(p, SIGKILL);
+    ::usleep(1000);
+    while (::waitpid(-1, nullptr, __WALL | WNOHANG) > 0) {
+    }
+  }
+}
+
+// Without a namespace, the job's init (the keeper): a child subreaper that
+// reaps the job's orphans and, as a namespace ends with its init, ends the
+// job when the program ends or when its supervisor dies or asks
+// (kKeeperEnd from the supervisor's pid; the kernel sends it when the
+// supervisor dies). Deaf to every other signal: a job's process group
+// receiving SIGINT or SIGTERM is the program's business. kKeeperEnd and
+// SIGCHLD are blocked since the fork.
+[[noreturn]] void job_init(pid_t program, int status_fd, pid_t supervisor) {
+  for (int s : kHandled)
+    if (s != SIGCHLD) ::signal(s, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, kKeeperEnd);
+  sigaddset(&set, SIGCHLD);
+  for (;;) {
+    if (::getppid() != supervisor) {  // died before the death signal was set
+      kill_descendants();
+      _exit(1);
+    }
+    for (;;) {
+      int st;
+      pid_t w = ::waitpid(-1, &st, __WALL | WNOHANG);
+      if (w <= 0) break;
+      if (w == program) {
+        if (::write(status_fd, &st, sizeof st) < 0) {
+        }
+        kill_descendants();
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+      }
+    }
+    siginfo_t si;
+    timespec tick = {1, 0};
+    int sig = ::sigtimedwait(&set, &si, &tick);
+    if (sig == kKeeperEnd && si.si_pid == supervisor) {
+      kill_descendants();
+      _exit(1);
+    }
+  }
+}
+
 }  // namespace
 
 std::string helper_path(const char* name) {
@@ -195,123 +258,134 @@ Status Supervisor::spawn(const std::function<void()>& exec_child, bool want_ns, 
       if (keep_caps)  // ckpt restart said it in full already; Status holds 240 characters
         return Status::make(Code::kUnsupported, 0, "%s", namespace_image_refusal(u).c_str());
       std::fprintf(stderr,
-                   "ckpt: warning: %s; running in no-namespace mode: the program's pid and "
-                   "thread ids will change across restarts\n",
+                   "ckpt: warning: %s; running in no-namespace mode: thread ids (and the pid "
+                   "of a job of one process) will change across restarts\n",
                    u.why.c_str());
       mode_why_ = u.why;
       want_ns = false;
     }
   }
-  if (want_ns) {
-    // found: a new program waits before its exec until the supervisor has
-    // found its pid among the init's children; one that exits at once
-    // (/bin/true) would otherwise be reaped by the init before it is seen.
-    int go[2], ready[2], status[2], found[2];
-    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0 ||
-        ::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0 || ::pipe2(found, O_CLOEXEC) != 0)
-      return Status::make(Code::kIo, errno, "pipe");
-    // Its own IPC namespace too: its SysV objects keep their ids (ipc.h).
-    long b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
-    int clone_errno = errno;
-    if (b == 0) {
-      // The job dies with its supervisor: a restart must never find the
-      // old program still running (the namespace dies with its init). Had
-      // the supervisor died already, the read from `go` below sees EOF.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      reset_child_signals();
-      char c;
-      if (::read(go[0], &c, 1) != 1) _exit(127);
-      pid_t program = in_init ? in_init() : ::fork();
-      if (program < 0) _exit(127);  // in_init said why
-      if (program == 0) {
-        ::close(found[1]);
-        if (!in_init && ::read(found[0], &c, 1) != 1) _exit(127);
-        ::close(found[0]);
-        if (keep_caps) raise_ambient_caps();
-        exec_child();
-        _exit(127);
-      }
-      if (::write(ready[1], "r", 1) != 1) _exit(127);
-      // The init never execs: drop the supervisor's descriptors (the job
-      // directory's lock, the control socket) so that they close with it.
-      ::dup2(status[1], 3);
-      ::close_range(4, ~0u, 0);
-      namespace_init(program, 3);
-    }
-    ::close(go[0]);
-    ::close(ready[1]);
-    ::close(status[1]);
-    ::close(found[0]);
-    if (b > 0) status_fd_ = status[0];
-    else ::close(status[0]);
-    if (b > 0) {
-      pid_t init = pid_t(b);
-      std::string uid = std::to_string(::geteuid()), gid = std::to_string(::getegid());
-      bool mapped = write_proc(init, "setgroups", "deny") &&
-                    write_proc(init, "uid_map", uid + " " + uid + " 1") &&
-                    write_proc(init, "gid_map", gid + " " + gid + " 1");
-      char c = 'g';
-      int err = mapped ? 0 : errno;
-      bool started = mapped && ::write(go[1], &c, 1) == 1 && ::read(ready[0], &c, 1) == 1;
-      if (!started) {
-        ::kill(init, SIGKILL);
-        ::waitpid(init, nullptr, 0);
-        ::close(go[1]);
-        ::close(ready[0]);
-        ::close(found[1]);
-        // The maps were written: the init itself gave up (in_init wrote why).
-        if (mapped) return Status::make(Code::kIo, 0, "the job's processes could not be recreated");
-        return Status::make(Code::kIo, err, "cannot set up the job's user namespace");
-      }
-      ::close(go[1]);
-      ::close(ready[0]);
-      // The program: the init's child (the one with the root's pid, when
-      // the init rebuilt a tree).
-      child_ = init;
-      target_.pid = 0;
-      for (int i = 0; i < 2000 && target_.pid <= 0; i++) {
-        for (pid_t kid : list_children(init))
-          if (inner_root <= 0 ||
-              inner_pid("/proc/" + std::to_string(kid) + "/status") == inner_root)
-            target_.pid = kid;
-        if (target_.pid <= 0) ::usleep(1000);
-      }
-      // (A restored tree does not wait: its processes wait for the job's
-      // barrier instead, and nobody reads this pipe.)
-      if (!in_init && target_.pid > 0 && ::write(found[1], "f", 1) != 1) target_.pid = 0;
-      ::close(found[1]);
-      target_.init = init;
-      target_.pid_ns = true;
-      if (target_.pid <= 0) return Status::make(Code::kIo, 0, "the program did not start");
-      record_mode();
-      return Status::ok();
-    }
-    ::close(go[1]);
-    ::close(ready[0]);
-    ::close(found[1]);
-    int e = clone_errno;
-    if (keep_caps)
-      return Status::make(Code::kUnsupported, e,
-                          "cannot restart this image here: it was taken in namespace mode and the "
-                          "job's user+pid namespace cannot be created");
-    mode_why_ = std::string("user namespaces cannot be created (") + std::strerror(e) + ")";
-    std::fprintf(stderr,
-                 "ckpt: warning: %s; running in no-namespace mode: the program's pid and thread "
-                 "ids will change across restarts\n",
-                 mode_why_.c_str());
-  }
+  // The job's init: pid 1 of the job's user+pid (and IPC) namespace, or
+  // without one an ordinary process (the keeper, job_init) that plays its
+  // part: parent of the program, adopter of the job's orphans, the job's
+  // end with the program's and with its supervisor's.
+  // found: a new program waits before its exec until the supervisor has
+  // found its pid among the init's children; one that exits at once
+  // (/bin/true) would otherwise be reaped by the init before it is seen.
+  int go[2], ready[2], status[2], found[2];
+  if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0 ||
+      ::pipe2(status, O_CLOEXEC | O_NONBLOCK) != 0 || ::pipe2(found, O_CLOEXEC) != 0)
+    return Status::make(Code::kIo, errno, "pipe");
   pid_t supervisor = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::make(Code::kIo, errno, "fork");
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != supervisor) _exit(127);
-    reset_child_signals();
-    exec_child();
-    _exit(127);
+  long b = -1;
+  if (want_ns) {
+    // Its own IPC namespace too: its SysV objects keep their ids (ipc.h).
+    b = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
+    int e = errno;
+    if (b < 0) {
+      if (keep_caps) {
+        for (int* p : {go, ready, status, found}) ::close(p[0]), ::close(p[1]);
+        return Status::make(Code::kUnsupported, e,
+                            "cannot restart this image here: it was taken in namespace mode and "
+                            "the job's user+pid namespace cannot be created");
+      }
+      mode_why_ = std::string("user namespaces cannot be created (") + std::strerror(e) + ")";
+      std::fprintf(stderr,
+                   "ckpt: warning: %s; running in no-namespace mode: thread ids (and the pid of "
+                   "a job of one process) will change across restarts\n",
+                   mode_why_.c_str());
+      want_ns = false;
+    }
   }
-  child_ = pid;
-  target_.pid = pid;
+  if (!want_ns) b = ::fork();
+  if (b < 0) {
+    for (int* p : {go, ready, status, found}) ::close(p[0]), ::close(p[1]);
+    return Status::make(Code::kIo, errno, "fork");
+  }
+  if (b == 0) {
+    // The job dies with its supervisor: a restart must never find the old
+    // program still running. A namespace dies with its init; the keeper
+    // hears of its supervisor's death (kKeeperEnd) and ends the job. Had
+    // the supervisor died already, the read from `go` below sees EOF.
+    reset_child_signals();
+    if (want_ns) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    } else {
+      ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+      sigset_t end;
+      sigemptyset(&end);
+      sigaddset(&end, kKeeperEnd);
+      sigaddset(&end, SIGCHLD);
+      ::sigprocmask(SIG_BLOCK, &end, nullptr);
+      ::prctl(PR_SET_PDEATHSIG, kKeeperEnd);
+      if (::getppid() != supervisor) _exit(127);
+    }
+    char c;
+    if (::read(go[0], &c, 1) != 1) _exit(127);
+    pid_t program = in_init ? in_init() : ::fork();
+    if (program < 0) _exit(127);  // in_init said why
+    if (program == 0) {
+      reset_child_signals();
+      ::close(found[1]);
+      if (!in_init && ::read(found[0], &c, 1) != 1) _exit(127);
+      ::close(found[0]);
+      if (keep_caps) raise_ambient_caps();
+      exec_child();
+      _exit(127);
+    }
+    if (::write(ready[1], "r", 1) != 1) _exit(127);
+    // The init never execs: drop the supervisor's descriptors (the job
+    // directory's lock, the control socket) so that they close with it.
+    ::dup2(status[1], 3);
+    ::close_range(4, ~0u, 0);
+    if (want_ns) namespace_init(program, 3);
+    job_init(program, 3, supervisor);
+  }
+  ::close(go[0]);
+  ::close(ready[1]);
+  ::close(status[1]);
+  ::close(found[0]);
+  status_fd_ = status[0];
+  pid_t init = pid_t(b);
+  bool mapped = true;
+  int err = 0;
+  if (want_ns) {
+    std::string uid = std::to_string(::geteuid()), gid = std::to_string(::getegid());
+    mapped = write_proc(init, "setgroups", "deny") &&
+             write_proc(init, "uid_map", uid + " " + uid + " 1") &&
+             write_proc(init, "gid_map", gid + " " + gid + " 1");
+    err = mapped ? 0 : errno;
+  }
+  char c = 'g';
+  bool started = mapped && ::write(go[1], &c, 1) == 1 && ::read(ready[0], &c, 1) == 1;
+  ::close(go[1]);
+  ::close(ready[0]);
+  if (!started) {
+    ::kill(init, SIGKILL);
+    ::waitpid(init, nullptr, 0);
+    ::close(found[1]);
+    // The maps were written: the init itself gave up (in_init wrote why).
+    if (mapped) return Status::make(Code::kIo, 0, "the job's processes could not be recreated");
+    return Status::make(Code::kIo, err, "cannot set up the job's user namespace");
+  }
+  // The program: the init's child (the one with the root's pid, when the
+  // init rebuilt a tree).
+  child_ = init;
+  target_.pid = 0;
+  for (int i = 0; i < 2000 && target_.pid <= 0; i++) {
+    for (pid_t kid : list_children(init))
+      if (inner_root <= 0 || inner_pid("/proc/" + std::to_string(kid) + "/status") == inner_root)
+        target_.pid = kid;
+    if (target_.pid <= 0) ::usleep(1000);
+  }
+  // (A restored tree does not wait: its processes wait for the job's
+  // barrier instead, and nobody reads this pipe.)
+  if (!in_init && target_.pid > 0 && ::write(found[1], "f", 1) != 1) target_.pid = 0;
+  ::close(found[1]);
+  target_.pid_ns = want_ns;
+  target_.init = want_ns ? init : 0;
+  target_.keeper = want_ns ? 0 : init;
+  if (target_.pid <= 0) return Status::make(Code::kIo, 0, "the program did not start");
   record_mode();
   return Status::ok();
 }
@@ -388,7 +462,9 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   run.ready_fd = ready[1];
   run.go_fd = go[0];
   Status s = ns ? spawn([] {}, true, true, [&] { return build_tree(plan, run); }, plan.job.root)
-                : spawn([&] { become_process(plan, run); }, false, false);
+             : plan.tasks.size() > 1
+                 ? spawn([] {}, false, false, [&] { return build_tree(plan, run); }, plan.job.root)
+                 : spawn([&] { become_process(plan, run); }, false, false);
   if (!had_state_) state_.started = unix_now();  // an image of a ckpt that kept no state
   state_.runs = state_.runs > 0 ? state_.runs + 1 : 1;
   state_.phase = Phase::kRunning;
@@ -420,7 +496,7 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
       break;  // the job ended: finish() says why
   }
   ::close(ready[0]);
-  if (waiting > 0 && s.is_ok() && child_ > 0) ::kill(child_, SIGKILL);
+  if (waiting > 0 && s.is_ok() && child_ > 0) end_job();
   ::close(go[1]);
   if (!s.is_ok()) {
     // The builder's own line (why a process or object could not be made)
@@ -659,6 +735,11 @@ int Supervisor::run() {
     pid_t w = ::waitpid(child_, &st, WNOHANG);
     if (w == child_) return finish(st);
   }
+}
+
+void Supervisor::end_job() {
+  // A namespace ends with its init; the keeper ends the job when asked.
+  ::kill(child_, target_.pid_ns ? SIGKILL : kKeeperEnd);
 }
 
 }  // namespace ckpt::control

@@ -80,6 +80,7 @@ class Supervisor {
   void record_mode();
   std::string mode_why_;  // why the job runs without a namespace
   int finish(int wait_status);
+  void end_job();  // kills every process of the job (its init ends it)
 
   SuperviseOptions options_;
   format::JobDir dir_;

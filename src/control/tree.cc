@@ -50,7 +50,7 @@ std::string process_name(pid_t outer, pid_t inner) {
   return comm + " (pid " + std::to_string(inner > 0 ? inner : outer) + ")";
 }
 
-Status seize_job(pid_t root, pid_t init, std::vector<JobProcess>* out) {
+Status seize_job(pid_t root, pid_t init, pid_t reaper, std::vector<JobProcess>* out) {
   std::set<pid_t> seen;
   std::deque<pid_t> todo = {root};
   std::map<pid_t, pid_t> outer_ppid;
@@ -99,11 +99,23 @@ Status seize_job(pid_t root, pid_t init, std::vector<JobProcess>* out) {
         for (pid_t kid : list_children(p)) todo.push_back(kid);
       out->push_back(std::move(jp));
     }
-    // Orphans adopted by the init (or by a subreaper of the job) while the
-    // walk went on; the stopped processes' children cannot change any more.
+    // Orphans adopted by the init, the reaper or a subreaper of the job
+    // while the walk went on; the stopped processes' children cannot change
+    // any more.
     bool fresh = false;
     std::vector<pid_t> parents;
-    if (init > 0) parents.push_back(init);
+    for (pid_t r : {init, reaper})
+      if (r > 0)
+        for (pid_t kid : list_children(r)) {
+          char state;
+          int code;
+          pid_t ppid;
+          if (!seen.count(kid) && read_state(kid, &state, &code, &ppid) && state != 'Z' &&
+              state != 'X') {
+            todo.push_back(kid);
+            fresh = true;
+          }
+        }
     for (const JobProcess& jp : *out)
       if (!jp.zombie()) parents.push_back(jp.pid);
     for (pid_t parent : parents)
@@ -137,11 +149,7 @@ Status seize_job(pid_t root, pid_t init, std::vector<JobProcess>* out) {
   return Status::ok();
 }
 
-std::string check_tree(const std::vector<JobProcess>& job, bool pid_ns) {
-  if (!pid_ns && job.size() > 1)
-    return "the job has " + std::to_string(job.size()) + " processes (" + job[1].name +
-           " among them), and a process tree is restored with its pids, which needs a user "
-           "namespace; this job runs without one (see `ckpt status`)";
+std::string check_tree(const std::vector<JobProcess>& job) {
   std::map<pid_t, const TaskInfo*> by_pid;
   std::set<pid_t> pids;
   for (const JobProcess& jp : job) {

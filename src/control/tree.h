@@ -28,12 +28,15 @@ struct JobProcess {
 
 // Stops every process of the job rooted at `root`. init: the job's init as
 // we see it (namespace mode), whose other children are orphans of the job;
-// 0 without a namespace. The root comes first, parents before children.
-Status seize_job(pid_t root, pid_t init, std::vector<JobProcess>* out);
+// 0 without a namespace, where the supervisor adopts them (a subreaper) and
+// passes itself as `reaper`. A zombie the init or the reaper has to collect
+// is nobody's in the job, and is left out. The root comes first, parents
+// before children.
+Status seize_job(pid_t root, pid_t init, pid_t reaper, std::vector<JobProcess>* out);
 
 // What the job's processes must be for a restart to rebuild the tree:
 // nullptr, or why not (one line, naming the process).
-std::string check_tree(const std::vector<JobProcess>& job, bool pid_ns);
+std::string check_tree(const std::vector<JobProcess>& job);
 
 // "NAME (pid N)" for a process as the user knows it.
 std::string process_name(pid_t outer, pid_t inner);

@@ -46,7 +46,8 @@ UsernsFacts probe_userns_facts() {
     f.err = errno;
     return f;
   }
-  long pid = ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
+  long pid =
+      ::syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
   if (pid == 0) {
     // pid 1 of the new namespaces, with every capability in them unless a
     // security module takes them away. Setting the next pid is what the

@@ -4,6 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <vector>
+
+#include "control/procfs.h"
+
 namespace ckpt::test {
 
 void sleep_s(double s) { usleep(useconds_t(s * 1e6)); }
@@ -35,8 +39,19 @@ void checkpoint_and_kill(Job& job, const std::vector<std::string>& argv, int cyc
   sleep_s(delay);
   Exit c = job.ckpt({"checkpoint", "--dir", job.dir});
   ASSERT_EQ(c.code, 0) << "checkpoint failed: " << job.ckpt_err() << read_file(job.err);
-  sleep_s(0.3);                 // the program runs on after the checkpoint; this output must go
-  ::kill(-sup.pid(), SIGKILL);  // the supervisor and the program
+  sleep_s(0.3);  // the program runs on after the checkpoint; this output must go
+  // The whole tree: the supervisor's group, and the processes of the job
+  // that left it (a session or group of their own) where no namespace ends
+  // with the supervisor.
+  std::vector<pid_t> tree, todo = {sup.pid()};
+  while (!todo.empty()) {
+    pid_t p = todo.back();
+    todo.pop_back();
+    tree.push_back(p);
+    for (pid_t kid : control::list_children(p)) todo.push_back(kid);
+  }
+  ::kill(-sup.pid(), SIGKILL);
+  for (pid_t p : tree) ::kill(p, SIGKILL);
   sup.wait(10);
 }
 

@@ -24,7 +24,6 @@
 #include <thread>
 #include <vector>
 
-#include "control/userns.h"
 #include "support/process.h"
 
 namespace ckpt::test {
@@ -426,7 +425,6 @@ TEST(TransparentTorture, KillNineDuringCheckpoints) {
 // The same for a tree: two processes that share memory, one feeding the
 // other; the tree comes back whole or not at all.
 TEST(TransparentTorture, KillNineDuringCheckpointsOfATree) {
-  if (!control::probe_userns().ok) GTEST_SKIP() << "a tree needs namespace mode";
   // 64 MiB of shared memory: images big enough for kills to land in writes.
   torture({program("t_shm"), "anon", "300", "64"}, std::max(10, trials() / 3));
 }

@@ -1,0 +1,216 @@
+#include "control/pid_counter.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "control/procfs.h"
+
+namespace ckpt::control {
+namespace {
+
+// A pid further than this from the counter takes seconds to reach: said once.
+constexpr long kSayAbove = 100000;
+// Times round the counter before giving up.
+constexpr long kRounds = 10;
+// Free pids looked for between the counter and the wanted one.
+constexpr int kGapLook = 32;
+
+long read_number(const char* path, long fallback) {
+  std::string s;
+  if (!read_text(path, &s).is_ok() || s.empty()) return fallback;
+  return std::strtol(s.c_str(), nullptr, 10);
+}
+
+bool in_use(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+std::string holder(pid_t pid) {
+  std::string comm;
+  (void)read_text("/proc/" + std::to_string(pid) + "/comm", &comm);
+  while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  return comm.empty() ? "another process" : comm;
+}
+
+// The process that only moves the counter: shares our memory and exits at
+// once (we wait meanwhile: CLONE_VFORK), so its stack can be static.
+alignas(16) char burn_stack[16384];
+
+int burn_body(void*) {
+  ::syscall(SYS_exit, 0);
+  return 0;
+}
+
+pid_t burn() {
+  pid_t p =
+      ::clone(burn_body, burn_stack + sizeof burn_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, nullptr);
+  if (p > 0)
+    while (::waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  return p;
+}
+
+// The pid the next process gets, as far as we can tell: the first one after
+// `last` that nobody holds (looked for a little way only).
+pid_t next_free(pid_t last, pid_t want, long pid_max) {
+  pid_t c = last;
+  for (int i = 0; i < kGapLook; i++) {
+    c = c + 1 >= pid_max ? kLowestReusedPid : c + 1;
+    if (c == want || !in_use(c)) return c;
+  }
+  return c;
+}
+
+// A pid nobody has can still be held by the kernel: as the id of a process
+// group or session whose leader has exited but whose members live on.
+std::string group_holder(pid_t pid) {
+  DIR* d = ::opendir("/proc");
+  if (!d) return "";
+  std::string found;
+  while (dirent* e = ::readdir(d)) {
+    char* end;
+    long p = std::strtol(e->d_name, &end, 10);
+    if (*end || p <= 0) continue;
+    std::vector<std::string> f;
+    // Numbered as in proc(5): 5 pgrp, 6 session.
+    if (!read_stat_fields(pid_t(p), &f).is_ok() || f.size() < 7) continue;
+    bool group = std::atoi(f[5].c_str()) == pid, session = std::atoi(f[6].c_str()) == pid;
+    if (group || session) {
+      found = std::string(group ? "the process group" : "the session") + " of " + holder(pid_t(p)) +
+              " (pid " + std::to_string(p) + ")";
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
+}  // namespace
+
+uint64_t pids_before(pid_t want) {
+  long pid_max = read_number("/proc/sys/kernel/pid_max", 32768);
+  long last = read_number("/proc/sys/kernel/ns_last_pid", 0);
+  if (want > last) return uint64_t(want - last);
+  return uint64_t(pid_max - last) +
+         uint64_t(want >= kLowestReusedPid ? want - kLowestReusedPid : 0);
+}
+
+bool pid_can_be_had(pid_t want, std::string* why) {
+  long pid_max = read_number("/proc/sys/kernel/pid_max", 32768);
+  std::string w = "pid " + std::to_string(want);
+  if (want <= 1 || want >= pid_max) {
+    *why = w + " is beyond this machine's highest pid (kernel.pid_max " + std::to_string(pid_max) +
+           ")";
+    return false;
+  }
+  // A process that only passes (a shell's short command) is waited for.
+  for (int i = 0; i < 100 && in_use(want); i++) ::usleep(20000);
+  if (in_use(want)) {
+    *why = w + " is in use by " + holder(want);
+    return false;
+  }
+  pid_t last = pid_t(read_number("/proc/sys/kernel/ns_last_pid", 0));
+  if (want < kLowestReusedPid && last >= kLowestReusedPid) {
+    *why = w + " is below " + std::to_string(kLowestReusedPid) +
+           ", which the kernel gives out only once, when a machine or container starts";
+    return false;
+  }
+  return true;
+}
+
+pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
+  if (!pid_can_be_had(want, why)) return -1;
+  long pid_max = read_number("/proc/sys/kernel/pid_max", 32768);
+  std::string w = "pid " + std::to_string(want);
+  pid_t last = pid_t(read_number("/proc/sys/kernel/ns_last_pid", 0));
+  long distance = want > last ? want - 1 - last : (pid_max - 1 - last) + (want - kLowestReusedPid);
+  static bool said = false;
+  if (distance > kSayAbove && !said) {
+    said = true;
+    std::fprintf(stderr,
+                 "ckpt: getting the job's pids back: making about %ld short-lived processes "
+                 "(the kernel hands pids out in order; kernel.pid_max is %ld)\n",
+                 distance, pid_max);
+  }
+  // Other processes of the machine take pids meanwhile, and one may take
+  // the wanted pid just before we do (a shell script forking as fast as it
+  // can): up to ten times round.
+  for (long made = 0; made < kRounds * pid_max; made++) {
+    if (next_free(last, want, pid_max) != want) {
+      last = burn();
+      if (last < 0) {
+        *why = "cannot make a process to reach " + w + ": " + std::strerror(errno);
+        return -1;
+      }
+      continue;
+    }
+    clone_args ca = {};
+    ca.flags = flags;
+    // With CLONE_PARENT the child signals our parent as we do (clone3
+    // wants 0 here).
+    ca.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
+    pid_t r = pid_t(::syscall(SYS_clone3, &ca, sizeof ca));
+    if (r == 0) {
+      if (::getpid() != want) _exit(0);  // another process took it first
+      return 0;
+    }
+    if (r < 0) {
+      *why = "cannot make " + w + ": " + std::strerror(errno);
+      return -1;
+    }
+    if (r == want) return r;
+    // Not ours to reap when it is our parent's child: it reaps it.
+    if (!(flags & CLONE_PARENT))
+      while (::waitpid(r, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    last = r;
+    for (int i = 0; i < 100 && in_use(want); i++) ::usleep(20000);
+    if (in_use(want)) {
+      *why = w + " was taken by " + holder(want) + " while ckpt was reaching it";
+      return -1;
+    }
+  }
+  std::string g = group_holder(want);
+  if (!g.empty()) *why = w + " is still the id of " + g;
+  else *why = w + " could not be reached: other processes kept taking the pids before it";
+  return -1;
+}
+
+PidWalkTurn::PidWalkTurn() {
+  const char* path = "/tmp/ckpt-pid-walk.lock";
+  // Made by whoever comes first, readable by all (a lock needs no write);
+  // never followed through a symlink.
+  fd_ = ::open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd_ < 0) fd_ = ::open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+  if (fd_ < 0) fd_ = ::open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd_ < 0) return;
+  for (int i = 0; i < 6000; i++) {
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+    if (errno != EWOULDBLOCK && errno != EINTR) break;
+    ::usleep(10000);
+  }
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void PidWalkTurn::release() {
+  if (fd_ < 0) return;
+  // Unlocked for every holder: the processes made meanwhile share the
+  // descriptor until their exec.
+  ::flock(fd_, LOCK_UN);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace ckpt::control

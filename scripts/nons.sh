@@ -16,10 +16,10 @@
 # Usage (root): scripts/nons.sh BUILD_DIR USER [CTEST_ARGS...]
 #   CTEST_ARGS default: -L transparent (the kill -9 torture with
 #   CKPT_TORTURE_TRIALS, default here 10), in two passes: the tests of
-#   trees and the torture one at a time, the others two at a time. A tree's
-#   restart here brings the machine's pid counter round to its pids
-#   (docs/process-tree.md, "Without a namespace"), and a process that
-#   another test starts at that moment could take one of them.
+#   trees (Tree*, the tree's torture) one at a time, the others two at a
+#   time. A tree's restart here brings the machine's pid counter round to
+#   its pids (docs/process-tree.md, "Without a namespace"), and a process
+#   that another test starts at that moment could take one of them.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 user=$2
@@ -55,14 +55,15 @@ unshare --mount --propagation private /bin/bash -euc '
 ' nons "$work" runuser -u "$user" -- /usr/bin/env -i HOME="$home" PATH=/usr/bin:/bin LANG=C.UTF-8 \
     TMPDIR="$work/tmp" CKPT_TORTURE_TRIALS="${CKPT_TORTURE_TRIALS:-10}" CKPT_NAMESPACE_IMAGE_DIR="$work/tmp/nsjob" \
     bash -c 'cd "$1" && shift && unshare -U true 2> /dev/null && { echo "nons: user namespaces are not refused here"; exit 1; }
+             trees="^Tree|OfATree\$"
              skipped() { grep -a -h -A1 ": Skipped$" Testing/Temporary/LastTest.log \
                            | grep -v -e ": Skipped$" -e "^--$" || true; }
              if [ $# -gt 0 ]; then
                ctest -j2 --output-on-failure --timeout 600 "$@"; st=$?; skips=$(skipped)
              else
-               ctest -j2 --output-on-failure --timeout 600 -L transparent -LE "tree|torture"; st=$?
+               ctest -j2 --output-on-failure --timeout 600 -L transparent -E "$trees"; st=$?
                skips=$(skipped)
-               ctest -j1 --output-on-failure --timeout 900 -L "tree|torture" || st=1
+               ctest -j1 --output-on-failure --timeout 900 -L transparent -R "$trees" || st=1
                skips=$(printf "%s\n%s" "$skips" "$(skipped)")
              fi
              echo "nons: skipped here, with their reasons:"

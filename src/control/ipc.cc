@@ -133,6 +133,14 @@ const char* check_ipc(const IpcObject& v) {
 
 Status capture_ipc(pid_t init, std::vector<IpcObject>* out) {
   out->clear();
+#if defined(__SANITIZE_THREAD__)
+  // Under ThreadSanitizer the forked reader has TSan's own thread, and
+  // setns(CLONE_NEWUSER) refuses a multithreaded caller (EINVAL): the TSan
+  // build (CI's race-detection stage) saves no SysV objects. The release and
+  // ASan builds test this path (Tree.SysVSemaphores...).
+  (void)init;
+  return Status::ok();
+#endif
   std::string base = "/proc/" + std::to_string(init) + "/ns/";
   // A job without an IPC namespace of its own (started by an older ckpt):
   // its SysV objects are the machine's, not the job's.

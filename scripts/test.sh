@@ -99,7 +99,10 @@ fi
 if [ "$(id -u)" -eq 0 ] && [ "${CKPT_DEBIAN13:-$((1 - quick))}" = 1 ]; then
   echo "== Debian 13 (a fresh debootstrap root entered with pivot_root: deps, build, main suite)"
   t=$SECONDS
-  "$src/scripts/userland.sh" || { echo "== Debian 13: FAILED"; failed=1; }
+  # The kill -9 torture and the pip install run in the release suite; here
+  # the point is the build and the main suite on another glibc and g++.
+  "$src/scripts/userland.sh" -LE 'slurm|twouser|mpi' -E 'Torture|python_pip_install' \
+    || { echo "== Debian 13: FAILED"; failed=1; }
   echo "== Debian 13: $((SECONDS - t)) s"
 fi
 if [ $quick -eq 0 ]; then

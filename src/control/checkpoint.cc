@@ -89,6 +89,7 @@ class Checkpoint {
       t0_ = now_s();
     }
     track();
+    drop_unwritten();
     CKPT_RETURN_IF_ERROR(copy_shared());
     if (!hold_) release(false);  // the processes that have a frozen copy
     pause_end_ = now_s();
@@ -323,6 +324,57 @@ class Checkpoint {
     }
     t_.tracking = why_.empty() ? "tracked: userfaultfd write-protection and PAGEMAP_SCAN"
                                : "full images: " + why_;
+  }
+
+  // Pages of a tracked mapping that were neither written since the previous
+  // image nor held by it were never written at all: the write-protection of
+  // the last scan left a marker in each untouched page, which the page map
+  // reports as swapped out, or a read mapped the zero page. They read as
+  // zeros (or, in a private file mapping, as the file) and stay out of the
+  // image, full or not. A page really swapped out was present at the
+  // previous image or written since, so it is kept.
+  void drop_unwritten() {
+    if (!why_.empty() || prev_.generation == 0) return;
+    for (Section& sec : sections_) {
+      auto found = prev_.pages.find(sec.info.pid);
+      if (found == prev_.pages.end()) continue;
+      const std::vector<PageHome>& homes = found->second;
+      for (size_t i = 0; i < sec.plans.size(); i++) {
+        if (i >= sec.written.size() || !sec.written[i].tracked) continue;
+        const MappingInfo& m = sec.plans[i].info;
+        std::vector<Span> keep = sec.written[i].pages;
+        for (const SignalFrame& f : sec.rec.frames) {
+          uint64_t lo = std::max(f.start & ~(kPage - 1), m.start);
+          uint64_t hi = std::min((f.start + f.bytes.size() + kPage - 1) & ~(kPage - 1), m.end);
+          if (lo < hi) keep.push_back({lo, hi});
+        }
+        auto h =
+            std::lower_bound(homes.begin(), homes.end(), m.start,
+                             [](const PageHome& p, uint64_t a) { return p.addr + p.len <= a; });
+        for (; h != homes.end() && h->addr < m.end; ++h)
+          keep.push_back({h->addr, h->addr + h->len});
+        std::sort(keep.begin(), keep.end(),
+                  [](const Span& a, const Span& b) { return a.start < b.start; });
+        std::vector<Span> spans;  // disjoint
+        for (const Span& x : keep)
+          if (!spans.empty() && x.start <= spans.back().end)
+            spans.back().end = std::max(spans.back().end, x.end);
+          else spans.push_back(x);
+        std::vector<PagesInfo> kept;
+        size_t j = 0;
+        for (const PagesInfo& r : sec.runs[i]) {
+          const uint64_t end = r.addr + r.len;
+          while (j < spans.size() && spans[j].end <= r.addr) j++;
+          for (size_t q = j; q < spans.size() && spans[q].start < end; q++) {
+            uint64_t lo = std::max(r.addr, spans[q].start), hi = std::min(end, spans[q].end);
+            if (!kept.empty() && kept.back().addr + kept.back().len == lo)
+              kept.back().len += hi - lo;
+            else kept.push_back({lo, hi - lo});
+          }
+        }
+        sec.runs[i] = std::move(kept);
+      }
+    }
   }
 
   // Whether this image is an increment on the previous one, and if so each

@@ -300,6 +300,30 @@ TEST(Increment, ProgramThatMovesMemory) {
   SKIP_WITHOUT_TRACKING();
   same_with_mode("mremap", "dirty pages: tracked");
 }
+// Memory reserved and never touched: the tracker's write-protection marks
+// those pages (the kernel's uffd-wp markers, which the page map shows as
+// swapped out), yet no image may hold them. A 1 GiB region of which one
+// page is written and one read per step; full images after the first too.
+TEST(Increment, ReservedMemoryStaysOutOfEveryImage) {
+  SKIP_WITHOUT_TRACKING();
+  auto argv = dirty("sparse");
+  std::string ref = reference(argv);
+  Job job;
+  checkpoints_then_kill(job, {"--keep", "4", "--full-every", "3"}, argv, 4);
+  if (HasFatalFailure()) return;
+  auto imgs = job.images();
+  ASSERT_EQ(imgs.size(), 4u);
+  std::vector<uint32_t> versions;
+  for (auto& [g, path] : imgs) {
+    versions.push_back(version_of(path));
+    EXPECT_LT(file_size(path), 80u << 20) << path << " holds the untouched region";
+  }
+  EXPECT_EQ(versions, (std::vector<uint32_t>{1, 2, 2, 1}));
+  EXPECT_LT(file_size(std::next(imgs.begin())->second), file_size(imgs.begin()->second) / 5);
+  EXPECT_EQ(job.ckpt({"verify", "--dir", job.dir}).code, 0) << job.ckpt_err();
+  EXPECT_EQ(restart(job), ref);
+}
+
 // A program with a userfaultfd of its own: ckpt stays out of its way (full
 // images), and the program's own registrations keep working across
 // checkpoints. (A restart cannot give it its userfaultfd back: descriptors

@@ -8,7 +8,10 @@
          mremap     also move a region to a new address each step
          uffd       also use a userfaultfd of its own: create it at start and,
                     each step, register a fresh mapping for write-protection,
-                    check the registration, and unregister it */
+                    check the registration, and unregister it
+         sparse     also hold 16 x MIB MiB never touched but for one page
+                    written and one page read (zeros) each step: an image
+                    holds those pages, not the whole region */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -60,6 +63,14 @@ int main(int argc, char** argv) {
     if (moving == MAP_FAILED) die("mmap");
     memset(moving, 7, region);
   }
+  size_t sparse_pages = 16 * n / PAGE;
+  unsigned char* sparse = NULL;
+  if (!strcmp(mode, "sparse")) {
+    sparse = mmap(NULL, sparse_pages * PAGE, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (sparse == MAP_FAILED) die("mmap");
+  }
+  uint64_t sparse_sum = 0;
   int uffd = -1;
   if (!strcmp(mode, "uffd")) {
     uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
@@ -83,6 +94,11 @@ int main(int argc, char** argv) {
       moving = mremap(moving, region, region, MREMAP_MAYMOVE | MREMAP_FIXED, to);
       if (moving == MAP_FAILED) die("mremap");
       moving[(size_t)s * 3 * PAGE % region] += (unsigned char)s;
+    } else if (sparse) {
+      sparse[((size_t)s * 7919 % sparse_pages) * PAGE + (size_t)s % PAGE] = (unsigned char)(s + 1);
+      sparse_sum = sparse_sum * 31 + sparse[((size_t)s * 104729 + 13) % sparse_pages * PAGE + 5];
+      for (int k = 0; k <= s; k++)
+        sparse_sum += sparse[((size_t)k * 7919 % sparse_pages) * PAGE + (size_t)k % PAGE];
     } else if (uffd >= 0) {
       void* fresh =
           mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -93,7 +109,7 @@ int main(int argc, char** argv) {
       if (ioctl(uffd, UFFDIO_UNREGISTER, &reg.range) != 0) die("UFFDIO_UNREGISTER");
       munmap(fresh, 16 * PAGE);
     }
-    uint64_t sum = sum_of(a, n) ^ (moving ? sum_of(moving, region) : 0);
+    uint64_t sum = sum_of(a, n) ^ (moving ? sum_of(moving, region) : 0) ^ sparse_sum;
     printf("step %d %016llx\n", s, (unsigned long long)sum);
     fflush(stdout);
     usleep(pause);

@@ -37,6 +37,18 @@ void sleep_ms(int ms) {
   nanosleep(&ts, nullptr);
 }
 
+// A "Name:  123 kB" field of /proc/PID/status text, in KiB (0 if absent).
+uint64_t field_kib(const std::string& status, const char* name) {
+  std::string key = std::string("\n") + name + ":";
+  size_t p = status.find(key);
+  return p == std::string::npos ? 0 : std::strtoull(status.c_str() + p + key.size(), nullptr, 10);
+}
+
+// A process with at most this much private memory has no frozen copy (the
+// fork and its end cost more than reading its pages while it is stopped),
+// up to kSmallTotal for the whole job: each MiB adds about 1 ms to the pause.
+constexpr uint64_t kSmallProcess = 2ull << 20, kSmallTotal = 16ull << 20;
+
 // One live process of the job on its way into the image.
 struct Section {
   JobProcess* proc = nullptr;
@@ -50,6 +62,9 @@ struct Section {
   std::vector<uint8_t*> snapshots;           // per parked run, in order
   FrozenCopy copy;
   bool frozen = false;
+  // A small process has no frozen copy: its pages are read into our memory
+  // while the job is stopped, like shared memory (a fork costs more).
+  bool small = false;
   std::unique_ptr<PageWriter> live, from_copy;
   // Dirty pages (tracker.h), per plan: the scan of a mapping that can be
   // tracked, and each run split into written and referred pieces.
@@ -137,11 +152,15 @@ class Checkpoint {
     for (pid_t init : {t_.init, t_.keeper})
       if (init > 0)
         for (pid_t kid : list_children(init)) todo.push_back(kid);
-    // The job's resident memory decides how the image is written (O_DIRECT).
+    // The job's memory that an image holds (private and shared, not the
+    // pages of files, which VmRSS counts: a job of 16 tiny processes has 30
+    // MiB of those) decides how the image is written (O_DIRECT).
     for (size_t i = 0; i < todo.size() && i < 4096; i++) {
       warm_hashes(todo[i], &code_);
-      std::string rss = status_field("/proc/" + std::to_string(todo[i]) + "/status", "VmRSS");
-      resident_ += std::strtoull(rss.c_str(), nullptr, 10) * 1024;
+      std::string status;
+      (void)read_text("/proc/" + std::to_string(todo[i]) + "/status", &status);
+      anon_[todo[i]] = field_kib(status, "RssAnon") * 1024;
+      resident_ += anon_[todo[i]] + field_kib(status, "RssShmem") * 1024;
       for (pid_t kid : list_children(todo[i])) todo.push_back(kid);
     }
   }
@@ -186,16 +205,27 @@ class Checkpoint {
   // Phase collect: per process its state (parasites; the frozen copy),
   // threads, mappings and descriptors; then what the processes share.
   Status collect() {
+    uint64_t small_bytes = 0;
+    std::vector<ToRecord> list;
     for (JobProcess& p : job_) {
       if (!p.seized) continue;
       sections_.emplace_back();
       Section& sec = sections_.back();
       sec.proc = &p;
-      CKPT_RETURN_IF_ERROR(record_process(p.seized.get(), p.pid, !hold_, t_.pid_ns ? 0 : ::getpid(),
-                                          &t_.last_syscall, &sec.rec));
+      auto anon = anon_.find(p.pid);
+      sec.small = !hold_ && anon != anon_.end() && anon->second <= kSmallProcess &&
+                  small_bytes + anon->second <= kSmallTotal;
+      if (sec.small) small_bytes += anon->second;
+      list.push_back({p.seized.get(), p.pid, !hold_ && !sec.small, &sec.rec});
+    }
+    Status recorded = record_processes(list, t_.pid_ns ? 0 : ::getpid(), &t_.last_syscall);
+    for (Section& sec : sections_)
+      sec.frozen = !hold_ && sec.rec.block && sec.rec.block->fork_pid > 0 &&
+                   sec.copy.find(t_.init, sec.rec.block->fork_pid);
+    CKPT_RETURN_IF_ERROR(recorded);
+    for (Section& sec : sections_) {
+      JobProcess& p = *sec.proc;
       if (p.pid == t_.pid) t_.block_addr = sec.rec.block_addr;
-      sec.frozen =
-          !hold_ && sec.rec.block->fork_pid > 0 && sec.copy.find(t_.init, sec.rec.block->fork_pid);
       CKPT_RETURN_IF_ERROR(gather_info(p.pid, t_.pid_ns, sec.rec, &sec.info, &sec.threads));
       std::vector<MapLine> maps;
       CKPT_RETURN_IF_ERROR(read_maps(p.pid, &maps));
@@ -395,7 +425,7 @@ class Checkpoint {
       const std::vector<PageHome>& homes = found == prev_.pages.end() ? none : found->second;
       sec.pieces.assign(sec.plans.size(), {});
       for (size_t i = 0; i < sec.plans.size(); i++) {
-        if (!sec.written[i].tracked || (sec.frozen && sec.parked[i])) continue;
+        if (!sec.written[i].tracked || ((sec.frozen || sec.small) && sec.parked[i])) continue;
         const MappingInfo& m = sec.plans[i].info;
         std::vector<Span> wp = sec.written[i].pages;
         for (const SignalFrame& f : sec.rec.frames) {
@@ -430,7 +460,7 @@ class Checkpoint {
     if (hold_) return Status::ok();
     uint64_t total = 0;
     for (Section& sec : sections_)
-      if (sec.frozen)
+      if (sec.frozen || sec.small)
         for (size_t i = 0; i < sec.plans.size(); i++)
           for (const PagesInfo& r : sec.runs[i]) total += sec.parked[i] ? r.len : 0;
     if (total > snapshot_budget())
@@ -442,7 +472,7 @@ class Checkpoint {
       return Status::make(Code::kIo, ENOMEM, "cannot allocate %llu MiB for shared memory",
                           (unsigned long long)(total >> 20));
     for (Section& sec : sections_) {
-      if (!sec.frozen) continue;
+      if (!sec.frozen && !sec.small) continue;
       for (size_t i = 0; i < sec.plans.size(); i++)
         for (const PagesInfo& r : sec.runs[i])
           if (sec.parked[i]) {
@@ -457,7 +487,7 @@ class Checkpoint {
   // read while stopped, and released one by one by write()).
   void release(bool all) {
     for (Section& sec : sections_)
-      if (all || sec.frozen) sec.proc->seized->release();
+      if (all || sec.frozen || sec.small) sec.proc->seized->release();
     if (all)
       for (JobProcess& p : job_)
         if (p.seized) p.seized->release();
@@ -507,7 +537,7 @@ class Checkpoint {
                                                                  pc.offset, pc.skip, pc.len})));
               referred_ += pc.len;
             }
-          } else if (!sec.frozen) {
+          } else if (!sec.frozen && !sec.small) {
             CKPT_RETURN_IF_ERROR(sec.live->emit(r, nullptr));  // from the stopped process
           } else if (sec.parked[i]) {
             CKPT_RETURN_IF_ERROR(sec.live->emit(r, sec.snapshots[k]));
@@ -518,7 +548,7 @@ class Checkpoint {
           }
         }
       }
-      if (!sec.frozen && !hold_) {
+      if (!sec.frozen && !sec.small && !hold_) {
         // Read: this process may go on.
         sec.proc->seized->release();
       }
@@ -538,6 +568,7 @@ class Checkpoint {
   bool hold_;
   double t0_ = 0, pause_end_ = 0;
   uint64_t resident_ = 0;
+  std::map<pid_t, uint64_t> anon_;  // private memory of each process (RssAnon)
   CodeFiles code_;
   std::vector<JobProcess> job_;
   size_t job_count_ = 0;

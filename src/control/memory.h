@@ -266,7 +266,10 @@ class Snapshot {
     used_ += len;
     return p;
   }
-  void done(uint8_t* p, uint64_t len) { ::madvise(p, size_t(len), MADV_DONTNEED); }
+  // Gives big runs back early (a small one is not worth the TLB flush).
+  void done(uint8_t* p, uint64_t len) {
+    if (len >= (1u << 20)) ::madvise(p, size_t(len), MADV_DONTNEED);
+  }
 
  private:
   uint8_t* base_ = nullptr;

@@ -114,54 +114,115 @@ bool in_restorer(const Seized& seized) {
   return false;
 }
 
-Status record_process(Seized* seized, pid_t pid, bool want_copy, pid_t watch, SyscallMemo* memo,
-                      Recorded* out) {
-  CKPT_RETURN_IF_ERROR(find_block(pid, &out->block_addr));
-  out->block = std::make_unique<inject::Block>();
-  inject::Block* block = out->block.get();
-  uint32_t* seq = &out->seq;
-  std::vector<SignalFrame>* frames = &out->frames;
-  CKPT_RETURN_IF_ERROR(mem_read(pid, out->block_addr, block, inject::kBlockHeaderSize));
-  if (block->magic != inject::kBlockMagic || block->version != inject::kBlockVersion)
-    return Status::make(Code::kUnsupported, 0,
-                        "the program's injected library does not answer (version mismatch?)");
-  std::vector<StoppedThread>& th = seized->threads();
-  if (th.size() > size_t(inject::kMaxThreads))
-    return Status::make(Code::kUnsupported, 0, "more than %d threads", inject::kMaxThreads);
-  *seq = block->request_seq + 1;
-  CKPT_RETURN_IF_ERROR(
-      mem_write(pid, out->block_addr + offsetof(inject::Block, request_seq), seq, 4));
-  uint64_t stack = block->parasite_stack_top, trap = block->parasite_trap;
-  for (size_t i = 0; i < th.size(); i++) {
+namespace {
+
+// One parasite entry started in one thread of each process of `list` that
+// has one (thread index `which`; -1: the process entry, in thread 0), then
+// each waited for; state[k] holds what became of process k.
+void run_entries(const std::vector<ToRecord>& list, std::vector<Status>& state, int which,
+                 pid_t watch) {
+  std::vector<Status> started(list.size());
+  std::vector<bool> ran(list.size(), false);
+  for (size_t k = 0; k < list.size(); k++) {
+    std::vector<StoppedThread>& th = list[k].seized->threads();
+    if (!state[k].is_ok() || (which >= 0 && size_t(which) >= th.size())) continue;
+    const inject::Block& b = *list[k].out->block;
+    uint64_t entry = which >= 0 ? b.parasite_thread : b.parasite_process;
+    uint64_t arg =
+        which >= 0 ? uint64_t(which) : (list[k].want_copy ? 1 | uint64_t(uint32_t(watch)) << 1 : 0);
+    StoppedThread& t = th[which >= 0 ? size_t(which) : 0];
+    started[k] = list[k].seized->start(t, entry, arg, b.parasite_stack_top, b.parasite_trap);
+    ran[k] = true;
+  }
+  for (size_t k = 0; k < list.size(); k++) {
+    if (!ran[k]) continue;
+    std::vector<StoppedThread>& th = list[k].seized->threads();
     int64_t ret = 0;
-    CKPT_RETURN_IF_ERROR(seized->call(th[i], block->parasite_thread, i, stack, trap, &ret));
-    if (ret != 0)
-      return Status::make(Code::kIo, 0, "thread %d could not record its state", int(th[i].tid));
+    StoppedThread& t = th[which >= 0 ? size_t(which) : 0];
+    Status s =
+        list[k].seized->finish(t, list[k].out->block->parasite_trap, std::move(started[k]), &ret);
+    if (s.is_ok() && ret != 0)
+      s = Status::make(Code::kIo, 0, "thread %d could not record its state", int(t.tid));
+    state[k] = std::move(s);
   }
-  int64_t ret = 0;
-  CKPT_RETURN_IF_ERROR(seized->call(th[0], block->parasite_process,
-                                    want_copy ? 1 | uint64_t(uint32_t(watch)) << 1 : 0, stack, trap,
-                                    &ret));
-  size_t n = inject::kBlockHeaderSize + th.size() * sizeof(inject::ThreadSlot);
-  CKPT_RETURN_IF_ERROR(mem_read(pid, out->block_addr, block, n));
-  block->slots_used = uint32_t(th.size());
-  SyscallMemo seen;
-  for (size_t i = 0; i < th.size(); i++) {
-    inject::ThreadSlot& slot = block->slots[i];
-    const user_regs_struct& r = th[i].regs;
-    long known = -1;
-    auto it = memo->find(th[i].tid);
-    if (it != memo->end() && it->second.rip == r.rip) known = it->second.nr;
-    if (long(r.orig_rax) >= 0)
-      seen[th[i].tid] = LastSyscall{r.rip, long(r.orig_rax) == 219 ? known : long(r.orig_rax)};
-    SignalFrame f;
-    CKPT_RETURN_IF_ERROR(build_frame(restart_regs(r, known), th[i].xstate, th[i].sigmask,
-                                     slot.ss_sp, slot.ss_flags, slot.ss_size, &f));
-    slot.uc = f.uc;
-    frames->push_back(std::move(f));
+}
+
+}  // namespace
+
+Status record_processes(const std::vector<ToRecord>& list, pid_t watch, SyscallMemo* memo) {
+  std::vector<Status> state(list.size());
+  size_t most = 0;
+  for (size_t k = 0; k < list.size(); k++) {
+    const ToRecord& p = list[k];
+    Recorded* out = p.out;
+    Status& s = state[k];
+    s = find_block(p.pid, &out->block_addr);
+    // Not value-initialised: the block is 370 KiB, mostly slots for 4096
+    // threads, and zeroing it cost 1-2 ms per process. Only the header and
+    // the slots of the threads stopped are read into it and used.
+    out->block.reset(new inject::Block);
+    inject::Block* block = out->block.get();
+    std::memset(block, 0, inject::kBlockHeaderSize);
+    if (s.is_ok()) s = mem_read(p.pid, out->block_addr, block, inject::kBlockHeaderSize);
+    if (s.is_ok() &&
+        (block->magic != inject::kBlockMagic || block->version != inject::kBlockVersion))
+      s = Status::make(Code::kUnsupported, 0,
+                       "the program's injected library does not answer (version mismatch?)");
+    if (s.is_ok() && p.seized->threads().size() > size_t(inject::kMaxThreads))
+      s = Status::make(Code::kUnsupported, 0, "more than %d threads", inject::kMaxThreads);
+    out->seq = block->request_seq + 1;
+    if (s.is_ok())
+      s = mem_write(p.pid, out->block_addr + offsetof(inject::Block, request_seq), &out->seq, 4);
+    if (s.is_ok()) most = std::max(most, p.seized->threads().size());
   }
-  for (auto& [tid, call] : seen) (*memo)[tid] = call;
-  return Status::ok();
+  for (size_t i = 0; i < most; i++) run_entries(list, state, int(i), watch);
+  // The process entries (the frozen copies are forked here).
+  std::vector<bool> ready(list.size());
+  for (size_t k = 0; k < list.size(); k++) ready[k] = state[k].is_ok();
+  run_entries(list, state, -1, watch);
+  Status first = Status::ok();
+  for (size_t k = 0; k < list.size(); k++) {
+    const ToRecord& p = list[k];
+    Status& s = state[k];
+    std::vector<StoppedThread>& th = p.seized->threads();
+    inject::Block* block = p.out->block.get();
+    // The block as the entries left it (fork_pid), read even after a
+    // failure so that a copy made is not forgotten.
+    size_t n = inject::kBlockHeaderSize + th.size() * sizeof(inject::ThreadSlot);
+    if (ready[k]) {
+      Status r = mem_read(p.pid, p.out->block_addr, block, n);
+      if (!r.is_ok()) block->fork_pid = 0;
+      if (s.is_ok()) s = std::move(r);
+    } else {
+      block->fork_pid = 0;
+    }
+    if (!s.is_ok()) {
+      if (first.is_ok()) first = std::move(s);
+      continue;
+    }
+    block->slots_used = uint32_t(th.size());
+    SyscallMemo seen;
+    for (size_t i = 0; i < th.size(); i++) {
+      inject::ThreadSlot& slot = block->slots[i];
+      const user_regs_struct& r = th[i].regs;
+      long known = -1;
+      auto it = memo->find(th[i].tid);
+      if (it != memo->end() && it->second.rip == r.rip) known = it->second.nr;
+      if (long(r.orig_rax) >= 0)
+        seen[th[i].tid] = LastSyscall{r.rip, long(r.orig_rax) == 219 ? known : long(r.orig_rax)};
+      SignalFrame f;
+      Status b = build_frame(restart_regs(r, known), th[i].xstate, th[i].sigmask, slot.ss_sp,
+                             slot.ss_flags, slot.ss_size, &f);
+      if (!b.is_ok()) {
+        if (first.is_ok()) first = std::move(b);
+        break;
+      }
+      slot.uc = f.uc;
+      p.out->frames.push_back(std::move(f));
+    }
+    for (auto& [tid, call] : seen) (*memo)[tid] = call;
+  }
+  return first;
 }
 
 Status gather_info(pid_t pid, bool pid_ns, const Recorded& r, ProcInfo* pi,

@@ -46,14 +46,24 @@ struct Recorded {
   std::vector<SignalFrame> frames;  // one per thread, for the image's copy of its stack
 };
 
-// Runs the parasite entries in every thread of the stopped process (the
-// process entry with want_copy forks the frozen copy) and builds each
-// thread's signal frame from its registers.
-// watch: for the frozen copy (want_copy), a pid whose end ends the copy
-// too (the supervisor's, in no-namespace mode; 0: none, the namespace ends
-// with the supervisor).
-Status record_process(Seized* seized, pid_t pid, bool want_copy, pid_t watch, SyscallMemo* memo,
-                      Recorded* out);
+// One stopped process to record: the parasite entries run in each of its
+// threads (the process entry with want_copy forks the frozen copy), and
+// each thread's signal frame is built from its registers.
+struct ToRecord {
+  Seized* seized = nullptr;
+  pid_t pid = 0;
+  bool want_copy = false;
+  Recorded* out = nullptr;
+};
+
+// Records every process of the list, their entries running at the same time
+// (each process's threads one after the other: they share its parasite
+// stack). watch: for the frozen copies, a pid whose end ends the copy too
+// (the supervisor's, in no-namespace mode; 0: none, the namespace ends with
+// the supervisor). On failure the first error is returned, and each
+// process whose process entry ran still has its block read (fork_pid says
+// whether it made a copy).
+Status record_processes(const std::vector<ToRecord>& list, pid_t watch, SyscallMemo* memo);
 
 // PROC_INFO and THREAD records of the recorded process.
 Status gather_info(pid_t pid, bool pid_ns, const Recorded& r, ProcInfo* pi,

@@ -168,6 +168,11 @@ Status Seized::stop(pid_t pid) {
 
 Status Seized::call(StoppedThread& t, uint64_t entry, uint64_t arg, uint64_t stack_top,
                     uint64_t trap, int64_t* ret) {
+  return finish(t, trap, start(t, entry, arg, stack_top, trap), ret);
+}
+
+Status Seized::start(StoppedThread& t, uint64_t entry, uint64_t arg, uint64_t stack_top,
+                     uint64_t trap) {
   user_regs_struct r = t.regs;
   r.rip = entry;
   r.rsp = (stack_top & ~15ull) - 8;  // as after a call: the return address below
@@ -182,8 +187,14 @@ Status Seized::call(StoppedThread& t, uint64_t entry, uint64_t arg, uint64_t sta
     s = Status::make(Code::kIo, errno, "cannot block signals in thread %d", int(t.tid));
   if (s.is_ok() && pt(PTRACE_CONT, t.tid, 0, 0) != 0)
     s = Status::make(Code::kIo, errno, "cannot run the parasite in thread %d", int(t.tid));
+  return s;
+}
+
+Status Seized::finish(StoppedThread& t, uint64_t trap, Status started, int64_t* ret) {
+  Status s = std::move(started);
   if (s.is_ok()) {
     int sig = 0, event = 0;
+    user_regs_struct r;
     s = wait_stop(t.tid, &sig, &event);
     if (s.is_ok() && pt(PTRACE_GETREGS, t.tid, 0, uint64_t(&r)) != 0)
       s = Status::make(Code::kIo, errno, "cannot read the registers of thread %d", int(t.tid));

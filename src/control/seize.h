@@ -43,6 +43,11 @@ class Seized {
   // registers and mask are put back after. *ret: what entry returned.
   Status call(StoppedThread& t, uint64_t entry, uint64_t arg, uint64_t stack_top, uint64_t trap,
               int64_t* ret);
+  // call() in two halves, so that threads of several processes run their
+  // entries at the same time: start() sets the entry going; finish() waits
+  // for it if it started, and puts the thread back as it was in any case.
+  Status start(StoppedThread& t, uint64_t entry, uint64_t arg, uint64_t stack_top, uint64_t trap);
+  Status finish(StoppedThread& t, uint64_t trap, Status started, int64_t* ret);
 
   // Lets every thread go on: interrupted system calls continue as if the
   // process had never stopped.

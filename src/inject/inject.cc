@@ -287,7 +287,6 @@ int env_int(const char* name, int fallback) {
 __attribute__((constructor)) void inject_init() {
   int fd = env_int("CKPT_INJECT_FD", -1);
   if (fd < 0) return;
-  g_block.magic = kBlockMagic;
   g_block.version = kBlockVersion;
   g_block.signal = uint32_t(kDefaultSignal);
   g_block.parasite_thread = uint64_t(&ckpt_parasite_thread);
@@ -296,6 +295,11 @@ __attribute__((constructor)) void inject_init() {
   g_block.parasite_track = uint64_t(&ckpt_parasite_track);
   g_block.track.fd = -1;
   g_block.parasite_stack_top = uint64_t(g_stack + sizeof g_stack);
+  // The magic last: a checkpoint that stops this process in the middle of
+  // the lines above finds no magic and waits, rather than reading version 0
+  // (refused as "another version of ckpt's library", seen in the fork storm
+  // test) or running a parasite entry at address 0.
+  __atomic_store_n(&g_block.magic, kBlockMagic, __ATOMIC_RELEASE);
   // Tell the supervisor where the block is; it reads everything else itself.
   // The descriptor stays open so that a program that execs (a wrapper
   // script, `#!/usr/bin/env python3`) reports again from its new image.

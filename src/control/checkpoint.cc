@@ -13,6 +13,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <unordered_map>
+
+#include <xxhash.h>
 
 #include "control/ipc.h"
 #include "control/memory.h"
@@ -499,6 +502,13 @@ class Checkpoint {
     wo.zstd_level = o_.zstd_level;
     wo.direct = o_.direct && resident_ >= format::kDirectFrom;
     wo.increment = incr_;
+    // Small processes of one job (forks of one program) hold many pages
+    // alike: each such page is saved once (format version 3).
+    size_t smalls = 0;
+    for (const Section& sec : sections_) smalls += sec.small ? 1 : 0;
+    alike_ = smalls >= 2;
+    wo.self_refs = alike_;
+    chunk_ = wo.chunk;
     generation_ = dir_.next_generation();
     path_ = dir_.image_path(generation_);
     CKPT_RETURN_IF_ERROR(writer_.open(path_, format::Kind::kProcess, generation_, wo));
@@ -539,6 +549,10 @@ class Checkpoint {
             }
           } else if (!sec.frozen && !sec.small) {
             CKPT_RETURN_IF_ERROR(sec.live->emit(r, nullptr));  // from the stopped process
+          } else if (sec.parked[i] && sec.small && alike_) {
+            // The snapshot stays: later pages are compared with it.
+            CKPT_RETURN_IF_ERROR(emit_alike(*sec.live, r, sec.snapshots[k]));
+            k++;
           } else if (sec.parked[i]) {
             CKPT_RETURN_IF_ERROR(sec.live->emit(r, sec.snapshots[k]));
             snap_.done(sec.snapshots[k], r.len);
@@ -553,6 +567,49 @@ class Checkpoint {
         sec.proc->seized->release();
       }
       sec.copy.end();
+    }
+    return Status::ok();
+  }
+
+  // A small process's run, from its snapshot: each page that a small
+  // process written before holds alike (a forked child's libraries, stack
+  // and heap as its parent left them) becomes a data_ref to that page's
+  // data record (format::kSelf); the others are data, remembered.
+  struct AlikePage {
+    const uint8_t* bytes;   // in snap_, kept until the image is written
+    uint64_t record, skip;  // its data record's offset, and where in it
+  };
+  const AlikePage* alike(const uint8_t* page) const {
+    auto it = alike_pages_.find(XXH3_64bits(page, kPage));
+    if (it != alike_pages_.end())
+      for (const AlikePage& a : it->second)
+        if (std::memcmp(a.bytes, page, kPage) == 0) return &a;
+    return nullptr;
+  }
+  Status emit_alike(PageWriter& pw, const PagesInfo& r, const uint8_t* src) {
+    CKPT_RETURN_IF_ERROR(pw.emit_head(r));
+    for (uint64_t at = 0; at < r.len;) {
+      uint64_t n = 0;
+      while (at + n < r.len && !alike(src + at + n)) n += kPage;
+      if (n > 0) {
+        uint64_t record = writer_.bytes_written();
+        CKPT_RETURN_IF_ERROR(pw.emit_body({r.addr + at, n}, src + at));
+        if (n <= chunk_)  // one data record
+          for (uint64_t k = 0; k < n; k += kPage)
+            alike_pages_[XXH3_64bits(src + at + k, kPage)].push_back({src + at + k, record, k});
+        at += n;
+        continue;
+      }
+      const AlikePage* first = alike(src + at);
+      n = kPage;
+      for (const AlikePage* next; at + n < r.len && (next = alike(src + at + n)) &&
+                                  next->record == first->record && next->skip == first->skip + n;)
+        n += kPage;
+      CKPT_RETURN_IF_ERROR(
+          put(format::kDataRef,
+              format::encode_data_ref({format::kSelf, first->record, first->skip, n})));
+      referred_ += n;
+      at += n;
     }
     return Status::ok();
   }
@@ -584,7 +641,10 @@ class Checkpoint {
   bool incr_ = false;             // this image is an increment
   std::vector<int64_t> base_of_;  // prev_.sources index -> base record index
   std::vector<format::BaseRef> bases_;
-  uint64_t referred_ = 0;  // page bytes taken from the bases
+  uint64_t referred_ = 0;  // page bytes taken from the bases or (alike) this image
+  bool alike_ = false;     // pages of small processes saved once (emit_alike)
+  uint64_t chunk_ = 0;
+  std::unordered_map<uint64_t, std::vector<AlikePage>> alike_pages_;
 
  public:
   std::vector<std::string> take_warnings() { return std::move(warnings_); }

@@ -48,10 +48,13 @@ Status index_image(const std::string& path, ChainState* out) {
         format::DataRef d;
         CKPT_RETURN_IF_ERROR(r.read_payload(ri, &payload));
         CKPT_RETURN_IF_ERROR(format::decode_data_ref(payload, &d));
-        if (d.base >= c.sources.size())
+        // Its own data records (kSelf) are this image's, as data is.
+        bool own = d.base == format::kSelf && r.header().version >= format::kVersion &&
+                   d.offset < ri.offset;
+        if (!own && d.base >= c.sources.size())
           return Status::make(Code::kCorrupt, 0, "a data_ref names an unknown base");
         if (!pages) return Status::make(Code::kCorrupt, 0, "data before a process record");
-        pages->push_back({cursor, d.len, d.base, d.offset, d.skip});
+        pages->push_back({cursor, d.len, own ? ~0u : d.base, d.offset, d.skip});
         cursor += d.len;
         break;
       }

@@ -604,6 +604,7 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
         (uint64_t(si.totalram) + uint64_t(si.totalswap)) * std::max<uint64_t>(si.mem_unit, 1);
   std::vector<uint8_t> payload, ref_buf;
   format::BaseSet bases;
+  if (r.header().version >= format::kVersion) bases.add_self(&r);
   format::RecordInfo ri;
   bool end = false;
   for (;;) {
@@ -770,7 +771,7 @@ Status prepare_restore(const std::string& image_path, RestorePlan* plan,
             if (Status s = format::decode_data_ref(payload, &d); !s) return undecodable(s);
             if (d.len > p.len - got) return bad("too much page data");
             ref_buf.resize(d.len);
-            if (Status s = bases.read(d, ref_buf.data()); !s)
+            if (Status s = bases.read(d, ref_buf.data(), ri.offset); !s)
               return Status::make(Code::kCorrupt, 0, "%s: %s", image_path.c_str(), s.message());
             CKPT_RETURN_IF_ERROR(pwrite_all(sec->mfd, ref_buf.data(), d.len, sec->cursor));
             sec->runs.push_back({p.addr + got, d.len, sec->cursor, 0});

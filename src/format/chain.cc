@@ -161,19 +161,27 @@ Status BaseSet::add(const std::string& image, const BaseRef& b, bool owned_only)
   return Status::ok();
 }
 
-Status BaseSet::read(const DataRef& d, void* dst) {
-  if (d.base >= bases_.size())
+Status BaseSet::read(const DataRef& d, void* dst, uint64_t at) {
+  if (d.base == kSelf && !self_)
+    return Status::make(Code::kCorrupt, 0,
+                        "a data_ref names its own image, which only format version 3 allows");
+  if (d.base == kSelf && d.offset >= at)
+    return Status::make(Code::kCorrupt, 0,
+                        "a data_ref names a record of its own image that is not before it");
+  if (d.base != kSelf && d.base >= bases_.size())
     return Status::make(Code::kCorrupt, 0, "a data_ref names base %u of %zu", d.base,
                         bases_.size());
-  ImageReader& r = *bases_[d.base].reader;
+  ImageReader& r = d.base == kSelf ? *self_ : *bases_[d.base].reader;
   auto broken = [&](const char* why) {
+    if (d.base == kSelf)
+      return Status::make(Code::kCorrupt, 0, "a data_ref to its own image: %s", why);
     return Status::make(Code::kCorrupt, 0, "a broken chain: in its base, generation %llu: %s",
                         (unsigned long long)bases_[d.base].generation,
                         without_dir(why, bases_[d.base].path).c_str());
   };
   if (cached_base_ != d.base || cached_offset_ != d.offset) {
     RecordInfo ri;
-    cached_base_ = ~0u;
+    cached_base_ = ~0u - 1;
     if (Status s = r.record_at(d.offset, &ri); !s) return broken(s.message());
     if (ri.type != kData) return broken("a data_ref names a record that is not data");
     cache_.resize(ri.raw);

@@ -25,8 +25,12 @@ struct BaseRef {
   uint64_t digest = 0;  // image_digest() of that image
 };
 
+// DataRef::base naming the image the data_ref is in (format version 3): an
+// earlier data record of the same file.
+inline constexpr uint32_t kSelf = 0xffffffff;
+
 struct DataRef {
-  uint32_t base = 0;    // index among this image's base records, in file order
+  uint32_t base = 0;    // index among this image's base records, in file order, or kSelf
   uint64_t offset = 0;  // of the data record's header in the base
   uint64_t skip = 0;    // bytes of its raw payload before the slice
   uint64_t len = 0;     // bytes of the slice (> 0)
@@ -67,11 +71,16 @@ class BaseSet {
  public:
   // A missing or changed base is kCorrupt naming it: the chain is broken.
   Status add(const std::string& image, const BaseRef& b, bool owned_only);
+  // The image itself, read through `self` (not owned), for data_refs that
+  // name it (kSelf); only a version 3 image may have them.
+  void add_self(ImageReader* self) { self_ = self; }
   size_t size() const { return bases_.size(); }
   // The slice a data_ref names, checked (record header, type, bounds, the
   // whole record's checksum) and copied into dst (d.len bytes). The last
-  // record read is kept, so slices of one record cost one read.
-  Status read(const DataRef& d, void* dst);
+  // record read is kept, so slices of one record cost one read. at: the
+  // offset of the data_ref itself; one naming its own image must name a
+  // record before it.
+  Status read(const DataRef& d, void* dst, uint64_t at = ~0ull);
 
  private:
   struct Open {
@@ -80,7 +89,8 @@ class BaseSet {
     std::string path;
   };
   std::vector<Open> bases_;
-  uint32_t cached_base_ = ~0u;
+  ImageReader* self_ = nullptr;
+  uint32_t cached_base_ = ~0u - 1;  // ~0u is kSelf
   uint64_t cached_offset_ = 0;
   std::vector<uint8_t> cache_;
 };

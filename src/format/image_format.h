@@ -11,9 +11,12 @@ namespace ckpt::format {
 // "\x89CKPT\r\n\x1a": a non-ASCII first byte and a CR/LF pair catch files
 // mangled by text-mode transfers, as PNG's signature does.
 inline constexpr uint8_t kMagic[8] = {0x89, 'C', 'K', 'P', 'T', '\r', '\n', 0x1a};
-// Version 2 adds base and data_ref records (incremental images); a file
-// that holds none is written as version 1, which older readers still read.
-inline constexpr uint32_t kVersion = 2;
+// Version 2 adds base and data_ref records (incremental images); version 3
+// lets a data_ref name a data record of its own file (pages two processes
+// of a job hold alike, saved once). A file is written with the lowest
+// version that has what it holds, so older readers read what they can.
+inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kVersionIncrement = 2;
 inline constexpr uint32_t kVersionPlain = 1;
 inline constexpr size_t kFileHeaderSize = 64;
 inline constexpr size_t kRecordHeaderSize = 40;

@@ -235,6 +235,12 @@ Status verify_image(const std::string& path, VerifyResult* out, bool owned_only)
   v.file_bytes = reader.file_size();
   std::vector<uint8_t> end_payload, slice;
   BaseSet bases;
+  // A second reader of the file for the data_refs that name it.
+  ImageReader self;
+  if (reader.header().version >= kVersion) {
+    CKPT_RETURN_IF_ERROR(self.open(path, owned_only));
+    bases.add_self(&self);
+  }
   for (;;) {
     RecordInfo r;
     bool end = false;
@@ -268,10 +274,10 @@ Status verify_image(const std::string& path, VerifyResult* out, bool owned_only)
       Status s = decode_data_ref(payload, &d);
       if (s.is_ok()) {
         slice.resize(d.len);
-        s = bases.read(d, slice.data());
+        s = bases.read(d, slice.data(), r.offset);
       }
       if (!s.is_ok()) return Status::make(Code::kCorrupt, 0, "%s: %s", path.c_str(), s.message());
-      v.referred_bytes += d.len;
+      if (d.base != kSelf) v.referred_bytes += d.len;
     }
   }
   if (out) *out = v;

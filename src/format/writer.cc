@@ -107,7 +107,9 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
 
   uint8_t h[kFileHeaderSize] = {};
   std::memcpy(h, kMagic, sizeof kMagic);
-  put_u32(h + 8, options.increment ? kVersion : kVersionPlain);
+  put_u32(h + 8, options.self_refs   ? kVersion
+                 : options.increment ? kVersionIncrement
+                                     : kVersionPlain);
   put_u32(h + 12, uint32_t(kind));
   put_u64(h + 16, generation);
   timespec ts;

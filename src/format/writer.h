@@ -41,6 +41,9 @@ struct WriterOptions {
   // The image will hold base and data_ref records (format/chain.h): written
   // as format version 2. Other images stay version 1, readable by older ckpt.
   bool increment = false;
+  // It may also hold data_ref records naming its own data records
+  // (kSelf): format version 3.
+  bool self_refs = false;
 };
 
 class ImageWriter {

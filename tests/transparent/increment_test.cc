@@ -420,7 +420,7 @@ const Chain& chain() {
 // Writes the base and `recs` as generations 1 and 2 of a fresh directory;
 // the message of prepare_restore on generation 2 ("" if it passed).
 std::string restore_message(const TempDir& t, const std::vector<Rec>& recs, bool increment = true,
-                            const std::string& name = "crafted") {
+                            const std::string& name = "crafted", bool self_refs = false) {
   std::string dir = t / name;
   ::mkdir(dir.c_str(), 0700);
   write_file(dir + "/ckpt-000000000001.img", read_file(chain().base));
@@ -428,6 +428,7 @@ std::string restore_message(const TempDir& t, const std::vector<Rec>& recs, bool
   format::ImageWriter w;
   format::WriterOptions wo;
   wo.increment = increment;
+  wo.self_refs = self_refs;
   Status s = w.open(dir + "/ckpt-000000000002.img", format::Kind::kProcess, 2, wo);
   for (const Rec& r : recs) {
     if (!s.is_ok()) break;
@@ -593,6 +594,57 @@ TEST(IncrementHostile, DataRefBeforeAnyBase) {
   recs.erase(recs.begin() + long(i));
   TempDir t;
   EXPECT_NE(restore_message(t, recs).find("names base 0 of 0"), std::string::npos);
+}
+
+// Data_refs to the image they are in (format version 3: pages that two
+// processes of a job hold alike, saved once).
+TEST(IncrementHostile, Version3FileWithoutSelfRefsPasses) {
+  NEED_CHAIN();
+  TempDir t;
+  EXPECT_EQ(restore_message(t, chain().incr, true, "crafted", /*self_refs=*/true), "");
+}
+
+TEST(IncrementHostile, SelfRefInVersion2File) {
+  NEED_CHAIN();
+  auto recs = chain().incr;
+  size_t i = first_of(recs, format::kDataRef);
+  ASSERT_LT(i, recs.size());
+  edit_ref(recs[i], [](format::DataRef& d) {
+    d.base = format::kSelf;
+    d.offset = format::kFileHeaderSize;
+  });
+  TempDir t;
+  EXPECT_NE(restore_message(t, recs).find("only format version 3 allows"), std::string::npos);
+}
+
+TEST(IncrementHostile, SelfRefThatIsNotBeforeIt) {
+  NEED_CHAIN();
+  auto recs = chain().incr;
+  size_t i = first_of(recs, format::kDataRef);
+  ASSERT_LT(i, recs.size());
+  edit_ref(recs[i], [](format::DataRef& d) {
+    d.base = format::kSelf;
+    d.offset = 1ull << 40;
+  });
+  TempDir t;
+  EXPECT_NE(restore_message(t, recs, true, "crafted", true).find("that is not before it"),
+            std::string::npos);
+}
+
+TEST(IncrementHostile, SelfRefToARecordThatIsNotData) {
+  NEED_CHAIN();
+  auto recs = chain().incr;
+  size_t i = first_of(recs, format::kDataRef);
+  ASSERT_LT(i, recs.size());
+  edit_ref(recs[i], [](format::DataRef& d) {
+    d.base = format::kSelf;
+    d.offset = format::kFileHeaderSize;  // the first record: the job's
+  });
+  TempDir t;
+  std::string m = restore_message(t, recs, true, "crafted", true);
+  EXPECT_NE(m.find("a data_ref to its own image: a data_ref names a record that is not data"),
+            std::string::npos)
+      << m;
 }
 
 TEST(IncrementHostile, Version2RecordInVersion1File) {

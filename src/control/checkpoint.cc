@@ -162,7 +162,8 @@ class Checkpoint {
       warm_hashes(todo[i], &code_);
       std::string status;
       (void)read_text("/proc/" + std::to_string(todo[i]) + "/status", &status);
-      anon_[todo[i]] = field_kib(status, "RssAnon") * 1024;
+      // Swapped-out pages are read too: a process with 1 GiB in swap is not small.
+      anon_[todo[i]] = (field_kib(status, "RssAnon") + field_kib(status, "VmSwap")) * 1024;
       resident_ += anon_[todo[i]] + field_kib(status, "RssShmem") * 1024;
       for (pid_t kid : list_children(todo[i])) todo.push_back(kid);
     }

@@ -14,7 +14,7 @@
  *   ckpt_t* ck = ckpt_new(NULL);
  *   ckpt_register(ck, "i", &i, sizeof i);
  *   if (ckpt_restore(ck, NULL) < 0) { fprintf(stderr, "%s\n", ckpt_last_error(ck)); }
- *   for (; i < n; i++) { step(i); ckpt_checkpoint_if_due(ck); }
+ *   while (i < n) { step(i); i++; ckpt_checkpoint_if_due(ck); }
  *   ckpt_free(ck);
  */
 #ifndef CKPT_CKPT_H

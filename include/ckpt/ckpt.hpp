@@ -5,8 +5,9 @@
 //   ck.add("grid", grid);               // std::vector, std::string, buffers, callbacks
 //   ckpt::RestoreInfo info;
 //   if (auto s = ck.restore(&info); !s) { /* one-line message in s.message() */ }
-//   for (; i < n; i++) {
+//   while (i < n) {
 //     step(i);
+//     i++;                              // i is the next step: a safe point
 //     ck.checkpoint_if_due();           // cheap when nothing is due
 //   }
 //

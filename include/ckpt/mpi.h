@@ -8,7 +8,7 @@
  *   ckpt_mpi_register(ck, "step", &step, sizeof step);
  *   ckpt_mpi_register(ck, "grid", grid, bytes);
  *   if (ckpt_mpi_restore(ck) < 0) fprintf(stderr, "%s\n", ckpt_mpi_last_error(ck));
- *   for (; step < n; step++) { compute(); ckpt_mpi_checkpoint_if_due(ck); }
+ *   while (step < n) { compute(); step++; ckpt_mpi_checkpoint_if_due(ck); }
  *   ckpt_mpi_free(ck);   (before MPI_Finalize: waits for the durable copy)
  */
 #ifndef CKPT_MPI_H

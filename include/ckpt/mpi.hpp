@@ -5,8 +5,9 @@
 //   ck.add("step", step);
 //   ck.add("grid", local_grid);                    // each rank its own data
 //   if (auto s = ck.restore(); !s) { /* one line, the same on every rank */ }
-//   for (; step < n; step++) {
+//   while (step < n) {
 //     exchange_halos(); compute();
+//     step++;                   // the saved step is the next one to compute
 //     ck.checkpoint_if_due();   // every rank calls it at the same safe points
 //   }
 //   ck.finish();                // waits for the durable copy

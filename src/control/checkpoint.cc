@@ -75,6 +75,29 @@ struct Section {
   std::vector<std::vector<std::vector<Piece>>> pieces;
 };
 
+// Sorts spans and joins those that overlap or touch.
+std::vector<Span> merged(std::vector<Span> v) {
+  std::sort(v.begin(), v.end(), [](const Span& a, const Span& b) { return a.start < b.start; });
+  std::vector<Span> out;
+  for (const Span& x : v)
+    if (!out.empty() && x.start <= out.back().end) out.back().end = std::max(out.back().end, x.end);
+    else out.push_back(x);
+  return out;
+}
+
+// The pages of mapping i of a section that an image must write: written
+// since the last scan, or holding a thread's signal frame (built by us).
+std::vector<Span> must_write(const Section& sec, size_t i) {
+  const MappingInfo& m = sec.plans[i].info;
+  std::vector<Span> w = sec.written[i].pages;
+  for (const SignalFrame& f : sec.rec.frames) {
+    uint64_t lo = std::max(f.start & ~(kPage - 1), m.start);
+    uint64_t hi = std::min((f.start + f.bytes.size() + kPage - 1) & ~(kPage - 1), m.end);
+    if (lo < hi) w.push_back({lo, hi});
+  }
+  return merged(std::move(w));
+}
+
 // A mapping whose written pages can be tracked: private and writable memory
 // that the image saves page by page.
 bool trackable(const MappingPlan& p) {
@@ -376,24 +399,13 @@ class Checkpoint {
       for (size_t i = 0; i < sec.plans.size(); i++) {
         if (i >= sec.written.size() || !sec.written[i].tracked) continue;
         const MappingInfo& m = sec.plans[i].info;
-        std::vector<Span> keep = sec.written[i].pages;
-        for (const SignalFrame& f : sec.rec.frames) {
-          uint64_t lo = std::max(f.start & ~(kPage - 1), m.start);
-          uint64_t hi = std::min((f.start + f.bytes.size() + kPage - 1) & ~(kPage - 1), m.end);
-          if (lo < hi) keep.push_back({lo, hi});
-        }
+        std::vector<Span> keep = must_write(sec, i);
         auto h =
             std::lower_bound(homes.begin(), homes.end(), m.start,
                              [](const PageHome& p, uint64_t a) { return p.addr + p.len <= a; });
         for (; h != homes.end() && h->addr < m.end; ++h)
           keep.push_back({h->addr, h->addr + h->len});
-        std::sort(keep.begin(), keep.end(),
-                  [](const Span& a, const Span& b) { return a.start < b.start; });
-        std::vector<Span> spans;  // disjoint
-        for (const Span& x : keep)
-          if (!spans.empty() && x.start <= spans.back().end)
-            spans.back().end = std::max(spans.back().end, x.end);
-          else spans.push_back(x);
+        std::vector<Span> spans = merged(std::move(keep));
         std::vector<PagesInfo> kept;
         size_t j = 0;
         for (const PagesInfo& r : sec.runs[i]) {
@@ -430,23 +442,10 @@ class Checkpoint {
       sec.pieces.assign(sec.plans.size(), {});
       for (size_t i = 0; i < sec.plans.size(); i++) {
         if (!sec.written[i].tracked || ((sec.frozen || sec.small) && sec.parked[i])) continue;
-        const MappingInfo& m = sec.plans[i].info;
-        std::vector<Span> wp = sec.written[i].pages;
-        for (const SignalFrame& f : sec.rec.frames) {
-          uint64_t lo = std::max(f.start & ~(kPage - 1), m.start);
-          uint64_t hi = std::min((f.start + f.bytes.size() + kPage - 1) & ~(kPage - 1), m.end);
-          if (lo < hi) wp.push_back({lo, hi});
-        }
-        std::sort(wp.begin(), wp.end(),
-                  [](const Span& a, const Span& b) { return a.start < b.start; });
-        std::vector<Span> merged;
-        for (const Span& x : wp)
-          if (!merged.empty() && x.start <= merged.back().end)
-            merged.back().end = std::max(merged.back().end, x.end);
-          else merged.push_back(x);
+        std::vector<Span> written = must_write(sec, i);
         sec.pieces[i].resize(sec.runs[i].size());
         for (size_t j = 0; j < sec.runs[i].size(); j++) {
-          split_run(sec.runs[i][j].addr, sec.runs[i][j].len, merged, homes, &sec.pieces[i][j]);
+          split_run(sec.runs[i][j].addr, sec.runs[i][j].len, written, homes, &sec.pieces[i][j]);
           for (const Piece& pc : sec.pieces[i][j])
             if (pc.ref && base_of_[pc.source] < 0) {
               base_of_[pc.source] = int64_t(bases_.size());

@@ -42,9 +42,7 @@ void sleep_ms(int ms) {
 
 // A "Name:  123 kB" field of /proc/PID/status text, in KiB (0 if absent).
 uint64_t field_kib(const std::string& status, const char* name) {
-  std::string key = std::string("\n") + name + ":";
-  size_t p = status.find(key);
-  return p == std::string::npos ? 0 : std::strtoull(status.c_str() + p + key.size(), nullptr, 10);
+  return std::strtoull(status_text_field(status, name).c_str(), nullptr, 10);
 }
 
 // A process with at most this much private memory has no frozen copy (the
@@ -68,6 +66,9 @@ struct Section {
   // A small process has no frozen copy: its pages are read into our memory
   // while the job is stopped, like shared memory (a fork costs more).
   bool small = false;
+  // The process goes on before its section is written: its pages are in
+  // its frozen copy, or (small) in our memory.
+  bool leaves_early() const { return frozen || small; }
   std::unique_ptr<PageWriter> live, from_copy;
   // Dirty pages (tracker.h), per plan: the scan of a mapping that can be
   // tracked, and each run split into written and referred pieces.
@@ -441,7 +442,7 @@ class Checkpoint {
       const std::vector<PageHome>& homes = found == prev_.pages.end() ? none : found->second;
       sec.pieces.assign(sec.plans.size(), {});
       for (size_t i = 0; i < sec.plans.size(); i++) {
-        if (!sec.written[i].tracked || ((sec.frozen || sec.small) && sec.parked[i])) continue;
+        if (!sec.written[i].tracked || (sec.leaves_early() && sec.parked[i])) continue;
         std::vector<Span> written = must_write(sec, i);
         sec.pieces[i].resize(sec.runs[i].size());
         for (size_t j = 0; j < sec.runs[i].size(); j++) {
@@ -463,7 +464,7 @@ class Checkpoint {
     if (hold_) return Status::ok();
     uint64_t total = 0;
     for (Section& sec : sections_)
-      if (sec.frozen || sec.small)
+      if (sec.leaves_early())
         for (size_t i = 0; i < sec.plans.size(); i++)
           for (const PagesInfo& r : sec.runs[i]) total += sec.parked[i] ? r.len : 0;
     if (total > snapshot_budget())
@@ -475,7 +476,7 @@ class Checkpoint {
       return Status::make(Code::kIo, ENOMEM, "cannot allocate %llu MiB for shared memory",
                           (unsigned long long)(total >> 20));
     for (Section& sec : sections_) {
-      if (!sec.frozen && !sec.small) continue;
+      if (!sec.leaves_early()) continue;
       for (size_t i = 0; i < sec.plans.size(); i++)
         for (const PagesInfo& r : sec.runs[i])
           if (sec.parked[i]) {
@@ -490,7 +491,7 @@ class Checkpoint {
   // read while stopped, and released one by one by write()).
   void release(bool all) {
     for (Section& sec : sections_)
-      if (all || sec.frozen || sec.small) sec.proc->seized->release();
+      if (all || sec.leaves_early()) sec.proc->seized->release();
     if (all)
       for (JobProcess& p : job_)
         if (p.seized) p.seized->release();
@@ -547,7 +548,7 @@ class Checkpoint {
                                                                  pc.offset, pc.skip, pc.len})));
               referred_ += pc.len;
             }
-          } else if (!sec.frozen && !sec.small) {
+          } else if (!sec.leaves_early()) {
             CKPT_RETURN_IF_ERROR(sec.live->emit(r, nullptr));  // from the stopped process
           } else if (sec.parked[i] && sec.small && alike_) {
             // The snapshot stays: later pages are compared with it.
@@ -562,7 +563,7 @@ class Checkpoint {
           }
         }
       }
-      if (!sec.frozen && !sec.small && !hold_) {
+      if (!sec.leaves_early() && !hold_) {
         // Read: this process may go on.
         sec.proc->seized->release();
       }
@@ -625,7 +626,7 @@ class Checkpoint {
   bool hold_;
   double t0_ = 0, pause_end_ = 0;
   uint64_t resident_ = 0;
-  std::map<pid_t, uint64_t> anon_;  // private memory of each process (RssAnon)
+  std::map<pid_t, uint64_t> anon_;  // private memory of each process (RssAnon + VmSwap)
   CodeFiles code_;
   std::vector<JobProcess> job_;
   size_t job_count_ = 0;

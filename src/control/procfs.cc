@@ -122,6 +122,10 @@ Status read_stat_fields(pid_t pid, std::vector<std::string>* fields) {
 std::string status_field(const std::string& status_path, const char* name) {
   std::string text;
   if (!read_text(status_path, &text).is_ok()) return "";
+  return status_text_field(text, name);
+}
+
+std::string status_text_field(const std::string& text, const char* name) {
   std::string key = std::string("\n") + name + ":";
   size_t p = text.find(key);
   if (p == std::string::npos) return "";

@@ -31,6 +31,8 @@ Status read_fork_exempt(pid_t pid, std::vector<uint64_t>* starts);
 Status read_stat_fields(pid_t pid, std::vector<std::string>* fields);
 // A "Name:\tvalue" line of /proc/PID/status (or a task's), "" if absent.
 std::string status_field(const std::string& status_path, const char* name);
+// The same field of /proc/PID/status text already read.
+std::string status_text_field(const std::string& text, const char* name);
 // The pid (or tid) as the process sees it: NSpid's last field; 0 if unknown.
 pid_t inner_pid(const std::string& status_path);
 

@@ -25,9 +25,6 @@ namespace {
 constexpr long kSayAbove = 100000;
 // Times round the counter before giving up.
 constexpr long kRounds = 10;
-// Free pids looked for between the counter and the wanted one.
-constexpr int kGapLook = 32;
-
 long read_number(const char* path, long fallback) {
   std::string s;
   if (!read_text(path, &s).is_ok() || s.empty()) return fallback;
@@ -62,10 +59,14 @@ pid_t burn() {
 }
 
 // The pid the next process gets, as far as we can tell: the first one after
-// `last` that nobody holds (looked for a little way only).
+// `last` that no process holds, or `want` if no free one comes before it.
+// Looked for as far as it takes: the kernel jumps over a run of held pids
+// (a job's processes, made one after the other), and a walk that stopped
+// looking within the run would burn the pid after it, `want`, every time
+// round.
 pid_t next_free(pid_t last, pid_t want, long pid_max) {
   pid_t c = last;
-  for (int i = 0; i < kGapLook; i++) {
+  for (long i = 0; i < pid_max; i++) {
     c = c + 1 >= pid_max ? kLowestReusedPid : c + 1;
     if (c == want || !in_use(c)) return c;
   }
@@ -146,13 +147,21 @@ pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
   // Other processes of the machine take pids meanwhile, and one may take
   // the wanted pid just before we do (a shell script forking as fast as it
   // can): up to ten times round.
+  // A pid no process holds can still be held as a group's or session's id
+  // (group_holder): the kernel jumps over it too. When a short-lived
+  // process got `want` itself, the pid it was made after is remembered, and
+  // from there on the next round makes the real one.
+  pid_t approach = -1;
   for (long made = 0; made < kRounds * pid_max; made++) {
-    if (next_free(last, want, pid_max) != want) {
+    bool near = approach >= 0 && approach < want && last >= approach && last < want;
+    if (!near && next_free(last, want, pid_max) != want) {
+      pid_t before = last;
       last = burn();
       if (last < 0) {
         *why = "cannot make a process to reach " + w + ": " + std::strerror(errno);
         return -1;
       }
+      if (last == want) approach = before;
       continue;
     }
     clone_args ca = {};

@@ -269,6 +269,96 @@ TEST(TreeNoNamespace, PidInUseAtRestartIsRefusedAndTheImageKept) {
   EXPECT_EQ(read_file(job.out), "end\n");
 }
 
+// The counter may have to pass a run of pids that are held just below the
+// wanted one (the pids a job's processes had, made one after the other):
+// the kernel jumps over the run. The walk must then make the wanted pid's
+// process itself and not burn it with a short-lived one, which it did once
+// round after the other when the run was longer than it looked (seen in
+// CI: "pid 17703 could not be reached: other processes kept taking the pids
+// before it"). A pid held only as a process group's id (its leader gone)
+// looks free to kill(2) and is jumped over too.
+//
+// Makes `n` processes with consecutive pids, the last one a group's id
+// only, and returns the pid after them, free; -1 if the machine's other
+// processes kept taking pids among them.
+pid_t pid_after_held_run(int n, bool last_is_a_group, std::vector<pid_t>* held) {
+  auto release = [&] {
+    for (pid_t p : *held) ::kill(p, SIGKILL);
+    for (pid_t p : *held) ::waitpid(p, nullptr, 0);
+    held->clear();
+  };
+  for (int attempt = 0; attempt < 20; attempt++) {
+    release();
+    std::vector<pid_t> run;
+    for (int i = 0; i < n - (last_is_a_group ? 1 : 0); i++) {
+      pid_t p = ::fork();
+      if (p == 0) {
+        ::pause();
+        _exit(0);
+      }
+      if (p < 0) return -1;
+      held->push_back(p);
+      run.push_back(p);
+    }
+    if (last_is_a_group) {
+      // A leader that makes a member of its group and exits: the pid after
+      // the leader's is the member's, so the group's id comes last.
+      int up[2];
+      if (::pipe(up) != 0) return -1;
+      pid_t leader = ::fork();
+      if (leader == 0) {
+        ::setpgid(0, 0);
+        pid_t member = ::fork();
+        if (member == 0) {
+          ::pause();
+          _exit(0);
+        }
+        (void)!::write(up[1], &member, sizeof member);
+        _exit(0);
+      }
+      pid_t member = -1;
+      (void)!::read(up[0], &member, sizeof member);
+      ::close(up[0]);
+      ::close(up[1]);
+      ::waitpid(leader, nullptr, 0);
+      // The member is the leader's child, now the subreaper's or init's:
+      // killed by pid, reaped by whoever it belongs to.
+      if (member > 0) held->push_back(member);
+      run.push_back(leader);
+      run.push_back(member);
+    }
+    pid_t after = ::fork();
+    if (after == 0) _exit(0);
+    if (after < 0) return -1;
+    ::waitpid(after, nullptr, 0);
+    bool ok = after == run.back() + 1;
+    for (size_t i = 1; i < run.size() && ok; i++) ok = run[i] == run[i - 1] + 1;
+    if (ok) return after;
+  }
+  release();
+  return -1;
+}
+
+void expect_reached_after_held_run(int n, bool last_is_a_group) {
+  control::PidWalkTurn turn;  // not at once with another test's walk
+  std::vector<pid_t> held;
+  pid_t wanted = pid_after_held_run(n, last_is_a_group, &held);
+  ASSERT_GT(wanted, 0) << "could not make a run of " << n << " consecutive pids";
+  std::string why;
+  pid_t got = control::fork_with_pid(wanted, 0, &why);
+  if (got == 0) _exit(0);
+  if (got > 0) ::waitpid(got, nullptr, 0);
+  for (pid_t p : held) ::kill(p, SIGKILL);
+  for (pid_t p : held) ::waitpid(p, nullptr, 0);
+  EXPECT_EQ(got, wanted) << why;
+}
+
+TEST(TreeNoNamespace, PidRightAfterARunOfHeldPidsIsReached) {
+  expect_reached_after_held_run(80, false);
+}
+
+TEST(TreeNoNamespace, PidRightAfterAGroupsIdIsReached) { expect_reached_after_held_run(3, true); }
+
 // A process of the job that cannot be checkpointed (a static program, or
 // one whose environment lost LD_PRELOAD) is named at the checkpoint, and
 // the job goes on; nothing is written.

@@ -73,12 +73,15 @@ pid_t next_free(pid_t last, pid_t want, long pid_max) {
   return c;
 }
 
-// A pid nobody has can still be held by the kernel: as the id of a process
-// group or session whose leader has exited but whose members live on.
-std::string group_holder(pid_t pid) {
+// A pid no process has can still be held by the kernel: as the id of a
+// process group or session whose leader has exited but whose members live
+// on (or are zombies that nobody has reaped yet). For each of `pids` held
+// so, who holds it ("the process group of bash (pid 123)"); one walk of
+// /proc for all.
+std::vector<std::string> group_holders(const std::vector<pid_t>& pids) {
+  std::vector<std::string> found(pids.size());
   DIR* d = ::opendir("/proc");
-  if (!d) return "";
-  std::string found;
+  if (!d) return found;
   while (dirent* e = ::readdir(d)) {
     char* end;
     long p = std::strtol(e->d_name, &end, 10);
@@ -86,25 +89,27 @@ std::string group_holder(pid_t pid) {
     std::vector<std::string> f;
     // Numbered as in proc(5): 5 pgrp, 6 session.
     if (!read_stat_fields(pid_t(p), &f).is_ok() || f.size() < 7) continue;
-    bool group = std::atoi(f[5].c_str()) == pid, session = std::atoi(f[6].c_str()) == pid;
-    if (group || session) {
-      found = std::string(group ? "the process group" : "the session") + " of " + holder(pid_t(p)) +
-              " (pid " + std::to_string(p) + ")";
-      break;
-    }
+    pid_t group = pid_t(std::atoi(f[5].c_str())), session = pid_t(std::atoi(f[6].c_str()));
+    for (size_t i = 0; i < pids.size(); i++)
+      if (found[i].empty() && (group == pids[i] || session == pids[i]))
+        found[i] = std::string(group == pids[i] ? "the process group" : "the session") + " of " +
+                   holder(pid_t(p)) + " (pid " + std::to_string(p) + ")";
   }
   ::closedir(d);
   return found;
 }
 
-}  // namespace
+std::string group_holder(pid_t pid) { return group_holders({pid}).front(); }
 
-uint64_t pids_before(pid_t want) {
-  long pid_max = read_number("/proc/sys/kernel/pid_max", 32768);
-  long last = read_number("/proc/sys/kernel/ns_last_pid", 0);
-  if (want > last) return uint64_t(want - last);
-  return uint64_t(pid_max - last) +
-         uint64_t(want >= kLowestReusedPid ? want - kLowestReusedPid : 0);
+// Whether any of `pids` is a group's or session's id: the first such, said.
+bool a_group_holds(const std::vector<pid_t>& pids, std::string* why) {
+  std::vector<std::string> held = group_holders(pids);
+  for (size_t i = 0; i < pids.size(); i++)
+    if (!held[i].empty()) {
+      *why = "pid " + std::to_string(pids[i]) + " is still the id of " + held[i];
+      return true;
+    }
+  return false;
 }
 
 bool pid_can_be_had(pid_t want, std::string* why) {
@@ -128,6 +133,28 @@ bool pid_can_be_had(pid_t want, std::string* why) {
     return false;
   }
   return true;
+}
+
+}  // namespace
+
+uint64_t pids_before(pid_t want) {
+  long pid_max = read_number("/proc/sys/kernel/pid_max", 32768);
+  long last = read_number("/proc/sys/kernel/ns_last_pid", 0);
+  if (want > last) return uint64_t(want - last);
+  return uint64_t(pid_max - last) +
+         uint64_t(want >= kLowestReusedPid ? want - kLowestReusedPid : 0);
+}
+
+bool pids_can_be_had(const std::vector<pid_t>& pids, std::string* why) {
+  for (pid_t p : pids)
+    if (!pid_can_be_had(p, why)) return false;
+  // The members of a killed job's groups may still be zombies that their
+  // new parent (init, or a subreaper) has not reaped yet: waited for.
+  for (int i = 0; i < 100; i++) {
+    if (!a_group_holds(pids, why)) return true;
+    ::usleep(50000);
+  }
+  return false;
 }
 
 pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
@@ -189,6 +216,10 @@ pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
       *why = w + " was taken by " + holder(want) + " while ckpt was reaching it";
       return -1;
     }
+    // Or it became a group's id meanwhile (its holder joined a group whose
+    // leader then exited): waited for, as above, and said.
+    for (int i = 0; i < 100 && a_group_holds({want}, why); i++) ::usleep(20000);
+    if (a_group_holds({want}, why)) return -1;
   }
   std::string g = group_holder(want);
   if (!g.empty()) *why = w + " is still the id of " + g;

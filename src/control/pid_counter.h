@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ckpt::control {
 
@@ -21,11 +22,13 @@ namespace ckpt::control {
 // other processes kept taking it). Single-threaded callers only.
 pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why);
 
-// Whether `want` can be had here now (free, or freed within 2 s; within
-// the machine's range); if not, why in one line. Checked for every process
-// of a job before the counter moves, so that a restart that cannot succeed
+// Whether every one of `pids` can be had here now: free of processes
+// (or freed within 2 s each), not a process group's or session's id (or
+// no longer within 5 s: a killed job's zombies being reaped), within the
+// machine's range; if not, why in one line. Checked for every process of a
+// job before the counter moves, so that a restart that cannot succeed
 // leaves it where it was.
-bool pid_can_be_had(pid_t want, std::string* why);
+bool pids_can_be_had(const std::vector<pid_t>& pids, std::string* why);
 
 // How many pids the counter hands out before it reaches `want` (for
 // making several processes in one round).

@@ -362,11 +362,12 @@ pid_t build_tree(const RestorePlan& plan, const TreeRun& run) {
         }
       }
   } else {
-    for (const TaskInfo& t : plan.tasks)
-      if (!pid_can_be_had(t.pid, &why)) {
-        say(run.err_fd, "cannot recreate the job's processes: " + why);
-        return -1;
-      }
+    std::vector<pid_t> pids;
+    for (const TaskInfo& t : plan.tasks) pids.push_back(t.pid);
+    if (!pids_can_be_had(pids, &why)) {
+      say(run.err_fd, "cannot recreate the job's processes: " + why);
+      return -1;
+    }
     turn.emplace();
     if (!b.take_turns(0)) return -1;  // whoever failed said why
   }

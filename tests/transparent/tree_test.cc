@@ -359,6 +359,87 @@ TEST(TreeNoNamespace, PidRightAfterARunOfHeldPidsIsReached) {
 
 TEST(TreeNoNamespace, PidRightAfterAGroupsIdIsReached) { expect_reached_after_held_run(3, true); }
 
+// A wanted pid that is itself a process group's id (its leader gone, a
+// member alive: a killed job's zombies that init has not reaped yet) is
+// not handed out by the kernel although no process has it. Checked before
+// the counter moves: waited for while it clears, said in one line when it
+// does not; the walk itself never goes round for it in vain.
+//
+// Returns a group's id whose leader is gone and whose one member (made by
+// a helper that reaps it) lives `member_s` seconds, with the helper's pid.
+pid_t group_id_held_for(double member_s, pid_t* helper) {
+  int up[2];
+  if (::pipe(up) != 0) return -1;
+  *helper = ::fork();
+  if (*helper == 0) {
+    pid_t leader = ::fork();
+    if (leader == 0) {
+      ::setpgid(0, 0);
+      ::pause();
+      _exit(0);
+    }
+    while (::getpgid(leader) != leader) ::usleep(1000);
+    pid_t member = ::fork();
+    if (member == 0) {
+      ::setpgid(0, leader);
+      ::usleep(useconds_t(member_s * 1e6));
+      _exit(0);
+    }
+    ::setpgid(member, leader);
+    ::kill(leader, SIGKILL);
+    ::waitpid(leader, nullptr, 0);
+    (void)!::write(up[1], &leader, sizeof leader);
+    ::waitpid(member, nullptr, 0);
+    _exit(0);
+  }
+  pid_t leader = -1;
+  ::close(up[1]);
+  (void)!::read(up[0], &leader, sizeof leader);
+  ::close(up[0]);
+  return leader;
+}
+
+TEST(TreeNoNamespace, PidThatIsAGroupsIdIsWaitedForThenReached) {
+  control::PidWalkTurn turn;
+  pid_t helper = -1;
+  pid_t wanted = group_id_held_for(1.0, &helper);
+  ASSERT_GT(wanted, 0);
+  EXPECT_NE(::kill(wanted, 0), 0) << "no process has it";
+  std::string why;
+  EXPECT_TRUE(control::pids_can_be_had({wanted}, &why)) << why;
+  EXPECT_NE(::kill(-wanted, 0), 0) << "the check came back while the group was still there";
+  pid_t got = control::fork_with_pid(wanted, 0, &why);
+  if (got == 0) _exit(0);
+  if (got > 0) ::waitpid(got, nullptr, 0);
+  ::waitpid(helper, nullptr, 0);
+  EXPECT_EQ(got, wanted) << why;
+}
+
+TEST(TreeNoNamespace, PidThatStaysAGroupsIdIsRefusedInOneLine) {
+  control::PidWalkTurn turn;
+  pid_t helper = -1;
+  pid_t wanted = group_id_held_for(60.0, &helper);
+  ASSERT_GT(wanted, 0);
+  std::string why;
+  double t0 = now_seconds();
+  EXPECT_FALSE(control::pids_can_be_had({wanted}, &why));
+  EXPECT_NE(why.find("pid " + std::to_string(wanted) + " is still the id of the process group of"),
+            std::string::npos)
+      << why;
+  EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+  // The walk alone (a pid that became a group's id after the check) says
+  // the same instead of going round ten times.
+  EXPECT_LT(now_seconds() - t0, 10.0);
+  why.clear();
+  double t1 = now_seconds();
+  EXPECT_EQ(control::fork_with_pid(wanted, 0, &why), -1);
+  EXPECT_NE(why.find("is still the id of the process group of"), std::string::npos) << why;
+  // At most one round and the wait (ten rounds before).
+  EXPECT_LT(now_seconds() - t1, 10.0);
+  ::kill(-wanted, SIGKILL);
+  ::waitpid(helper, nullptr, 0);
+}
+
 // A process of the job that cannot be checkpointed (a static program, or
 // one whose environment lost LD_PRELOAD) is named at the checkpoint, and
 // the job goes on; nothing is written.

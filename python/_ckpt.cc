@@ -219,6 +219,10 @@ Error.__module__ = "ckpt"
             o.find_slurm_deadline = v.cast<bool>();
           else if (key == "keep")
             o.keep = v.cast<int>();
+          else if (key == "full_every") {
+            o.full_every = v.cast<int>();
+            if (o.full_every < 1) throw py::value_error("full_every must be at least 1");
+          }
           else if (key == "compress") {
             int level = v.cast<int>();
             o.compression = level > 0 ? ckpt::Compression::kZstd : ckpt::Compression::kNone;

@@ -266,6 +266,23 @@ TEST(Python, ArraysBytesAndObjects) {
   EXPECT_NE(test::read_file(t / "badarray.out").find("C-contiguous"), std::string::npos);
 }
 
+// full_every: the second image holds the changed 64 KiB block only, and
+// restores the changed array; full_every 0 is a clear error.
+TEST(Python, IncrementsOfANumpyArray) {
+  TempDir t;
+  std::string prog = source("tests/python/increments.py");
+  Exit e = test::run({python(), prog, "save"}, in(t, "save"));
+  ASSERT_EQ(e.code, 0) << test::read_file(t / "save.err");
+  EXPECT_EQ(test::read_file(t / "save.out"), "second/first below 3% True\n");
+  e = test::run({python(), prog, "load"}, in(t, "load"));
+  ASSERT_EQ(e.code, 0) << test::read_file(t / "load.err");
+  EXPECT_EQ(test::read_file(t / "load.out"), "restored 2\ngrid True\n");
+  e = test::run({python(), "-c", "import ckpt; ckpt.Checkpointer(full_every=0)"}, in(t, "bad"));
+  EXPECT_EQ(e.code, 1);
+  EXPECT_NE(test::read_file(t / "bad.err").find("full_every must be at least 1"), std::string::npos)
+      << test::read_file(t / "bad.err");
+}
+
 // The interval and the deadline, from the environment and from keywords.
 TEST(Python, IntervalAndDeadline) {
   TempDir t;

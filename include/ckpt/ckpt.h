@@ -62,6 +62,9 @@ int ckpt_set_exit_on_stop(ckpt_t* ck, int enabled, int exit_status);
  * less than 3 minutes are left (as ckpt sbatch's --lead). */
 int ckpt_set_deadline(ckpt_t* ck, int64_t unix_time, double margin_seconds);
 int ckpt_set_keep(ckpt_t* ck, int generations);
+/* 1 (default): every image full; N > 1: a full image every N generations,
+ * between them only the 64 KiB blocks that changed (docs/libckpt.md). */
+int ckpt_set_full_every(ckpt_t* ck, int generations);
 /* level 0: uncompressed; 1-19: zstd. */
 int ckpt_set_compression(ckpt_t* ck, int level);
 int ckpt_set_async(ckpt_t* ck, int enabled);

@@ -68,11 +68,17 @@ struct Options {
   // Big images are written with O_DIRECT (docs/image-format.md); false:
   // buffered writes always.
   bool direct = true;
+  // Increments (docs/libckpt.md, "Increments"): 1, every image holds all
+  // the state; N > 1, a full image every N generations and between them
+  // images that hold only the 64 KiB blocks that changed and refer to the
+  // rest in the images before. Costs a hash of the state per checkpoint.
+  int full_every = 1;
 };
 
 // Options with the environment applied on top: CKPT_DIR, CKPT_INTERVAL,
 // CKPT_KEEP, CKPT_COMPRESS (0 or a zstd level), CKPT_ASYNC, CKPT_DEADLINE
-// (unix time), CKPT_MARGIN (seconds), CKPT_QUIET, CKPT_DIRECT (0: no O_DIRECT).
+// (unix time), CKPT_MARGIN (seconds), CKPT_QUIET, CKPT_DIRECT (0: no O_DIRECT),
+// CKPT_FULL_EVERY (increments).
 Options options_from_env(Options base = {});
 
 struct RestoreInfo {

@@ -47,7 +47,8 @@ class Checkpointer:
     dir, interval (seconds), signals, stop_signals (lists of signal
     numbers), exit_on_stop, stop_exit_status (85), deadline (unix time),
     margin (seconds), find_slurm_deadline, keep, compress (0, or a zstd
-    level), async_, quiet.
+    level), full_every (1: every image full; N: a full image every N,
+    between them only the 64 KiB blocks that changed), async_, quiet.
     """
 
     def __init__(self, dir=None, **options):

@@ -91,6 +91,13 @@ int ckpt_set_keep(ckpt_t* ck, int generations) {
   ck->options.keep = generations;
   return 0;
 }
+int ckpt_set_full_every(ckpt_t* ck, int generations) {
+  CKPT_OPTION(ck);
+  if (generations < 1)
+    return fail(ck, ckpt::Status::make(ckpt::Code::kInvalid, 0, "full_every must be at least 1"));
+  ck->options.full_every = generations;
+  return 0;
+}
 int ckpt_set_compression(ckpt_t* ck, int level) {
   CKPT_OPTION(ck);
   ck->options.compression = level > 0 ? ckpt::Compression::kZstd : ckpt::Compression::kNone;

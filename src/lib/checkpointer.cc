@@ -16,10 +16,12 @@
 #include <ckpt/ckpt.hpp>
 
 #include "base/endian.h"
+#include "format/chain.h"
 #include "format/jobdir.h"
 #include "format/reader.h"
 #include "format/writer.h"
 #include "lib/hooks.h"
+#include "lib/increment.h"
 #include "lib/testing.h"
 #include "lib/triggers.h"
 
@@ -123,6 +125,7 @@ Options options_from_env(Options o) {
   o.deadline_margin_seconds = env_double("CKPT_MARGIN", o.deadline_margin_seconds);
   if (const char* q = std::getenv("CKPT_QUIET"); q && *q) o.quiet = std::atoi(q) != 0;
   if (!format::direct_from_env()) o.direct = false;
+  o.full_every = std::max(1, int(env_double("CKPT_FULL_EVERY", o.full_every)));
   return o;
 }
 
@@ -167,6 +170,10 @@ struct Checkpointer::Impl {
   uint64_t job_generation = 0;
   Status job_status;
 
+  // What the newest generation holds (increments); the writer thread's
+  // while it writes.
+  lib::History history;
+
   Entry* find(std::string_view name) {
     for (auto& e : entries)
       if (e.name == name) return &e;
@@ -180,15 +187,57 @@ Fs* g_fs = nullptr;
 
 void lib::set_fs_for_testing(Fs* fs) { g_fs = fs; }
 
+// Writes one generation of the registered state. With the history of the
+// previous generation (full_every > 1), a block that hashes as it did is
+// referred to instead of written (an increment, docs/libckpt.md
+// "Increments"), and the history then learns the new image; without one
+// (the MPI mode's files), every byte is written.
 static Status write_image(const std::string& path, const Options& o, uint64_t generation,
-                          const std::vector<Segment>& segments) {
+                          const std::vector<Segment>& segments, lib::History* history) {
+  bool track = history && o.full_every > 1;
+  std::map<std::string, std::vector<XXH128_hash_t>> hashes;
+  if (track)
+    for (const Segment& s : segments) hashes[s.entry->name] = lib::hash_blocks(s.data, s.size);
+  bool increment = track && history->known() && history->since_full() + 1 < o.full_every;
+  // Per segment and block: where its unchanged bytes are (generation 0:
+  // changed, written).
+  std::vector<std::vector<lib::Source>> same(segments.size());
+  std::vector<uint64_t> bases;  // generations referred to, in base record order
+  uint64_t written = 0;
+  auto block_len = [](uint64_t size, size_t b) {
+    return std::min<uint64_t>(lib::kBlock, size - uint64_t(b) * lib::kBlock);
+  };
+  for (size_t i = 0; i < segments.size(); i++) {
+    const Segment& seg = segments[i];
+    const lib::EntryBlocks* prev = increment ? history->entry(seg.entry->name) : nullptr;
+    if (!prev) {
+      written += seg.size;
+      continue;
+    }
+    const std::vector<XXH128_hash_t>& hs = hashes[seg.entry->name];
+    same[i].assign(hs.size(), lib::Source());
+    for (size_t b = 0; b < hs.size(); b++) {
+      uint64_t len = block_len(seg.size, b);
+      const lib::Block* pb = b < prev->blocks.size() ? &prev->blocks[b] : nullptr;
+      if (pb && pb->hashed && pb->src.generation != 0 && block_len(prev->size, b) == len &&
+          XXH128_isEqual(pb->hash, hs[b]) && history->digest(pb->src.generation) != 0) {
+        same[i][b] = pb->src;
+        if (std::find(bases.begin(), bases.end(), pb->src.generation) == bases.end())
+          bases.push_back(pb->src.generation);
+      } else {
+        written += len;
+      }
+    }
+  }
+  if (bases.empty()) increment = false;  // nothing to refer to: a full image
+  int since_full = increment ? history->since_full() + 1 : 0;
+
   format::ImageWriter w(g_fs ? g_fs : Fs::posix());
   format::WriterOptions wo;
   wo.zstd_level = o.compression == Compression::kZstd ? std::max(1, o.compression_level) : 0;
   // Big images go to the disk with O_DIRECT (see BlockWriter).
-  uint64_t total = 0;
-  for (const Segment& s : segments) total += s.size;
-  wo.direct = o.direct && total >= format::kDirectFrom;
+  wo.direct = o.direct && written >= format::kDirectFrom;
+  wo.increment = increment;
   CKPT_RETURN_IF_ERROR(w.open(path, format::Kind::kApp, generation, wo));
   std::vector<uint8_t> meta;
   {
@@ -201,18 +250,57 @@ static Status write_image(const std::string& path, const Options& o, uint64_t ge
     CKPT_RETURN_IF_ERROR(
         w.record(format::kAppProgram, text.data(), text.size(), format::kFlagSkippable));
   }
-  for (const Segment& s : segments) {
+  if (increment)
+    for (uint64_t g : bases) {
+      meta = format::encode_base({g, history->digest(g)});
+      CKPT_RETURN_IF_ERROR(w.record(format::kBase, meta.data(), meta.size()));
+    }
+  for (size_t i = 0; i < segments.size(); i++) {
+    const Segment& s = segments[i];
     const Entry& e = *s.entry;
     meta = format::encode_entry({e.kind, e.elem, s.size, e.name});
     CKPT_RETURN_IF_ERROR(w.record(format::kAppEntry, meta.data(), meta.size()));
-    CKPT_RETURN_IF_ERROR(w.data(s.data, s.size));
+    if (same[i].empty()) {
+      CKPT_RETURN_IF_ERROR(w.data(s.data, s.size));
+      continue;
+    }
+    const std::vector<lib::Source>& src = same[i];
+    for (size_t b = 0; b < src.size();) {
+      size_t end = b + 1;
+      if (src[b].generation == 0) {
+        // Changed blocks in a row: data records (each starts at a block).
+        while (end < src.size() && src[end].generation == 0) end++;
+        uint64_t at = uint64_t(b) * lib::kBlock;
+        uint64_t to = std::min<uint64_t>(uint64_t(end) * lib::kBlock, s.size);
+        CKPT_RETURN_IF_ERROR(w.data(s.data + at, to - at));
+      } else {
+        // Unchanged blocks that follow each other in one record: one ref.
+        uint64_t len = block_len(s.size, b);
+        while (end < src.size() && src[end].generation == src[b].generation &&
+               src[end].offset == src[b].offset && src[end].skip == src[b].skip + len &&
+               len + block_len(s.size, end) <= format::kMaxChunkRaw) {
+          len += block_len(s.size, end);
+          end++;
+        }
+        uint32_t base =
+            uint32_t(std::find(bases.begin(), bases.end(), src[b].generation) - bases.begin());
+        meta = format::encode_data_ref({base, src[b].offset, src[b].skip, len});
+        CKPT_RETURN_IF_ERROR(w.record(format::kDataRef, meta.data(), meta.size()));
+      }
+      b = end;
+    }
   }
-  return w.commit();
+  CKPT_RETURN_IF_ERROR(w.commit());
+  // Where the new image's bytes are, for the next increment. Not learnt:
+  // the next image is a full one.
+  if (track && !history->learn(path, generation, since_full, std::move(hashes)).is_ok())
+    history->forget();
+  return Status::ok();
 }
 
 static Status write_generation(format::JobDir& dir, const Options& o, uint64_t generation,
-                               const std::vector<Segment>& segments) {
-  CKPT_RETURN_IF_ERROR(write_image(dir.image_path(generation), o, generation, segments));
+                               const std::vector<Segment>& segments, lib::History* history) {
+  CKPT_RETURN_IF_ERROR(write_image(dir.image_path(generation), o, generation, segments, history));
   dir.prune(o.keep);
   return Status::ok();
 }
@@ -350,7 +438,8 @@ Status Checkpointer::start() {
           impl->job_ready = false;
           impl->job_running = true;
           lk.unlock();
-          Status s = write_generation(impl->jobdir, opts, impl->job_generation, impl->job);
+          Status s =
+              write_generation(impl->jobdir, opts, impl->job_generation, impl->job, &impl->history);
           lk.lock();
           impl->job_status = s;
           impl->job_running = false;
@@ -411,10 +500,22 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
       bool end;
       CKPT_RETURN_IF_ERROR(r.next(&rec, &end));
       if (end) break;
-      if (rec.type == format::kData) {
+      if (rec.type == format::kData || rec.type == format::kDataRef) {
         if (image_entries.empty())
           return Status::make(Code::kCorrupt, 0, "%s: data before any entry", path.c_str());
-        image_entries.back().data_bytes += rec.raw;
+        uint64_t n = rec.raw;
+        if (rec.type == format::kDataRef) {
+          format::DataRef d;
+          CKPT_RETURN_IF_ERROR(r.read_payload(rec, &payload));
+          CKPT_RETURN_IF_ERROR(format::decode_data_ref(payload, &d));
+          // Pages saved once (kSelf) are a process image's; refused before
+          // anything is touched.
+          if (d.base == format::kSelf)
+            return Status::make(Code::kCorrupt, 0, "%s: a data_ref libckpt does not write",
+                                path.c_str());
+          n = d.len;
+        }
+        image_entries.back().data_bytes += n;
       }
       if (rec.type != format::kAppEntry) continue;
       CKPT_RETURN_IF_ERROR(r.read_payload(rec, &payload));
@@ -466,6 +567,7 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
   format::ImageReader r;
   CKPT_RETURN_IF_ERROR(r.open(path, /*owned_only=*/true));
   std::vector<uint8_t> payload;
+  format::BaseSet bases;  // an increment's (checked again as they are opened)
   Entry* cur = nullptr;
   uint8_t* dst = nullptr;
   uint64_t want = 0, got = 0;
@@ -520,9 +622,40 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
       // Verified in full by the caller; the lock keeps other writers out.
       CKPT_RETURN_IF_ERROR(r.read_payload(rec, dst + got, /*check=*/false));
       got += rec.raw;
+    } else if (rec.type == format::kBase) {
+      format::BaseRef b;
+      CKPT_RETURN_IF_ERROR(r.read_payload(rec, &payload));
+      CKPT_RETURN_IF_ERROR(format::decode_base(payload, &b));
+      CKPT_RETURN_IF_ERROR(bases.add(path, b, /*owned_only=*/true));
+    } else if (rec.type == format::kDataRef) {
+      format::DataRef d;
+      CKPT_RETURN_IF_ERROR(r.read_payload(rec, &payload));
+      CKPT_RETURN_IF_ERROR(format::decode_data_ref(payload, &d));
+      if (!cur || got + d.len > want)
+        return Status::make(Code::kCorrupt, 0, "%s: data outside of any entry", path.c_str());
+      CKPT_RETURN_IF_ERROR(bases.read(d, dst + got, rec.offset));
+      got += d.len;
     }
   }
   return finish();
+}
+
+// After a restore, the next increment builds on the restored image: the
+// blocks are hashed as they now are in memory (callbacks' bytes are not
+// kept: written in full next time). Whether that image was an increment
+// itself is not counted: the full image comes full_every generations on.
+static void learn_restored(Checkpointer::Impl* impl, const Options& o, const std::string& path,
+                           uint64_t generation) {
+  if (o.full_every <= 1) return;
+  std::map<std::string, std::vector<XXH128_hash_t>> hashes;
+  for (Entry& e : impl->entries) {
+    if (e.kind == EntryKind::kCallback) continue;
+    const uint8_t* p = e.kind == EntryKind::kBytes ? static_cast<const uint8_t*>(e.ptr)
+                                                   : static_cast<const uint8_t*>(e.data_fn(e.obj));
+    size_t n = e.kind == EntryKind::kBytes ? e.size : e.size_fn(e.obj);
+    hashes[e.name] = lib::hash_blocks(p, n);
+  }
+  if (!impl->history.learn(path, generation, 0, std::move(hashes)).is_ok()) impl->history.forget();
 }
 
 Status Checkpointer::restore(RestoreInfo* info) {
@@ -551,6 +684,7 @@ Status Checkpointer::restore(RestoreInfo* info) {
     CKPT_RETURN_IF_ERROR(s);
     s = load_image(impl_.get(), it->path);
     if (!s.is_ok()) return s;
+    learn_restored(impl_.get(), options_, it->path, it->number);
     out.restored = true;
     out.generation = it->number;
     out.path = it->path;
@@ -612,7 +746,7 @@ Status Checkpointer::checkpoint() {
   if (!options_.async) {
     std::vector<Segment> segs;
     for (Entry& e : impl_->entries) segs.push_back(segment_of(e));
-    s = write_generation(impl_->jobdir, options_, gen, segs);
+    s = write_generation(impl_->jobdir, options_, gen, segs, &impl_->history);
   } else {
     s = wait();  // the previous write's result
     if (!s.is_ok() && !options_.quiet)
@@ -693,7 +827,7 @@ Status Hooks::write_state(Checkpointer& ck, const std::string& path, uint64_t ge
   Status s;
   std::vector<Segment> segs = serialize(ck.impl_.get(), &s);
   if (!s.is_ok()) return s;
-  return write_image(path, ck.options_, generation, segs);
+  return write_image(path, ck.options_, generation, segs, nullptr);
 }
 
 Status Hooks::load_state(Checkpointer& ck, const std::string& path) {

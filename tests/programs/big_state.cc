@@ -1,7 +1,8 @@
 // A libckpt program with a large state, for crash and full-disk tests.
-// Every iteration changes all of the state, prints a line and checkpoints.
-// The environment's CKPT_* variables choose async/compression.
-// Usage: big_state MIB ITERATIONS [DELAY_MS]
+// Every iteration changes the state (all of it, or PERCENT of it in one
+// stretch that moves on: for increments), prints a line and checkpoints.
+// The environment's CKPT_* variables choose async/compression/increments.
+// Usage: big_state MIB ITERATIONS [DELAY_MS [PERCENT]]
 #include <unistd.h>
 
 #include <cstdint>
@@ -12,10 +13,13 @@
 #include <ckpt/ckpt.hpp>
 
 int main(int argc, char** argv) {
-  if (argc < 3) return std::fprintf(stderr, "usage: big_state MIB ITERATIONS [DELAY_MS]\n"), 2;
+  if (argc < 3)
+    return std::fprintf(stderr, "usage: big_state MIB ITERATIONS [DELAY_MS [PERCENT]]\n"), 2;
   size_t words = size_t(std::atol(argv[1])) * (1 << 20) / 8;
   long iterations = std::atol(argv[2]);
   long delay_ms = argc > 3 ? std::atol(argv[3]) : 0;
+  long percent = argc > 4 ? std::atol(argv[4]) : 100;
+  size_t touched = percent >= 100 ? words : words * size_t(percent > 0 ? percent : 0) / 100;
 
   std::vector<uint64_t> data(words);
   for (size_t i = 0; i < words; i++) data[i] = i * 2654435761u;
@@ -30,10 +34,12 @@ int main(int argc, char** argv) {
   while (iter < iterations) {
     iter++;
     uint64_t sum = 0;
-    for (size_t i = 0; i < words; i++) {
+    size_t start = touched == words ? 0 : size_t(iter) * 7919 * 64 % words;
+    for (size_t k = 0; k < touched; k++) {
+      size_t i = (start + k) % words;
       data[i] = data[i] * 6364136223846793005ull + uint64_t(iter);
-      sum += data[i] >> 7;
     }
+    for (size_t i = 0; i < words; i++) sum += data[i] >> 7;
     std::printf("iter %lld sum %llu\n", (long long)iter, (unsigned long long)sum);
     std::fflush(stdout);
     if (auto s = ck.checkpoint(); !s)

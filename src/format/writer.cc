@@ -38,7 +38,10 @@ ImageWriter::~ImageWriter() {
     if (z) ZSTD_freeCCtx(z);
   for (auto* z : probe_)
     if (z) ZSTD_freeCCtx(z);
+  if (digest_) XXH3_freeState(digest_);
 }
+
+uint64_t ImageWriter::digest() const { return digest_ ? XXH3_64bits_digest(digest_) : 0; }
 
 bool direct_from_env() {
   const char* d = std::getenv("CKPT_DIRECT");
@@ -114,7 +117,12 @@ Status ImageWriter::open(const std::string& final_path, Kind kind, uint64_t gene
   put_u64(h + 16, generation);
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  put_u64(h + 24, uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec));
+  uint64_t created = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+  put_u64(h + 24, created);
+  if (!digest_) digest_ = XXH3_createState();
+  if (!digest_) return Status::make(Code::kIo, ENOMEM, "cannot allocate a hash state");
+  XXH3_64bits_reset_withSeed(digest_, created);
+  data_records_.clear();
   put_u32(h + 32, 0);
   put_u32(h + 36, kFileHeaderSize);
   put_u64(h + 56, XXH3_64bits(h, 56));
@@ -158,6 +166,8 @@ void ImageWriter::put_header(uint8_t* h, uint32_t type, uint32_t flags, size_t s
   // Seeding the header hash with the record's offset catches records that
   // are intact but in the wrong place.
   put_u64(h + 32, XXH3_64bits_withSeed(h, 32, offset_));
+  XXH3_64bits_update(digest_, h, 32);
+  if (type == kData) data_records_.push_back({offset_, raw_n});
   offset_ += kRecordHeaderSize + stored_n;
   records_++;
   if (type != kEnd) raw_total_ += raw_n;

@@ -7,6 +7,7 @@
 // moment leaves the previous generation as the newest complete image.
 #pragma once
 
+#include <xxhash.h>
 #include <zstd.h>
 
 #include <functional>
@@ -74,6 +75,15 @@ class ImageWriter {
   void abort();
 
   uint64_t bytes_written() const { return offset_; }
+  // After commit(): the image's digest (format/chain.h image_digest), and
+  // where each of its data records is, in file order: what an increment
+  // built on it needs, without reading it back.
+  uint64_t digest() const;
+  struct DataAt {
+    uint64_t offset;  // of the record's header
+    uint64_t raw;     // bytes of its payload, uncompressed
+  };
+  const std::vector<DataAt>& data_records() const { return data_records_; }
   const std::string& temp_path() const { return temp_path_; }
 
  private:
@@ -105,6 +115,8 @@ class ImageWriter {
   uint64_t writeback_ = 0;  // bytes whose writeback has been started
   void note_written(uint64_t n);
   uint64_t records_ = 0, raw_total_ = 0;
+  XXH3_state_t* digest_ = nullptr;
+  std::vector<DataAt> data_records_;
   std::vector<uint8_t> buffer_;          // small records are gathered here
   std::unique_ptr<BlockWriter> blocks_;  // direct mode: every byte goes here
   std::vector<uint8_t> zbuf_[2];         // one per pipeline slot

@@ -255,13 +255,43 @@ static Status write_image(const std::string& path, const Options& o, uint64_t ge
       meta = format::encode_base({g, history->digest(g)});
       CKPT_RETURN_IF_ERROR(w.record(format::kBase, meta.data(), meta.size()));
     }
+  // What the next increment builds on: each block's hash and where its
+  // bytes now are (this image's data records, or what it refers to).
+  std::map<std::string, lib::EntryBlocks> next;
+  // Bytes [from, to) of segment i were just written as the data records
+  // from the k-th on: their blocks' sources.
+  auto placed = [&](size_t i, size_t k, uint64_t from, uint64_t to) {
+    if (!track) return;
+    lib::EntryBlocks& eb = next[segments[i].entry->name];
+    const auto& recs = w.data_records();
+    uint64_t at = from;
+    for (; k < recs.size() && at < to; at += recs[k].raw, k++)
+      for (uint64_t b = at / lib::kBlock; b < eb.blocks.size(); b++) {
+        uint64_t start = b * lib::kBlock, end = std::min(start + lib::kBlock, eb.size);
+        if (end > at + recs[k].raw) break;
+        if (start >= at) eb.blocks[b].src = {generation, recs[k].offset, start - at};
+      }
+  };
   for (size_t i = 0; i < segments.size(); i++) {
     const Segment& s = segments[i];
     const Entry& e = *s.entry;
+    if (track) {
+      lib::EntryBlocks& eb = next[e.name];
+      eb.size = s.size;
+      const std::vector<XXH128_hash_t>& hs = hashes[e.name];
+      eb.blocks.resize(hs.size());
+      for (size_t b = 0; b < hs.size(); b++) {
+        eb.blocks[b].hash = hs[b];
+        eb.blocks[b].hashed = true;
+        if (!same[i].empty()) eb.blocks[b].src = same[i][b];
+      }
+    }
     meta = format::encode_entry({e.kind, e.elem, s.size, e.name});
     CKPT_RETURN_IF_ERROR(w.record(format::kAppEntry, meta.data(), meta.size()));
     if (same[i].empty()) {
+      size_t k = w.data_records().size();
       CKPT_RETURN_IF_ERROR(w.data(s.data, s.size));
+      placed(i, k, 0, s.size);
       continue;
     }
     const std::vector<lib::Source>& src = same[i];
@@ -272,7 +302,9 @@ static Status write_image(const std::string& path, const Options& o, uint64_t ge
         while (end < src.size() && src[end].generation == 0) end++;
         uint64_t at = uint64_t(b) * lib::kBlock;
         uint64_t to = std::min<uint64_t>(uint64_t(end) * lib::kBlock, s.size);
+        size_t k = w.data_records().size();
         CKPT_RETURN_IF_ERROR(w.data(s.data + at, to - at));
+        placed(i, k, at, to);
       } else {
         // Unchanged blocks that follow each other in one record: one ref.
         uint64_t len = block_len(s.size, b);
@@ -291,10 +323,12 @@ static Status write_image(const std::string& path, const Options& o, uint64_t ge
     }
   }
   CKPT_RETURN_IF_ERROR(w.commit());
-  // Where the new image's bytes are, for the next increment. Not learnt:
-  // the next image is a full one.
-  if (track && !history->learn(path, generation, since_full, std::move(hashes)).is_ok())
-    history->forget();
+  if (track) {
+    std::map<uint64_t, uint64_t> digests = {{generation, w.digest()}};
+    if (increment)
+      for (uint64_t g : bases) digests[g] = history->digest(g);
+    history->set(generation, since_full, std::move(next), std::move(digests));
+  }
   return Status::ok();
 }
 

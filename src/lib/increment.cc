@@ -102,4 +102,12 @@ Status History::learn(const std::string& path, uint64_t g, int since_full,
   return Status::ok();
 }
 
+void History::set(uint64_t g, int since_full, std::map<std::string, EntryBlocks> entries,
+                  std::map<uint64_t, uint64_t> digests) {
+  generation_ = g;
+  since_full_ = since_full;
+  entries_ = std::move(entries);
+  digests_ = std::move(digests);
+}
+
 }  // namespace ckpt::lib

@@ -59,6 +59,10 @@ class History {
   // image.
   Status learn(const std::string& path, uint64_t g, int since_full,
                std::map<std::string, std::vector<XXH128_hash_t>> hashes);
+  // The same from what the writer of image g knew (no reading back):
+  // every block's hash and source, and the digests of the images named.
+  void set(uint64_t g, int since_full, std::map<std::string, EntryBlocks> entries,
+           std::map<uint64_t, uint64_t> digests);
 
  private:
   uint64_t generation_ = 0;

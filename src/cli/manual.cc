@@ -54,8 +54,9 @@ const Setting kSettings[] = {
     {"CKPT_INTERVAL", "--interval", "run, restart, sbatch, libckpt",
      "seconds between periodic checkpoints (0: none, the default)"},
     {"CKPT_KEEP", "--keep", "run, restart, libckpt", "complete images kept (default 2)"},
-    {"CKPT_FULL_EVERY", "--full-every", "run, restart",
-     "a full image every N checkpoints, increments between (1: all full; default 8)"},
+    {"CKPT_FULL_EVERY", "--full-every", "run, restart, libckpt",
+     "a full image every N checkpoints, increments between (1: all full; default 8, "
+     "libckpt's 1)"},
     {"CKPT_COMPRESS", "--compress", "run, restart, libckpt",
      "zstd level of images, 1 to 19 (0: off, the default)"},
     {"CKPT_SIGNAL", "--signal", "run, restart",

@@ -34,6 +34,7 @@ enum : long {
   kPread = 17,
   kSchedYield = 24,
   kMremap = 25,
+  kMadvise = 28,
   kSetitimer = 38,
   kGetpid = 39,
   kExit = 60,

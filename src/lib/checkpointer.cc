@@ -521,6 +521,18 @@ const char* kind_name(EntryKind k) {
 
 }  // namespace
 
+// Memory about to be overwritten in full (a registered buffer the program
+// may never have touched): its pages made in one call rather than one
+// fault at a time inside the reads, which costs much more in a VM. Only
+// whole pages inside it; nothing on a kernel without MADV_POPULATE_WRITE.
+static void populate(uint8_t* p, uint64_t n) {
+  constexpr uint64_t kPage = 4096;
+  if (n < (1u << 20)) return;
+  uint64_t a = (uint64_t(p) + kPage - 1) & ~(kPage - 1);
+  uint64_t e = (uint64_t(p) + n) & ~(kPage - 1);
+  if (e > a) ::madvise(reinterpret_cast<void*>(a), e - a, 23 /* MADV_POPULATE_WRITE */);
+}
+
 // Loads a verified image. First pass: every entry must match a registration
 // (nothing is touched on a mismatch). Second pass: the bytes.
 static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
@@ -650,6 +662,7 @@ static Status load_image(Checkpointer::Impl* impl, const std::string& path) {
         return Status::make(Code::kIo, ENOMEM, "%s: entry '%s' needs %llu bytes", path.c_str(),
                             cur->name.c_str(), (unsigned long long)want);
       }
+      populate(dst, want);
     } else if (rec.type == format::kData) {
       if (!cur || got + rec.raw > want)
         return Status::make(Code::kCorrupt, 0, "%s: data outside of any entry", path.c_str());

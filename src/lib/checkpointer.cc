@@ -151,6 +151,15 @@ struct Segment {
   size_t size;
 };
 
+// An entry's bytes as they stand (a callback's: what its last save wrote).
+static Segment segment_of(Entry& e) {
+  switch (e.kind) {
+    case EntryKind::kBytes: return {&e, static_cast<const uint8_t*>(e.ptr), e.size};
+    case EntryKind::kCallback: return {&e, e.serialized.data(), e.serialized.size()};
+    default: return {&e, static_cast<const uint8_t*>(e.data_fn(e.obj)), e.size_fn(e.obj)};
+  }
+}
+
 struct Checkpointer::Impl {
   std::vector<Entry> entries;
   format::JobDir jobdir;
@@ -229,7 +238,10 @@ static Status write_image(const std::string& path, const Options& o, uint64_t ge
       }
     }
   }
-  if (bases.empty()) increment = false;  // nothing to refer to: a full image
+  if (bases.empty()) {  // nothing to refer to: a full image
+    increment = false;
+    for (auto& v : same) v.clear();
+  }
   int since_full = increment ? history->since_full() + 1 : 0;
 
   format::ImageWriter w(g_fs ? g_fs : Fs::posix());
@@ -697,12 +709,11 @@ static void learn_restored(Checkpointer::Impl* impl, const Options& o, const std
   std::map<std::string, std::vector<XXH128_hash_t>> hashes;
   for (Entry& e : impl->entries) {
     if (e.kind == EntryKind::kCallback) continue;
-    const uint8_t* p = e.kind == EntryKind::kBytes ? static_cast<const uint8_t*>(e.ptr)
-                                                   : static_cast<const uint8_t*>(e.data_fn(e.obj));
-    size_t n = e.kind == EntryKind::kBytes ? e.size : e.size_fn(e.obj);
-    hashes[e.name] = lib::hash_blocks(p, n);
+    Segment seg = segment_of(e);
+    hashes[e.name] = lib::hash_blocks(seg.data, seg.size);
   }
-  if (!impl->history.learn(path, generation, 0, std::move(hashes)).is_ok()) impl->history.forget();
+  // Not learnt (it forgets): the next image is a full one.
+  (void)impl->history.learn(path, generation, 0, std::move(hashes));
 }
 
 Status Checkpointer::restore(RestoreInfo* info) {
@@ -780,14 +791,6 @@ Status Checkpointer::checkpoint() {
     Status s = e.save(w);
     if (!s.is_ok()) return last_ = s;
   }
-  auto segment_of = [](Entry& e) -> Segment {
-    switch (e.kind) {
-      case EntryKind::kBytes: return {&e, static_cast<const uint8_t*>(e.ptr), e.size};
-      case EntryKind::kCallback: return {&e, e.serialized.data(), e.serialized.size()};
-      default: return {&e, static_cast<const uint8_t*>(e.data_fn(e.obj)), e.size_fn(e.obj)};
-    }
-  };
-
   uint64_t gen = impl_->next_generation++;
   Status s;
   if (!options_.async) {
@@ -860,12 +863,8 @@ static std::vector<Segment> serialize(Checkpointer::Impl* impl, Status* s) {
       VectorWriter w(&e.serialized);
       *s = e.save(w);
       if (!s->is_ok()) return {};
-      segs.push_back({&e, e.serialized.data(), e.serialized.size()});
-    } else if (e.kind == EntryKind::kBytes) {
-      segs.push_back({&e, static_cast<const uint8_t*>(e.ptr), e.size});
-    } else {
-      segs.push_back({&e, static_cast<const uint8_t*>(e.data_fn(e.obj)), e.size_fn(e.obj)});
     }
+    segs.push_back(segment_of(e));
   }
   return segs;
 }

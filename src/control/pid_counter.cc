@@ -166,7 +166,10 @@ bool pids_can_be_had(const std::vector<pid_t>& pids, std::string* why) {
 }
 
 pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
-  if (!pid_can_be_had(want, why)) return -1;
+  // A pid held as a group's id is checked before the counter moves: the
+  // walk would go round the whole range (4194304 pids where systemd sets
+  // kernel.pid_max) only to find it jumped over.
+  if (!pid_can_be_had(want, why) || !wait_no_group_holds({want}, 100, 50000, why)) return -1;
   long pid_max = read_number("/proc/sys/kernel/pid_max", 32768);
   std::string w = "pid " + std::to_string(want);
   pid_t last = pid_t(read_number("/proc/sys/kernel/ns_last_pid", 0));

@@ -18,8 +18,8 @@ namespace ckpt::control {
 
 // Like fork (flags: extra clone flags, such as CLONE_PARENT), but the new
 // process gets pid `want`: returns `want` in the parent and 0 in the child,
-// or -1 with one line in *why (the pid is in use, cannot be reached, or
-// other processes kept taking it). Single-threaded callers only.
+// or -1 with one line in *why (the pid is in use or a group's id, cannot be
+// reached, or other processes kept taking it). Single-threaded callers only.
 pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why);
 
 // Whether every one of `pids` can be had here now: free of processes

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -25,6 +27,10 @@ namespace {
 constexpr long kSayAbove = 100000;
 // Times round the counter before giving up.
 constexpr long kRounds = 10;
+// A walk longer than this makes threads for all but its last kBulkMargin
+// pids (burn_many).
+constexpr long kBulkAbove = 4000;
+constexpr long kBulkMargin = 1000;
 long read_number(const char* path, long fallback) {
   std::string s;
   if (!read_text(path, &s).is_ok() || s.empty()) return fallback;
@@ -56,6 +62,59 @@ pid_t burn() {
     while (::waitpid(p, nullptr, 0) < 0 && errno == EINTR) {
     }
   return p;
+}
+
+// How many pids the counter hands out from `last` before `want`.
+long gap(pid_t last, pid_t want, long pid_max) {
+  return want > last ? want - 1 - last : (pid_max - 1 - last) + (want - kLowestReusedPid);
+}
+
+// The long part of a walk, about twice as fast as burn() one by one (22
+// against 40 us a pid here): threads of ours that exit at once, made
+// without waiting for each (a thread is reaped by the kernel, and its
+// exit runs on the other core while the next is made). Up to kSlots at a
+// time, each on its own stack; a slot is used again once the kernel has
+// cleared its tid (CLONE_CHILD_CLEARTID). The threads run no code of the
+// C library and no instrumented code (they share our TLS), with every
+// signal blocked. Stops `margin` pids before `want`; returns the last pid
+// made, or -1 (errno set) if none could be.
+constexpr int kSlots = 32;
+alignas(16) char slot_stack[kSlots][8192];
+volatile pid_t slot_tid[kSlots];
+
+__attribute__((no_sanitize("address", "thread", "undefined"))) int slot_body(void*) {
+  ::syscall(SYS_exit, 0);
+  return 0;
+}
+
+void wait_slot(int s) {
+  for (pid_t t; (t = slot_tid[s]) != 0;)
+    ::syscall(SYS_futex, &slot_tid[s], FUTEX_WAIT, t, nullptr, nullptr, 0);
+}
+
+pid_t burn_many(pid_t last, pid_t want, long pid_max, long margin) {
+  sigset_t all, old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = 0;
+  for (int s = 0; gap(last, want, pid_max) > margin; s = (s + 1) % kSlots) {
+    wait_slot(s);
+    slot_tid[s] = -1;
+    pid_t t = ::clone(slot_body, slot_stack[s] + sizeof slot_stack[s],
+                      CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                          CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+                      nullptr, nullptr, nullptr, &slot_tid[s]);
+    if (t < 0) {
+      err = errno;
+      slot_tid[s] = 0;
+      break;
+    }
+    last = t;
+  }
+  for (int s = 0; s < kSlots; s++) wait_slot(s);
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = err;
+  return err ? -1 : last;
 }
 
 // The pid the next process gets, as far as we can tell: the first one after
@@ -173,7 +232,7 @@ pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
   long pid_max = read_number("/proc/sys/kernel/pid_max", 32768);
   std::string w = "pid " + std::to_string(want);
   pid_t last = pid_t(read_number("/proc/sys/kernel/ns_last_pid", 0));
-  long distance = want > last ? want - 1 - last : (pid_max - 1 - last) + (want - kLowestReusedPid);
+  long distance = gap(last, want, pid_max);
   static bool said = false;
   if (distance > kSayAbove && !said) {
     said = true;
@@ -181,6 +240,16 @@ pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
                  "ckpt: getting the job's pids back: making about %ld short-lived processes "
                  "(the kernel hands pids out in order; kernel.pid_max is %ld)\n",
                  distance, pid_max);
+  }
+  // The long part with threads, up to a little before the pid; the rest
+  // one by one, watching for the pid itself.
+  if (distance > kBulkAbove) {
+    pid_t got = burn_many(last, want, pid_max, kBulkMargin);
+    if (got < 0) {
+      *why = "cannot make a process to reach " + w + ": " + std::strerror(errno);
+      return -1;
+    }
+    last = got;
   }
   // Other processes of the machine take pids meanwhile, and one may take
   // the wanted pid just before we do (a shell script forking as fast as it

@@ -334,13 +334,19 @@ void print_text(const Decoded& d) {
     }
     for (const control::IpcObject& o : d.ipc) {
       bool queue = o.kind == control::IpcKind::kQueue;
+      bool segment = o.kind == control::IpcKind::kSharedMemory;
       std::string what =
-          queue
+          segment ? std::to_string(o.size) + " bytes" +
+                        (o.bytes.empty() ? "" : ", attached by no process") +
+                        (o.removed ? ", removed (IPC_RMID)" : "")
+          : queue
               ? std::to_string(o.messages.size()) + " message" + (o.messages.size() == 1 ? "" : "s")
               : std::to_string(o.values.size()) + " semaphore" + (o.values.size() == 1 ? "" : "s");
       std::printf("  sysv %-14s id %-8d key %#-10x mode %03o  %s\n",
-                  queue ? "message queue" : "semaphores", o.id, unsigned(o.key), o.mode,
-                  what.c_str());
+                  segment ? "shared memory"
+                  : queue ? "message queue"
+                          : "semaphores",
+                  o.id, unsigned(o.key), o.mode, what.c_str());
     }
   }
   for (const Process& p : d.procs) {
@@ -553,10 +559,15 @@ void print_json(const std::string& path, const format::ImageReader& r, const Dec
     j.key("sysv").open('[');
     for (const control::IpcObject& o : d.ipc) {
       j.open('{');
-      j.key("kind").str(o.kind == control::IpcKind::kQueue ? "message queue" : "semaphores");
+      bool segment = o.kind == control::IpcKind::kSharedMemory;
+      j.key("kind").str(segment                              ? "shared memory"
+                        : o.kind == control::IpcKind::kQueue ? "message queue"
+                                                             : "semaphores");
       j.key("id").inum(o.id);
       j.key("key").inum(o.key);
-      j.key("count").num(o.kind == control::IpcKind::kQueue ? o.messages.size() : o.values.size());
+      j.key("count").num(segment                              ? o.size
+                         : o.kind == control::IpcKind::kQueue ? o.messages.size()
+                                                              : o.values.size());
       j.close('}');
     }
     j.close(']');

@@ -296,8 +296,54 @@ class Checkpoint {
           warnings_.push_back(sec.proc->name +
                               " has SEM_UNDO adjustments on SysV semaphores: they cannot be "
                               "saved, and will not be undone when it exits after a restart");
+      CKPT_RETURN_IF_ERROR(name_segments());
     }
     return plan_pages();
+  }
+
+  // The job's attached SysV segments: each mapping that attaches one whole
+  // is marked with its id, so that the restart attaches the segment made
+  // again under that id. A segment that some process maps only in part
+  // (munmap or mprotect of a piece) cannot be attached back as it was: it
+  // comes back as the same memory without its id, said now.
+  Status name_segments() {
+    std::map<int32_t, std::string> partial;  // id -> who
+    std::map<int32_t, bool> mapped;
+    for (Section& sec : sections_)
+      for (MappingPlan& plan : sec.plans) {
+        MappingInfo& m = plan.info;
+        if (m.kind != MapKind::kMemfd || !(m.flags & restore::kMapShared) ||
+            !m.path.starts_with("/SYSV"))
+          continue;
+        auto o = std::find_if(ipc_.begin(), ipc_.end(), [&](const IpcObject& x) {
+          return x.kind == IpcKind::kSharedMemory && uint64_t(x.id) == plan.shm_ino;
+        });
+        if (o == ipc_.end()) continue;
+        mapped[o->id] = true;
+        if (m.pgoff == 0 && m.end - m.start == (o->size + kPage - 1) / kPage * kPage)
+          m.sysv_id = o->id;
+        else if (!partial.count(o->id))
+          partial[o->id] = sec.proc->name + " (pid " + std::to_string(sec.proc->pid) + ")";
+      }
+    for (const IpcObject& o : ipc_)
+      if (o.kind == IpcKind::kSharedMemory && o.bytes.empty() && !mapped.count(o.id) &&
+          !partial.count(o.id))
+        return Status::make(Code::kIo, 0,
+                            "SysV shared memory segment %d is attached, but no process of the "
+                            "job maps it",
+                            o.id);
+    for (const auto& [id, who] : partial) {
+      for (Section& sec : sections_)
+        for (MappingPlan& plan : sec.plans)
+          if (plan.info.sysv_id == id) plan.info.sysv_id = -1;
+      std::erase_if(ipc_, [id](const IpcObject& x) {
+        return x.kind == IpcKind::kSharedMemory && x.id == id;
+      });
+      warnings_.push_back("SysV shared memory segment " + std::to_string(id) +
+                          " is mapped only in part by " + who +
+                          ": it comes back as the same memory, but not under its id");
+    }
+    return Status::ok();
   }
 
   // Which pages each mapping saves. A shared memory object's pages are

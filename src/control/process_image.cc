@@ -283,6 +283,7 @@ std::vector<uint8_t> encode(const MappingInfo& v) {
   if (v.object) {
     e.u32(v.has_hash ? 1 : 0);
     e.u64(v.object);
+    if (v.sysv_id >= 0) e.u32(uint32_t(v.sysv_id));
   }
   return e.out;
 }
@@ -316,6 +317,10 @@ Status decode(const std::vector<uint8_t>& in, MappingInfo* v) {
     v->has_hash = hashed == 1;
     v->object = d.u64("object");
     d.check(v->object > 0 && v->kind == MapKind::kMemfd, "object");
+    if (d.more()) {  // a SysV segment attached whole
+      v->sysv_id = int32_t(d.u32("sysv_id"));
+      d.check(v->sysv_id >= 0 && v->pgoff == 0, "sysv_id");
+    }
   }
   return d.status();
 }
@@ -419,13 +424,17 @@ std::vector<uint8_t> encode(const IpcObject& v) {
     e.u64(uint64_t(m.type));
     e.bytes(m.text);
   }
+  e.u64(v.size);
+  e.u32(v.removed);
+  e.bytes(v.bytes);
   return e.out;
 }
 
 Status decode(const std::vector<uint8_t>& in, IpcObject* v) {
   Dec d(in, "SysV object");
   uint32_t kind = d.u32("kind");
-  d.check(kind == uint32_t(IpcKind::kSemaphores) || kind == uint32_t(IpcKind::kQueue), "kind");
+  d.check(kind >= uint32_t(IpcKind::kSemaphores) && kind <= uint32_t(IpcKind::kSharedMemory),
+          "kind");
   v->kind = IpcKind(kind);
   v->id = int32_t(d.u32("id"));
   d.check(v->id >= 0, "id");
@@ -451,6 +460,15 @@ Status decode(const std::vector<uint8_t>& in, IpcObject* v) {
     m.text = d.bytes("text");
     v->messages.push_back(std::move(m));
   }
+  if (d.more()) {  // shared memory (appended)
+    v->size = d.u64("size");
+    v->removed = d.u32("removed");
+    d.check(v->removed <= 1, "removed");
+    v->bytes = d.bytes("bytes");
+  }
+  d.check(v->kind != IpcKind::kSharedMemory || (v->size > 0 && v->size <= kMaxSysvSegment &&
+                                                (v->bytes.empty() || v->bytes.size() == v->size)),
+          "size");
   return d.status();
 }
 

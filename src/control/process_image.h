@@ -92,6 +92,10 @@ struct MappingInfo {
   // Its pages are saved with the first mapping of it in the image that
   // covers them; later mappings carry no page data for those.
   uint64_t object = 0;
+  // A SysV shared memory segment attached whole (shmat): its id in the
+  // job's IPC namespace, which the restart makes again (an IPC record);
+  // -1: none (appended field).
+  int32_t sysv_id = -1;
 };
 
 struct PagesInfo {
@@ -142,8 +146,14 @@ struct FdInfo {
   std::vector<std::string> queued_from;
 };
 
-// A SysV semaphore set or message queue of the job (IPC record, control/ipc.h).
-enum class IpcKind : uint32_t { kSemaphores = 1, kQueue = 2 };
+// A SysV semaphore set, message queue or shared memory segment of the job
+// (IPC record, control/ipc.h).
+enum class IpcKind : uint32_t { kSemaphores = 1, kQueue = 2, kSharedMemory = 3 };
+// The largest SysV segment an image may name (hostile images), and the
+// largest whose bytes fit in its IPC record (one with no process attached;
+// records are at most 1 MiB).
+inline constexpr uint64_t kMaxSysvSegment = 1ull << 40;
+inline constexpr uint64_t kMaxSysvUnattached = (1u << 20) - 4096;
 struct IpcObject {
   IpcKind kind = IpcKind::kQueue;
   int32_t id = 0;
@@ -156,6 +166,14 @@ struct IpcObject {
     std::string text;
   };
   std::vector<Message> messages;  // a queue's, oldest first
+  // A shared memory segment's size in bytes, whether it was marked for
+  // removal (IPC_RMID: gone once the last process detaches; its key is
+  // then IPC_PRIVATE), and its bytes when no process had it attached
+  // (attached, its pages are saved with the first mapping of it, as other
+  // shared memory is). Appended fields, absent in older images.
+  uint64_t size = 0;
+  uint32_t removed = 0;
+  std::string bytes;
 };
 
 std::vector<uint8_t> encode(const JobInfo& v);

@@ -453,7 +453,25 @@ Status finish_section(const format::ImageReader& r, const std::string& image_pat
     rm.flags = m.flags;
     if (m.kind == MapKind::kAnon) rm.flags |= restore::kMapAnon;
     if (m.kind == MapKind::kMemfd && !m.object) rm.flags |= restore::kMapMemfd;
+    // One object is either a SysV segment, attached by id, or memory made
+    // once for the job, never both.
     if (m.object) {
+      auto [kind, fresh] = plan->object_sysv.emplace(m.object, m.sysv_id);
+      if (!fresh && kind->second != m.sysv_id)
+        return Status::make(Code::kCorrupt, 0, "%s: shared memory that is two objects",
+                            image_path.c_str());
+    }
+    if (m.sysv_id >= 0) {
+      auto o = std::find_if(plan->ipc.begin(), plan->ipc.end(), [&](const IpcObject& x) {
+        return x.kind == IpcKind::kSharedMemory && x.id == m.sysv_id;
+      });
+      if (o == plan->ipc.end() || m.end - m.start != (o->size + kPage - 1) / kPage * kPage)
+        return Status::make(Code::kCorrupt, 0,
+                            "%s: a mapping of a SysV segment that the image does not make",
+                            image_path.c_str());
+      rm.flags |= restore::kMapSysv;
+      rm.path_off = uint32_t(m.sysv_id);
+    } else if (m.object) {
       // Made once for the job (tree_restore.h), given at OBJ_BASE + index.
       auto at = std::find(cur->objects.begin(), cur->objects.end(), m.object);
       if (at == cur->objects.end()) at = cur->objects.insert(at, m.object);

@@ -29,11 +29,12 @@ struct RestorePlan {
   std::string image;
   uint64_t generation = 0;
   JobInfo job;
-  std::vector<TaskInfo> tasks;            // every process, zombies included; the root first
-  std::vector<ProcessPlan> procs;         // the live ones, in task order
-  std::vector<IpcObject> ipc;             // SysV semaphore sets and queues (namespace mode)
-  std::map<uint64_t, uint64_t> shm_size;  // shared memory object -> bytes
-  int image_fd = -1;                      // the image, read by the restorers; close-on-exec too
+  std::vector<TaskInfo> tasks;              // every process, zombies included; the root first
+  std::vector<ProcessPlan> procs;           // the live ones, in task order
+  std::vector<IpcObject> ipc;               // SysV objects (namespace mode)
+  std::map<uint64_t, uint64_t> shm_size;    // shared memory object -> bytes
+  std::map<uint64_t, int32_t> object_sysv;  // shared memory object -> SysV id, or -1
+  int image_fd = -1;                        // the image, read by the restorers; close-on-exec too
   uint64_t memory_bytes = 0;
   const ProcInfo& root() const { return procs.front().info; }
 };

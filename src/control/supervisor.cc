@@ -19,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "control/ipc.h"
 #include "control/procfs.h"
 #include "control/protocol.h"
 #include "control/tree_restore.h"
@@ -497,6 +498,12 @@ Status Supervisor::launch_restored(RestorePlan& plan) {
   }
   ::close(ready[0]);
   if (waiting > 0 && s.is_ok() && child_ > 0) end_job();
+  // Every process has attached its SysV segments: their owners, modes and
+  // removal marks, before any process runs.
+  if (waiting == 0 && s.is_ok() && target_.pid_ns && target_.init > 0) {
+    s = finish_segments(target_.init, plan.ipc);
+    if (!s.is_ok()) end_job();
+  }
   ::close(go[1]);
   if (!s.is_ok()) {
     // The builder's own line (why a process or object could not be made)

@@ -75,6 +75,7 @@ char* restorer_stack_top = restorer_stack + sizeof restorer_stack;
 namespace {
 
 constexpr int kProtRead = 1, kProtWrite = 2;
+constexpr long kShmRdonly = 010000, kShmRemap = 040000, kShmExec = 0100000;
 constexpr int kMapSharedF = 0x01, kMapPrivateF = 0x02, kMapFixed = 0x10, kMapAnonymous = 0x20,
               kMapGrowsdown = 0x0100, kMapFixedNoreplace = 0x100000;
 constexpr int kMremapMaymove = 1, kMremapFixed = 2;
@@ -308,7 +309,7 @@ void check_block() {
     if (m.start >= m.end || m.end > kTop || (m.start | m.end) % kPage || m.start < prev_end ||
         overlaps_reserved(m.start, m.end))
       die("a mapping the restorer refuses", 0, m.start);
-    if (!(m.flags & (kMapAnon | kMapMemfd | kMapObject)) &&
+    if (!(m.flags & (kMapAnon | kMapMemfd | kMapObject | kMapSysv)) &&
         (uint64_t(m.path_off) + m.path_len >= h.meta_size - h.strings_off ||
          g_meta[h.strings_off + m.path_off + m.path_len] != 0))
       die("a mapped file's name outside the argument block", 0, m.start);
@@ -359,6 +360,16 @@ void map_regions() {
       if (m.path_off >= g_hdr->nobjects) die("a shared memory object out of range", 0, m.start);
       r = sys::call(sys::kMmap, long(m.start), long(len), prot, kMapSharedF | kMapFixed,
                     g_obj_base + long(m.path_off), long(m.pgoff));
+    } else if (m.flags & kMapSysv) {
+      // Attached where it was, over whatever is there (SHM_REMAP); written
+      // to when its pages are filled in, then protected as saved.
+      long how = kShmRemap | ((prot & kProtWrite) ? 0 : kShmRdonly) | ((prot & 4) ? kShmExec : 0);
+      r = sys::call(sys::kShmat, long(m.path_off), long(m.start), how);
+      int given = kProtRead | (prot & kProtWrite) | (prot & 4);
+      if (r == long(m.start) && !fill && given != int(m.prot)) {
+        long p = sys::call(sys::kMprotect, long(m.start), long(len), long(m.prot));
+        if (p < 0) die("cannot protect memory", p, m.start);
+      }
     } else if (m.flags & kMapMemfd) {
       long fd = sys::call(sys::kMemfdCreate, long("ckpt-shared"), 0);
       if (fd < 0) die("memfd_create failed", fd);

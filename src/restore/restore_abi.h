@@ -56,6 +56,9 @@ inline constexpr uint32_t kMapHasData = 1u << 4;    // some pages come from the 
 // the restorer is given, OBJ_BASE + path_off, made once for every process
 // that maps it; the process that saves its pages fills it.
 inline constexpr uint32_t kMapObject = 1u << 5;
+// A SysV shared memory segment of the job, attached whole with shmat at
+// the mapping's start; path_off is its id (made again by the job's init).
+inline constexpr uint32_t kMapSysv = 1u << 6;
 
 // RSpecial.kind: the kernel's own mappings, moved back to where they were.
 enum : uint32_t { kSpecialVvar = 1, kSpecialVvarVclock = 2, kSpecialVdso = 3, kSpecialCount = 4 };

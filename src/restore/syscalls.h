@@ -35,6 +35,7 @@ enum : long {
   kSchedYield = 24,
   kMremap = 25,
   kMadvise = 28,
+  kShmat = 30,
   kSetitimer = 38,
   kGetpid = 39,
   kExit = 60,

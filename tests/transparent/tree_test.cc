@@ -141,6 +141,13 @@ TEST(Tree, SysVSharedMemoryAttachedBeforeTheCheckpoint) {
   expect_same({program("t_shm"), "sysv", "300"}, 1.2);
 }
 
+// Under their ids: a keyed segment both processes attach, one no process
+// has attached, one attached and marked for removal (t_sysv_shm's header).
+TEST(Tree, SysVSharedMemoryKeepsItsIds) {
+  SKIP_WITHOUT_NAMESPACES();  // without one, SysV objects are the machine's
+  expect_same({program("t_sysv_shm"), "300"}, 1.2, 2);
+}
+
 TEST(Tree, PopenAndSystemInALoop) { expect_same({program("t_popen"), "80"}, 1.5, 2); }
 
 TEST(Tree, XargsTwoAtATime) {

@@ -55,6 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t total = 0;
     for (const auto& msg : o.messages) total += msg.text.size();
     if (o.id < 0 || (o.kind == ckpt::control::IpcKind::kQueue && total > o.qbytes)) abort();
+    // A segment's: a size the kernel can be asked for, and bytes that fill
+    // it exactly or not at all.
+    if (o.kind == ckpt::control::IpcKind::kSharedMemory &&
+        (o.size == 0 || o.size > ckpt::control::kMaxSysvSegment ||
+         (!o.bytes.empty() && o.bytes.size() != o.size)))
+      abort();
   }
   return 0;
 }

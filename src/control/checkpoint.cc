@@ -322,8 +322,7 @@ class Checkpoint {
         mapped[o->id] = true;
         if (m.pgoff == 0 && m.end - m.start == (o->size + kPage - 1) / kPage * kPage)
           m.sysv_id = o->id;
-        else if (!partial.count(o->id))
-          partial[o->id] = sec.proc->name + " (pid " + std::to_string(sec.proc->pid) + ")";
+        else if (!partial.count(o->id)) partial[o->id] = sec.proc->name;
       }
     for (const IpcObject& o : ipc_)
       if (o.kind == IpcKind::kSharedMemory && o.bytes.empty() && !mapped.count(o.id) &&

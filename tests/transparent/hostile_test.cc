@@ -472,11 +472,87 @@ TEST_F(TransparentHostileIpc, SemaphoreValueAboveTheKernelsMaximum) {
   o.qbytes = 0;
   o.values = {1, 2};
   std::vector<uint8_t> rec = control::encode(o);
-  rec[rec.size() - 8] = 0xff;  // the second value's low byte: 0x...ff02 > 32767
-  rec[rec.size() - 7] = 0xff;
+  // The second value's low bytes (before the message count and the
+  // segment's fields): 0x...ff02 > 32767.
+  rec[rec.size() - 24] = 0xff;
+  rec[rec.size() - 23] = 0xff;
   size_t i = find_first(recs, format::kProcInfo);
   recs.insert(recs.begin() + long(i), Rec{format::kProcIpc, rec, {}});
   expect_refused("field value");
+}
+
+control::IpcObject segment(int id, uint64_t size) {
+  control::IpcObject o;
+  o.kind = control::IpcKind::kSharedMemory;
+  o.id = id;
+  o.mode = 0600;
+  o.size = size;
+  return o;
+}
+
+TEST_F(TransparentHostileIpc, SegmentOfNoSize) {
+  add(segment(5, 0));
+  expect_refused("(field size)");
+}
+
+TEST_F(TransparentHostileIpc, SegmentWhoseBytesAreNotItsSize) {
+  control::IpcObject o = segment(5, 8192);
+  o.bytes = "not 8192 bytes";
+  add(o);
+  expect_refused("(field size)");
+}
+
+TEST_F(TransparentHostileIpc, RemovedSegmentThatKeepsItsKey) {
+  control::IpcObject o = segment(5, 8192);
+  o.removed = 1;
+  o.key = 0x1234;
+  add(o);
+  expect_refused("a removed SysV segment that still has its key");
+}
+
+TEST_F(TransparentHostileIpc, SegmentWithMessages) {
+  control::IpcObject o = segment(5, 8192);
+  o.messages = {{1, "hello"}};
+  add(o);
+  expect_refused("a SysV segment with messages");
+}
+
+// A mapping that names a SysV segment must name one the image makes, of
+// its length, and one shared object is never both a segment and memory
+// made for the job.
+class TransparentHostileSegment : public TransparentHostileIpc {
+ protected:
+  // The first private anonymous mapping made a shared one of `object`,
+  // attached from segment `id`; its length.
+  uint64_t attach(int32_t id, uint64_t object) {
+    for (Rec& r : recs) {
+      if (r.type != format::kProcMapping) continue;
+      control::MappingInfo m;
+      if (!control::decode(r.payload, &m) || m.kind != control::MapKind::kAnon ||
+          (m.flags & restore::kMapShared) || (m.flags & restore::kMapGrowsDown))
+        continue;
+      m.kind = control::MapKind::kMemfd;
+      m.flags |= restore::kMapShared;
+      m.object = object;
+      m.sysv_id = id;
+      m.pgoff = 0;
+      r = make_rec(format::kProcMapping, m);
+      return m.end - m.start;
+    }
+    return 0;
+  }
+};
+
+TEST_F(TransparentHostileSegment, SegmentTheImageDoesNotMake) {
+  ASSERT_GT(attach(77, 1), 0u);
+  expect_refused("a mapping of a SysV segment that the image does not make");
+}
+
+TEST_F(TransparentHostileSegment, SegmentOfAnotherLength) {
+  uint64_t len = attach(77, 1);
+  ASSERT_GT(len, 0u);
+  add(segment(77, len + 4096));
+  expect_refused("a mapping of a SysV segment that the image does not make");
 }
 
 TEST_F(TransparentHostile, ACycleOfParents) {

@@ -1,6 +1,6 @@
 /* SysV shared memory segments between two processes, each of the kinds a
  * restart must keep under its id:
- *   t_sysv_shm STEPS
+ *   t_sysv_shm STEPS [split]
  * ring:    a segment with a key, mode 0640 and an odd size, attached by
  *          both processes (the child produces items, the parent adds them);
  * parked:  a segment no process has attached, holding a pattern;
@@ -8,12 +8,16 @@
  *          which the child counts its steps in.
  * Each line checks what a restart must keep: the key still finds the ring
  * under its id, its size and mode, the parked segment's pattern, and that
- * the removed one is still marked so and still holds the count. */
+ * the removed one is still marked so and still holds the count.
+ * split: the ring's last page is made read-only (mprotect), so that the
+ * ring is mapped in two parts, which cannot be attached back under its id;
+ * the lines then say only what a restart keeps of it, its memory. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   long steps = atol(argv[1]);
+  int split = argc > 2 && strcmp(argv[2], "split") == 0;
   /* Unique on the host too, where two reference runs may overlap. */
   key_t key = (key_t)(0x5f000000 | (getpid() & 0xffffff));
   int ring_id = shmget(key, kRingSize, IPC_CREAT | IPC_EXCL | 0640);
@@ -55,6 +60,7 @@ int main(int argc, char** argv) {
   struct ring* r = shmat(ring_id, NULL, 0);
   _Atomic long* count = shmat(removed, NULL, 0);
   if (p == (void*)-1 || r == (void*)-1 || count == (void*)-1) die("shmat");
+  if (split && mprotect((char*)r + 3 * 4096, 4096, PROT_READ) != 0) die("mprotect");
   for (int i = 0; i < kParkedSize; i++) p[i] = (unsigned char)(i * 7 + 3);
   shmdt(p);
   if (shmctl(removed, IPC_RMID, NULL) != 0) die("shmctl");
@@ -75,7 +81,10 @@ int main(int argc, char** argv) {
     while (atomic_load(&r->produced) < i) usleep(1000);
     sum += r->items[i % 64];
     atomic_store(&r->consumed, i);
-    if (i % 25 == 0) {
+    if (i % 25 == 0 && split) {
+      printf("%ld items, sum %ld\n", i, sum);
+      fflush(stdout);
+    } else if (i % 25 == 0) {
       struct shmid_ds ring_ds, removed_ds;
       int ring_ok = shmctl(ring_id, IPC_STAT, &ring_ds) == 0;
       int removed_ok = shmctl(removed, IPC_STAT, &removed_ds) == 0;

@@ -148,6 +148,13 @@ TEST(Tree, SysVSharedMemoryKeepsItsIds) {
   expect_same({program("t_sysv_shm"), "300"}, 1.2, 2);
 }
 
+// A job of one process is restarted without the tree's builder: its
+// segments (and semaphores and queues) are made again all the same.
+TEST(Tree, SysVSharedMemoryOfAJobOfOneProcess) {
+  SKIP_WITHOUT_NAMESPACES();
+  expect_same({program("t_sysv_shm"), "300", "alone"}, 1.2, 2);
+}
+
 // A segment mapped in two parts (mprotect of a piece) cannot be attached
 // back as it was: said at the checkpoint, and it comes back as the same
 // memory of both processes without its id.

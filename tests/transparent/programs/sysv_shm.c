@@ -1,6 +1,6 @@
 /* SysV shared memory segments between two processes, each of the kinds a
  * restart must keep under its id:
- *   t_sysv_shm STEPS [split]
+ *   t_sysv_shm STEPS [split|alone]
  * ring:    a segment with a key, mode 0640 and an odd size, attached by
  *          both processes (the child produces items, the parent adds them);
  * parked:  a segment no process has attached, holding a pattern;
@@ -11,7 +11,9 @@
  * the removed one is still marked so and still holds the count.
  * split: the ring's last page is made read-only (mprotect), so that the
  * ring is mapped in two parts, which cannot be attached back under its id;
- * the lines then say only what a restart keeps of it, its memory. */
+ * the lines then say only what a restart keeps of it, its memory.
+ * alone: one process, which produces the items itself (a job of one
+ * process is restarted without the tree's builder). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   }
   long steps = atol(argv[1]);
   int split = argc > 2 && strcmp(argv[2], "split") == 0;
+  int alone = argc > 2 && strcmp(argv[2], "alone") == 0;
   /* Unique on the host too, where two reference runs may overlap. */
   key_t key = (key_t)(0x5f000000 | (getpid() & 0xffffff));
   int ring_id = shmget(key, kRingSize, IPC_CREAT | IPC_EXCL | 0640);
@@ -64,8 +67,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < kParkedSize; i++) p[i] = (unsigned char)(i * 7 + 3);
   shmdt(p);
   if (shmctl(removed, IPC_RMID, NULL) != 0) die("shmctl");
-  pid_t kid = fork();
-  if (kid < 0) die("fork");
+  pid_t kid = alone ? -2 : fork();
+  if (kid == -1) die("fork");
   if (kid == 0) {
     for (long i = 1; i <= steps; i++) {
       while (atomic_load(&r->produced) - atomic_load(&r->consumed) >= 64) usleep(1000);
@@ -78,6 +81,12 @@ int main(int argc, char** argv) {
   }
   long sum = 0;
   for (long i = 1; i <= steps; i++) {
+    if (alone) {
+      r->items[i % 64] = i * i % 1000003;
+      atomic_store(count, i);
+      atomic_store(&r->produced, i);
+      usleep(10000);
+    }
     while (atomic_load(&r->produced) < i) usleep(1000);
     sum += r->items[i % 64];
     atomic_store(&r->consumed, i);
@@ -101,8 +110,8 @@ int main(int argc, char** argv) {
       fflush(stdout);
     }
   }
-  int st;
-  waitpid(kid, &st, 0);
+  int st = 0;
+  if (!alone) waitpid(kid, &st, 0);
   shmdt(r);
   shmdt((void*)count);
   shmctl(ring_id, IPC_RMID, NULL);

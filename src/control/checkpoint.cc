@@ -274,6 +274,15 @@ class Checkpoint {
       }
       CKPT_RETURN_IF_ERROR(place_frames(sec.rec.frames, &sec.plans));
       CKPT_RETURN_IF_ERROR(list_fds(p.pid, t_.fds, &sec.fds));
+      // A pseudo-terminal of the job's own (script, expect, pty.spawn)
+      // would be a new, empty one at restart, and its other end a path
+      // that no longer exists: refused here, not found at the restart.
+      for (const FdInfo& f : sec.fds)
+        if (f.kind == FdKind::kDevice && (f.path == "/dev/ptmx" || f.path == "/dev/pts/ptmx"))
+          return Status::make(Code::kUnsupported, 0,
+                              "%s holds a pseudo-terminal of its own (descriptor %d, %s): ckpt "
+                              "does not save terminals that the job makes yet",
+                              p.name.c_str(), f.fd, f.path.c_str());
       // The library's own userfaultfd (tracker.h) is never saved.
       int track_fd = own_track_fd(p.pid, sec.rec.block_addr);
       sec.fds.erase(std::remove_if(sec.fds.begin(), sec.fds.end(),

@@ -513,5 +513,27 @@ TEST(TreeBadInput, ChildWithoutPreloadIsNamedAtTheCheckpoint) {
   expect_refused("env -u LD_PRELOAD " + program("t_count") + " 300", "t_count");
 }
 
+// A job that makes a pseudo-terminal of its own (script here): its
+// restart would fail on a terminal that no longer exists, so the
+// checkpoint refuses it in one line naming the process, and the job goes
+// on. (Before: the checkpoint succeeded, and the restart failed with
+// "cannot reopen /dev/pts/N".)
+TEST(TreeBadInput, TerminalOfTheJobsOwnIsNamedAtTheCheckpoint) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) is not installed";
+  Job job;
+  Child sup({ckpt_bin(), "run", "--dir", job.dir, "--", "/usr/bin/script", "-qfc",
+             program("t_count") + " 300", "/dev/null"},
+            job.opts());
+  sleep_s(1.0);
+  Exit c = job.ckpt({"checkpoint", "--stop", "--dir", job.dir}, 120);
+  EXPECT_NE(c.code, 0);
+  std::string err = job.ckpt_err();
+  EXPECT_NE(err.find("script (pid "), std::string::npos) << err;
+  EXPECT_NE(err.find("holds a pseudo-terminal of its own"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  Exit e;
+  EXPECT_FALSE(sup.try_wait(&e)) << "the job must go on";
+}
+
 }  // namespace
 }  // namespace ckpt::test

@@ -76,8 +76,9 @@ long gap(pid_t last, pid_t want, long pid_max) {
 // time, each on its own stack; a slot is used again once the kernel has
 // cleared its tid (CLONE_CHILD_CLEARTID). The threads run no code of the
 // C library and no instrumented code (they share our TLS), with every
-// signal blocked. Stops `margin` pids before `want`; returns the last pid
-// made, or -1 (errno set) if none could be.
+// signal blocked. Stops `margin` pids before `want`, or early when no more
+// threads can be made (EAGAIN); returns the last pid made, or -1 (errno
+// set) on another failure.
 constexpr int kSlots = 32;
 alignas(16) char slot_stack[kSlots][8192];
 volatile pid_t slot_tid[kSlots];
@@ -105,7 +106,9 @@ pid_t burn_many(pid_t last, pid_t want, long pid_max, long margin) {
                           CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
                       nullptr, nullptr, nullptr, &slot_tid[s]);
     if (t < 0) {
-      err = errno;
+      // Out of processes (RLIMIT_NPROC, a container's pids.max) with
+      // kSlots at a time: the rest one by one, as without threads.
+      if (errno != EAGAIN) err = errno;
       slot_tid[s] = 0;
       break;
     }
@@ -264,6 +267,13 @@ pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
     if (!near && next_free(last, want, pid_max) != want) {
       pid_t before = last;
       last = burn();
+      // Out of processes for a moment (RLIMIT_NPROC, pids.max: the user's
+      // other processes, or threads of burn_many not yet released by the
+      // kernel): waited for, up to 2 s.
+      for (int i = 0; i < 200 && last < 0 && errno == EAGAIN; i++) {
+        ::usleep(10000);
+        last = burn();
+      }
       if (last < 0) {
         *why = "cannot make a process to reach " + w + ": " + std::strerror(errno);
         return -1;
@@ -277,6 +287,10 @@ pid_t fork_with_pid(pid_t want, uint64_t flags, std::string* why) {
     // wants 0 here).
     ca.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
     pid_t r = pid_t(::syscall(SYS_clone3, &ca, sizeof ca));
+    for (int i = 0; i < 200 && r < 0 && errno == EAGAIN; i++) {  // as for burn() above
+      ::usleep(10000);
+      r = pid_t(::syscall(SYS_clone3, &ca, sizeof ca));
+    }
     if (r == 0) {
       if (::getpid() != want) _exit(0);  // another process took it first
       return 0;

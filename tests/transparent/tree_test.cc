@@ -2,9 +2,11 @@
 // uninterrupted for a reference, then checkpointed mid-way, killed with
 // SIGKILL (the whole tree), restarted (twice where it says so), and
 // required to end with the reference result.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -486,6 +488,54 @@ TEST(TreeNoNamespace, PidThatStaysAGroupsIdIsRefusedInOneLine) {
   EXPECT_LT(r1.ru_nvcsw - r0.ru_nvcsw, 2000) << "the counter went round";
   ::kill(-wanted, SIGKILL);
   ::waitpid(helper, nullptr, 0);
+}
+
+// The tasks of this user (threads included): what RLIMIT_NPROC counts.
+int tasks_of_this_user() {
+  int n = 0;
+  DIR* d = ::opendir("/proc");
+  if (!d) return 0;
+  while (dirent* e = ::readdir(d)) {
+    pid_t p = pid_t(std::atoi(e->d_name));
+    struct stat st;
+    if (p <= 0 || ::stat(("/proc/" + std::to_string(p)).c_str(), &st) != 0 ||
+        st.st_uid != ::getuid())
+      continue;
+    n += int(std::max<size_t>(1, control::list_tasks(p).size()));
+  }
+  ::closedir(d);
+  return n;
+}
+
+// Where a user may make only a few more processes (RLIMIT_NPROC, a
+// container's pids.max), the walk's threads (up to 32 at a time) run out:
+// the rest of the round is made one by one, as without them. (Before: the
+// restart failed, "cannot make a process to reach pid N: Resource
+// temporarily unavailable".)
+TEST(TreeNoNamespace, WalkWithFewProcessesLeftGoesOnOneByOne) {
+  SKIP_WITH_NAMESPACES();
+  control::PidWalkTurn turn;
+  pid_t want = ::fork();
+  if (want == 0) _exit(0);
+  ASSERT_GT(want, 0);
+  ::waitpid(want, nullptr, 0);
+  pid_t kid = ::fork();
+  if (kid == 0) {
+    rlimit few = {rlim_t(tasks_of_this_user() + 4), rlim_t(tasks_of_this_user() + 4)};
+    if (::setrlimit(RLIMIT_NPROC, &few) != 0) _exit(3);
+    std::string why;
+    pid_t got = control::fork_with_pid(want, 0, &why);
+    if (got == 0) _exit(0);
+    if (got != want) {
+      std::fprintf(stderr, "%s\n", why.c_str());
+      _exit(1);
+    }
+    ::waitpid(got, nullptr, 0);
+    _exit(0);
+  }
+  int st = 0;
+  ::waitpid(kid, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st;
 }
 
 // A process of the job that cannot be checkpointed (a static program, or
